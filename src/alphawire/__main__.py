@@ -1,0 +1,3 @@
+from alphawire.cli import main
+
+main()

@@ -1,0 +1,315 @@
+"""The ``alphawire`` command: serve, demo, tail, publish."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from alphawire import __version__
+from alphawire.errors import AlphawireError, ServerRejected
+from alphawire.settings import Settings, default_data_dir, read_token_file
+
+_URL = click.option(
+    "--url",
+    envvar="ALPHAWIRE_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Hub base URL [env ALPHAWIRE_URL].",
+)
+
+
+def _server_options(fn: Any) -> Any:
+    options = [
+        click.option(
+            "--host",
+            envvar="ALPHAWIRE_HOST",
+            default="127.0.0.1",
+            show_default=True,
+            help="Interface to bind; loopback unless told otherwise [env ALPHAWIRE_HOST].",
+        ),
+        click.option(
+            "--port",
+            envvar="ALPHAWIRE_PORT",
+            default=8000,
+            type=int,
+            show_default=True,
+            help="TCP port [env ALPHAWIRE_PORT].",
+        ),
+        click.option(
+            "--data-dir",
+            envvar="ALPHAWIRE_DATA_DIR",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Where the hub keeps its token and data "
+            "[env ALPHAWIRE_DATA_DIR; default ~/.local/share/alphawire].",
+        ),
+        click.option(
+            "--log-level",
+            envvar="ALPHAWIRE_LOG_LEVEL",
+            default="info",
+            show_default=True,
+            type=click.Choice(
+                ["critical", "error", "warning", "info", "debug"], case_sensitive=False
+            ),
+            help="Log level [env ALPHAWIRE_LOG_LEVEL].",
+        ),
+        click.option(
+            "--publish-token",
+            envvar="ALPHAWIRE_PUBLISH_TOKEN",
+            default=None,
+            help="Token publishers must send; created in the data dir when absent "
+            "[env ALPHAWIRE_PUBLISH_TOKEN].",
+        ),
+        click.option(
+            "--broker",
+            "broker_url",
+            envvar="ALPHAWIRE_BROKER_URL",
+            default="memory://",
+            show_default=True,
+            help="Broker URL [env ALPHAWIRE_BROKER_URL].",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _settings(**kw: Any) -> Settings:
+    data_dir = kw.pop("data_dir") or default_data_dir()
+    return Settings(data_dir=data_dir, **kw)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="alphawire")
+def main() -> None:
+    """alphawire: a real-time market-intelligence hub."""
+
+
+@main.command()
+@_server_options
+def serve(**kw: Any) -> None:
+    """Run the hub (HTTP + WebSocket) in the foreground."""
+    from alphawire.web.server import serve as run
+
+    settings = _settings(**kw)
+    _configure_logging(settings.log_level)
+    run(settings)
+
+
+@main.command()
+@_server_options
+@click.option(
+    "--seed",
+    envvar="ALPHAWIRE_DEMO_SEED",
+    default=7,
+    show_default=True,
+    type=int,
+    help="Seed of the simulated market [env ALPHAWIRE_DEMO_SEED].",
+)
+@click.option(
+    "--interval",
+    envvar="ALPHAWIRE_DEMO_INTERVAL",
+    default=0.25,
+    show_default=True,
+    type=float,
+    help="Mean seconds between ticks of one symbol [env ALPHAWIRE_DEMO_INTERVAL].",
+)
+@click.option(
+    "--symbols",
+    envvar="ALPHAWIRE_DEMO_SYMBOLS",
+    default="SPY,QQQ,IWM,AAPL,NVDA,TSLA",
+    show_default=True,
+    help="Watchlist, comma-separated [env ALPHAWIRE_DEMO_SYMBOLS].",
+)
+def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
+    """Run the hub with the simulated market publishing live ticks."""
+    from alphawire.channels import normalize_symbol
+    from alphawire.web.server import serve as run
+
+    try:
+        watchlist = tuple(normalize_symbol(s.strip()) for s in symbols.split(",") if s.strip())
+    except AlphawireError as exc:
+        raise click.BadParameter(str(exc), param_hint="--symbols") from None
+    settings = _settings(**kw)
+    settings.demo = True
+    settings.demo_seed = seed
+    settings.demo_interval = interval
+    settings.demo_symbols = watchlist
+    _configure_logging(settings.log_level)
+    click.echo(
+        f"alphawire demo on http://{settings.host}:{settings.port} "
+        f"(try: alphawire tail market_{watchlist[0]})",
+        err=True,
+    )
+    run(settings)
+
+
+@main.command()
+@click.argument("channels", nargs=-1, required=True)
+@_URL
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def tail(channels: tuple[str, ...], url: str, as_json: bool) -> None:
+    """Print live messages of CHANNELS (e.g. unified market_SPY agent_marketagent)."""
+    from alphawire.client import Subscription
+
+    async def run() -> None:
+        async with Subscription(channels, url=url, control=True) as sub:
+            async for frame in sub:
+                if as_json:
+                    click.echo(orjson.dumps(frame).decode())
+                else:
+                    click.echo(render(frame))
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+
+
+def render(frame: dict[str, Any]) -> str:
+    """A one-line, human-readable rendering of a frame."""
+    kind = frame.get("type")
+    ts = str(frame.get("timestamp", ""))[11:23]
+    head = f"{ts} {frame.get('channel', '')}#{frame.get('seq', '')}"
+    if kind == "market_data":
+        d = frame.get("data", {})
+        parts = [f"{frame.get('symbol')}"]
+        for key, label in (("price", ""), ("bid", "bid "), ("ask", "ask "), ("change_pct", "")):
+            if d.get(key) is not None:
+                parts.append(
+                    f"{label}{d[key]:+.2f}%" if key == "change_pct" else f"{label}{d[key]}"
+                )
+        if d.get("volume") is not None:
+            parts.append(f"vol {d['volume']}")
+        return f"{head} {' '.join(parts)}"
+    if kind == "alert":
+        sym = f" {frame['symbol']}" if frame.get("symbol") else ""
+        return f"{head} ALERT {frame.get('alert_type')}{sym} [{frame.get('source')}] {frame.get('content', '')}"
+    if kind == "signal":
+        s = frame.get("signal", {})
+        extra = " ".join(
+            f"{k}={s[k]}" for k in ("action", "confidence", "entry", "stop", "target") if k in s
+        )
+        return f"{head} SIGNAL {s.get('symbol')} {extra}".rstrip()
+    if kind == "agent_insight":
+        return f"{head} {frame.get('agent')}: {orjson.dumps(frame.get('insight')).decode()}"
+    if kind == "narrative":
+        return f"{head} NARRATIVE {orjson.dumps(frame.get('narrative')).decode()}"
+    if kind == "subscribed":
+        return f"-- subscribed to {frame.get('channel')} (last seq {frame.get('seq')})"
+    if kind == "error":
+        return f"-- error {frame.get('code')}: {frame.get('message')}"
+    return orjson.dumps(frame).decode()
+
+
+def _parse_fields(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` pairs into an object; dotted keys nest; values are JSON when they parse."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="FIELDS")
+        try:
+            value: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = raw
+        target = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            nxt = target.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise click.BadParameter(f"{key!r} nests under a non-object", param_hint="FIELDS")
+            target = nxt
+        target[leaf] = value
+    return out
+
+
+@main.command()
+@click.argument(
+    "kind", type=click.Choice(["alert", "signal", "market_data", "agent_insight", "narrative", "-"])
+)
+@click.argument("fields", nargs=-1)
+@_URL
+@click.option(
+    "--token",
+    envvar="ALPHAWIRE_PUBLISH_TOKEN",
+    default=None,
+    help="Publish token [env ALPHAWIRE_PUBLISH_TOKEN; default: the local hub's token file].",
+)
+@click.option(
+    "--data-dir",
+    envvar="ALPHAWIRE_DATA_DIR",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data dir of a local hub, to find its token file.",
+)
+def publish(
+    kind: str, fields: tuple[str, ...], url: str, token: str | None, data_dir: Path | None
+) -> None:
+    """Publish one message from KIND and FIELDS, or JSON lines from stdin with KIND '-'.
+
+    \b
+    alphawire publish alert alert_type=dark_pool source=cli symbol=SPY content="2M shares @ 598"
+    alphawire publish signal signal.symbol=NVDA signal.action=buy signal.confidence=0.8
+    alphawire publish market_data symbol=SPY data.price=598.2 data.volume=1200
+    alphawire publish agent_insight agent=MarketAgent insight.regime=risk_on
+    alphawire publish narrative narrative.headline="Tech leads"
+    cat messages.jsonl | alphawire publish -     (each line has its "type")
+    """
+    from alphawire.client import PublisherClient
+
+    token = token or read_token_file(data_dir)
+    if not token:
+        raise click.ClickException(
+            "no publish token: pass --token, set ALPHAWIRE_PUBLISH_TOKEN, or run where the hub's data dir is"
+        )
+
+    async def run() -> list[dict[str, Any]]:
+        async with PublisherClient(url, token) as client:
+            if kind != "-":
+                return [await client.publish_many([{"type": kind, **_parse_fields(fields)}])]
+            answers = []
+            batch: list[Any] = []
+            for lineno, line in enumerate(sys.stdin, 1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise click.ClickException(f"stdin line {lineno} is not JSON: {exc}") from None
+                if len(batch) == 1000:
+                    answers.append(await client.publish_many(batch))
+                    batch = []
+            if batch:
+                answers.append(await client.publish_many(batch))
+            return answers
+
+    try:
+        answers = asyncio.run(run())
+    except ServerRejected as exc:
+        raise click.ClickException(
+            f"hub refused ({exc.status}): {orjson.dumps(exc.body).decode()}"
+        ) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    for answer in answers:
+        for result in answer["results"]:
+            click.echo(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,51 @@
+"""The one exception tree of alphawire.
+
+AlphawireError
+├── ValidationError          bad input: names the field, the value and the rule
+│   └── ChannelError         a channel, symbol or agent name that breaks the naming rules
+├── AuthError                a missing or wrong token
+└── ClientError              raised by the Python client
+    └── ServerRejected       the hub answered a request with an error status
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AlphawireError(Exception):
+    """Base class of every error alphawire raises on purpose."""
+
+
+class ValidationError(AlphawireError, ValueError):
+    """Input that does not satisfy a documented rule; ``errors`` lists each problem."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+class ChannelError(ValidationError):
+    """A channel, symbol or agent name that breaks the naming rules; ``rule`` states the rule."""
+
+    def __init__(self, message: str, rule: str = "") -> None:
+        super().__init__(message)
+        self.rule = rule or message
+
+
+class AuthError(AlphawireError):
+    """A request without the token it needs, or with a wrong one."""
+
+
+class ClientError(AlphawireError):
+    """An error seen by the Python client."""
+
+
+class ServerRejected(ClientError):
+    """The hub refused a request; ``status`` and ``body`` hold its answer."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"hub answered {status}: {body}")
+        self.status = status
+        self.body = body

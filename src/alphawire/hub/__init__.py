@@ -1,0 +1,1 @@
+"""The framework-free core: local subscriptions, per-connection queues, publishing, stats."""

@@ -1,0 +1,66 @@
+"""The core assembled: broker, registry, publisher, stats and background tasks, started in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alphawire.brokers.base import Broker, broker_from_url
+from alphawire.hub.publisher import Publisher
+from alphawire.hub.registry import Registry
+from alphawire.hub.stats import Stats
+from alphawire.protocol import CLOSE_GOING_AWAY
+from alphawire.settings import Settings
+from alphawire.supervisor import Supervisor
+
+
+class Node:
+    """One hub process's core; framework-free, so it can be driven without a web server."""
+
+    def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.broker = broker if broker is not None else broker_from_url(settings.broker_url)
+        self.registry = Registry(self.broker, self.stats)
+        self.publisher = Publisher(self.broker, self.stats)
+        self.supervisor = Supervisor()
+        self.publish_token = settings.resolve_publish_token()
+
+    async def start(self) -> None:
+        await self.broker.start(self.registry.deliver)
+        if self.settings.demo:
+            from alphawire.sim.market import SimulatedMarket
+
+            market = SimulatedMarket(
+                self.settings.demo_symbols,
+                seed=self.settings.demo_seed,
+                interval=self.settings.demo_interval,
+            )
+            self.supervisor.start(
+                "simulated_market", lambda: market.run(self.publisher.publish_market_data)
+            )
+
+    def begin_shutdown(self) -> None:
+        """Tell every subscriber the hub is going away (1001) before the server stops."""
+        self.registry.close_all(CLOSE_GOING_AWAY, "server shutting down")
+
+    async def stop(self) -> None:
+        self.begin_shutdown()
+        await self.supervisor.stop()
+        await self.broker.stop()
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        snapshot = self.stats.snapshot(
+            self.registry.channel_counts(), self.registry.connection_count()
+        )
+        snapshot["tasks"] = self.supervisor.status()
+        return snapshot
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        ok = self.supervisor.healthy()
+        return ok, {
+            "status": "ok" if ok else "degraded",
+            "uptime_seconds": round(self.stats.uptime(), 3),
+            "broker": type(self.broker).__name__,
+            "connections": self.registry.connection_count(),
+            "tasks": self.supervisor.status(),
+        }

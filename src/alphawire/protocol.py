@@ -1,0 +1,39 @@
+"""The WebSocket protocol's named constants: close codes, error codes, client actions.
+
+Documented for users in README.md ("Close codes and error codes"); keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import orjson
+
+# RFC 6455 close codes ------------------------------------------------------------------------
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001  # the hub is shutting down: reconnect later
+CLOSE_UNSUPPORTED_DATA: Final = 1003  # a binary frame: the protocol is JSON text
+CLOSE_POLICY_VIOLATION: Final = 1008  # a symbol or agent name that breaks the naming rules
+CLOSE_MESSAGE_TOO_BIG: Final = 1009  # a client frame over the frame limit (64 KiB)
+CLOSE_INTERNAL_ERROR: Final = 1011
+
+# Error codes in {"type": "error", "code": ..., "message": ...} frames -----------------------
+ERR_INVALID_JSON: Final = "invalid_json"
+ERR_INVALID_FRAME: Final = "invalid_frame"
+ERR_UNKNOWN_ACTION: Final = "unknown_action"
+ERR_INVALID_CHANNEL: Final = "invalid_channel"
+ERR_TOO_MANY_CHANNELS: Final = "too_many_channels"
+
+# Client actions ------------------------------------------------------------------------------
+ACTIONS: Final = ("subscribe", "unsubscribe", "ping")
+
+PONG_FRAME: Final = '{"type":"pong"}'
+
+
+def error_frame(code: str, message: str, **extra: object) -> str:
+    """An ``error`` frame; the socket stays open."""
+    return orjson.dumps({"type": "error", "code": code, "message": message, **extra}).decode()
+
+
+def unsubscribed_frame(channel: str) -> str:
+    return f'{{"type":"unsubscribed","channel":"{channel}"}}'

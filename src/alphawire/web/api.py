@@ -1,0 +1,306 @@
+"""The HTTP API: publishing (token required), stats, health and the AsyncAPI document."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from alphawire import channels, messages
+from alphawire.errors import ChannelError, ValidationError
+from alphawire.hub.node import Node
+from alphawire.web.schemas import REF, asyncapi_document
+
+router = APIRouter(prefix="/api/v1")
+
+
+class ApiError(Exception):
+    """An HTTP error answer: ``{"error": {"code", "message", "errors"?}}`` with ``status``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.headers = headers
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return ORJSONResponse({"error": body}, status_code=self.status, headers=self.headers)
+
+
+class ORJSONResponse(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def _authorize(request: Request) -> Node:
+    node = _node(request)
+    header = request.headers.get("authorization")
+    challenge = {"WWW-Authenticate": 'Bearer realm="alphawire publish"'}
+    if not header:
+        raise ApiError(
+            401, "unauthorized", "missing Authorization: Bearer <publish token>", headers=challenge
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401, "unauthorized", "Authorization must be 'Bearer <publish token>'", headers=challenge
+        )
+    # Constant-time comparison: the token is a secret and must not leak through timing.
+    if not hmac.compare_digest(token.strip().encode(), node.publish_token.encode()):
+        raise ApiError(401, "unauthorized", "wrong publish token", headers=challenge)
+    return node
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"request body of {declared} bytes exceeds the {limit}-byte limit",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "request_too_large", f"request body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise ApiError(400, "empty_body", "request body is empty: send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+
+
+def _object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ApiError(
+            422,
+            "invalid_message",
+            "request body must be a JSON object of the message's fields",
+            [{"loc": [], "field": None, "message": "must be a JSON object", "type": "dict_type"}],
+        )
+    return data
+
+
+def _invalid(exc: ValidationError) -> ApiError:
+    return ApiError(422, "invalid_message", exc.message, exc.errors)
+
+
+def _path_value(data: dict[str, Any], key: str, value: str, canonical: str, normalize: Any) -> None:
+    """Put the path's symbol or agent in the body; a different one in the body is an error."""
+    given = data.get(key)
+    if given is None:
+        data[key] = value
+        return
+    try:
+        same = normalize(given) == canonical
+    except ChannelError:
+        same = False
+    if not same:
+        msg = f"{key} in the body ({str(given)[:40]!r}) differs from the path ({value!r})"
+        raise ApiError(
+            422,
+            "invalid_message",
+            msg,
+            [{"loc": [key], "field": key, "message": msg, "type": "path_mismatch"}],
+        )
+
+
+async def _publish_one(
+    request: Request, kind: messages.MessageType, data: dict[str, Any]
+) -> Response:
+    node = _node(request)
+    try:
+        model = messages.validate(data, kind)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    (result,) = await node.publisher.publish_validated([model])
+    return ORJSONResponse(result.as_json(), status_code=202)
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=schema)}}},
+        },
+        "security": [{"publishToken": []}],
+        "responses": {
+            "202": {"description": "Accepted: the message's id, channels and per-channel seq."},
+            "400": {"description": "Body is not JSON."},
+            "401": {"description": "Missing or wrong publish token; nothing published."},
+            "413": {"description": "Body over the request size limit."},
+            "422": {
+                "description": "Invalid message: every error with its field; nothing published."
+            },
+        },
+    }
+
+
+@router.post("/alerts", status_code=202, openapi_extra=_body("Alert"), summary="Publish an alert")
+async def post_alert(request: Request) -> Response:
+    node = _authorize(request)
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    return await _publish_one(request, "alert", data)
+
+
+@router.post("/signals", status_code=202, openapi_extra=_body("Signal"), summary="Publish a signal")
+async def post_signal(request: Request) -> Response:
+    node = _authorize(request)
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    return await _publish_one(request, "signal", data)
+
+
+@router.post(
+    "/market/{symbol}",
+    status_code=202,
+    openapi_extra=_body("MarketDataFields"),
+    summary="Publish a market-data tick",
+)
+async def post_market_data(request: Request, symbol: str) -> Response:
+    node = _authorize(request)
+    try:
+        canonical = channels.normalize_symbol(symbol)
+    except ChannelError as exc:
+        raise ApiError(
+            422,
+            "invalid_symbol",
+            str(exc),
+            [
+                {
+                    "loc": ["path", "symbol"],
+                    "field": "symbol",
+                    "message": exc.rule,
+                    "type": "value_error",
+                }
+            ],
+        ) from None
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    _path_value(data, "symbol", symbol, canonical, channels.normalize_symbol)
+    return await _publish_one(request, "market_data", data)
+
+
+@router.post(
+    "/agents/{agent_name}/insights",
+    status_code=202,
+    openapi_extra=_body("AgentInsightFields"),
+    summary="Publish an agent insight",
+)
+async def post_agent_insight(request: Request, agent_name: str) -> Response:
+    node = _authorize(request)
+    try:
+        canonical = channels.normalize_agent(agent_name)
+    except ChannelError as exc:
+        raise ApiError(
+            422,
+            "invalid_agent",
+            str(exc),
+            [
+                {
+                    "loc": ["path", "agent_name"],
+                    "field": "agent",
+                    "message": exc.rule,
+                    "type": "value_error",
+                }
+            ],
+        ) from None
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    _path_value(data, "agent", agent_name, canonical, channels.normalize_agent)
+    return await _publish_one(request, "agent_insight", data)
+
+
+@router.post(
+    "/narrative", status_code=202, openapi_extra=_body("Narrative"), summary="Publish a narrative"
+)
+async def post_narrative(request: Request) -> Response:
+    node = _authorize(request)
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    return await _publish_one(request, "narrative", data)
+
+
+@router.post(
+    "/publish",
+    status_code=202,
+    openapi_extra=_body("PublishBatch"),
+    summary="Publish a batch (all or nothing)",
+)
+async def post_batch(request: Request) -> Response:
+    node = _authorize(request)
+    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    unknown = sorted(set(data) - {"messages"})
+    if unknown:
+        msg = f'unknown field(s) {", ".join(unknown)}: the body is {{"messages": [...]}}'
+        raise ApiError(
+            422,
+            "invalid_message",
+            msg,
+            [
+                {"loc": [k], "field": k, "message": "unknown field", "type": "extra_forbidden"}
+                for k in unknown
+            ],
+        )
+    if "messages" not in data:
+        raise ApiError(
+            422,
+            "invalid_message",
+            'missing field "messages"',
+            [
+                {
+                    "loc": ["messages"],
+                    "field": "messages",
+                    "message": "field required",
+                    "type": "missing",
+                }
+            ],
+        )
+    try:
+        models = messages.validate_batch(data["messages"])
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    results = await node.publisher.publish_validated(models)
+    return ORJSONResponse(
+        {"accepted": len(results), "results": [r.as_json() for r in results]}, status_code=202
+    )
+
+
+@router.get("/ws/stats", summary="Connection and traffic statistics")
+async def get_stats(request: Request) -> Response:
+    return ORJSONResponse(_node(request).stats_snapshot())
+
+
+@router.get("/health", summary="Liveness and background-task health")
+async def get_health(request: Request) -> Response:
+    ok, body = _node(request).health()
+    return ORJSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/asyncapi.json", summary="AsyncAPI 3 document of the WebSocket channels")
+async def get_asyncapi(request: Request) -> Response:
+    settings = _node(request).settings
+    return ORJSONResponse(asyncapi_document(f"{settings.host}:{settings.port}"))
