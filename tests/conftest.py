@@ -146,3 +146,64 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class HubProcess:
+    """A hub started as its own process with ``alphawire serve`` (uses the second core)."""
+
+    url: str
+    ws: str
+    token: str
+    process: Any
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    token = "process-token"
+    env = {**os.environ, "ALPHAWIRE_PUBLISH_TOKEN": token}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alphawire",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "proc"),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"hub process exited with {proc.returncode}")
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("hub process did not become healthy")
+        yield HubProcess(url, f"ws://127.0.0.1:{port}/api/v1", token, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

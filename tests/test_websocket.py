@@ -7,9 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
-
 from tests.conftest import RunningHub, connect, recv_json, send_json
+from websockets.exceptions import ConnectionClosed
 
 pytestmark = pytest.mark.anyio
 

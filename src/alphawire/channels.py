@@ -78,7 +78,7 @@ def normalize_channel(value: object) -> str:
 
 
 def channel_kind(channel: str) -> str:
-    """The kind of a canonical channel: ``unified``, ``signals``, ``narrative``, ``market`` or ``agent``."""
+    """The kind of a canonical channel: unified, signals, narrative, market or agent."""
     if channel.startswith(MARKET_PREFIX):
         return "market"
     if channel.startswith(AGENT_PREFIX):

@@ -198,7 +198,8 @@ def render(frame: dict[str, Any]) -> str:
         return f"{head} {' '.join(parts)}"
     if kind == "alert":
         sym = f" {frame['symbol']}" if frame.get("symbol") else ""
-        return f"{head} ALERT {frame.get('alert_type')}{sym} [{frame.get('source')}] {frame.get('content', '')}"
+        what = f"{frame.get('alert_type')}{sym} [{frame.get('source')}]"
+        return f"{head} ALERT {what} {frame.get('content', '')}"
     if kind == "signal":
         s = frame.get("signal", {})
         extra = " ".join(
@@ -275,7 +276,8 @@ def publish(
     token = token or read_token_file(data_dir)
     if not token:
         raise click.ClickException(
-            "no publish token: pass --token, set ALPHAWIRE_PUBLISH_TOKEN, or run where the hub's data dir is"
+            "no publish token: pass --token, set ALPHAWIRE_PUBLISH_TOKEN, "
+            "or run where the hub's data dir is"
         )
 
     async def run() -> list[dict[str, Any]]:

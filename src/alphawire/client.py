@@ -101,7 +101,8 @@ class PublisherClient:
             token = read_token_file()
         if not token:
             raise ClientError(
-                "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, or run on the hub's machine"
+                "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
+                "or run on the hub's machine"
             )
         self._http = httpx.AsyncClient(
             base_url=url.rstrip("/"),

@@ -242,35 +242,33 @@ def seal(message: AnyMessage) -> Envelope:
 
 
 def errors_of(
-    exc: PydanticValidationError, *, prefix: tuple[str | int, ...] = ()
+    exc: PydanticValidationError, *, prefix: tuple[str | int, ...] = (), tagged: bool = False
 ) -> list[dict[str, Any]]:
-    """Turn pydantic's errors into ``{"loc", "field", "message", "type"}`` entries."""
+    """Turn pydantic's errors into ``{"loc", "field", "message", "type"}`` entries.
+
+    ``tagged``: the errors come from the discriminated union, whose locations carry the
+    ``type`` tag (after the batch index, if any); the tag is dropped as it adds nothing.
+    """
     out: list[dict[str, Any]] = []
     for err in exc.errors(include_url=False, include_input=False):
-        # Discriminated-union tags ("alert", ...) in the path add nothing for a reader.
-        raw = tuple(err["loc"])
-        inner = tuple(
-            p for i, p in enumerate(raw) if not (p in MODELS and _after_index(raw, i, prefix))
-        )
-        loc = prefix + inner
-        field_path = inner[1:] if prefix and inner and isinstance(inner[0], int) else inner
+        inner = tuple(err["loc"])
+        index: tuple[str | int, ...] = ()
+        if prefix and inner and isinstance(inner[0], int):
+            index, inner = inner[:1], inner[1:]
+        if tagged and inner and inner[0] in MODELS:
+            inner = inner[1:]
+        field_path = inner
         if err["type"].startswith("union_tag"):
             field_path = (*field_path, "type")
         out.append(
             {
-                "loc": list(loc),
+                "loc": [*prefix, *index, *field_path],
                 "field": ".".join(str(p) for p in field_path) or None,
                 "message": err["msg"],
                 "type": err["type"],
             }
         )
     return out
-
-
-def _after_index(loc: tuple[Any, ...], i: int, prefix: tuple[Any, ...]) -> bool:
-    if i == 0:
-        return not prefix  # a single message: the tag comes first
-    return isinstance(loc[i - 1], int)
 
 
 def validate(data: object, kind: MessageType | None = None) -> AnyMessage:
@@ -281,7 +279,7 @@ def validate(data: object, kind: MessageType | None = None) -> AnyMessage:
         model = MODELS[kind]
         return model.model_validate(data)  # type: ignore[return-value]
     except PydanticValidationError as exc:
-        errors = errors_of(exc)
+        errors = errors_of(exc, tagged=kind is None)
         raise ValidationError(_summary(errors), errors) from None
 
 
@@ -312,7 +310,7 @@ def validate_batch(data: object) -> list[AnyMessage]:
     try:
         return BATCH_ADAPTER.validate_python(data)
     except PydanticValidationError as exc:
-        errors = errors_of(exc, prefix=("messages",))
+        errors = errors_of(exc, prefix=("messages",), tagged=True)
         for err in errors:
             err["index"] = err["loc"][1]
         raise ValidationError(_summary(errors), errors) from None

@@ -16,7 +16,7 @@ TOKEN_FILE = "publish-token"
 
 
 def default_data_dir() -> Path:
-    """``$ALPHAWIRE_DATA_DIR``, else ``$XDG_DATA_HOME/alphawire``, else ``~/.local/share/alphawire``."""
+    """``$ALPHAWIRE_DATA_DIR``, else ``$XDG_DATA_HOME/alphawire``, else ~/.local/share/alphawire."""
     explicit = os.environ.get("ALPHAWIRE_DATA_DIR")
     if explicit:
         return Path(explicit)
