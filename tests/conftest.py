@@ -139,6 +139,12 @@ async def send_json(ws: ClientConnection, frame: Any) -> None:
     await ws.send(orjson.dumps(frame).decode())
 
 
+def without_epoch(frame: dict[str, Any]) -> dict[str, Any]:
+    """A subscribed frame without its (random) epoch, for comparisons."""
+    assert isinstance(frame.get("epoch"), str), frame
+    return {k: v for k, v in frame.items() if k != "epoch"}
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> None:
     """Poll ``predicate`` until true; fails the test after ``timeout`` (a hang guard, not a speed limit)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -183,6 +189,10 @@ def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
             str(tmp_path / "proc"),
             "--log-level",
             "warning",
+            # Test clients read a thousand sockets from one process: a ping can sit behind
+            # tens of seconds of their backlog.
+            "--ping-timeout",
+            "300",
         ],
         env=env,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import orjson
 
 from alphawire import __version__
 from alphawire.errors import AlphawireError, ServerRejected
-from alphawire.settings import Settings, default_data_dir, read_token_file
+from alphawire.settings import Settings, default_data_dir, parse_history, read_token_file
 
 _URL = click.option(
     "--url",
@@ -74,6 +75,71 @@ def _server_options(fn: Any) -> Any:
             show_default=True,
             help="Broker URL [env ALPHAWIRE_BROKER_URL].",
         ),
+        click.option(
+            "--subscribe-auth",
+            envvar="ALPHAWIRE_SUBSCRIBE_AUTH",
+            default="auto",
+            show_default=True,
+            type=click.Choice(["auto", "open", "token"]),
+            help="Who may subscribe: auto = open on loopback, token elsewhere "
+            "[env ALPHAWIRE_SUBSCRIBE_AUTH].",
+        ),
+        click.option(
+            "--jwt-public-key-file",
+            envvar="ALPHAWIRE_JWT_PUBLIC_KEY_FILE",
+            default=None,
+            type=click.Path(path_type=Path, exists=True, dir_okay=False),
+            help="PEM public key for RS256/ES256 subscribe tokens "
+            "[env ALPHAWIRE_JWT_PUBLIC_KEY_FILE]. HS256: set ALPHAWIRE_JWT_SECRET.",
+        ),
+        click.option(
+            "--allowed-origins",
+            envvar="ALPHAWIRE_ALLOWED_ORIGINS",
+            default="",
+            help="Comma-separated browser origins allowed to open WebSockets besides "
+            "the hub's own; * for any [env ALPHAWIRE_ALLOWED_ORIGINS].",
+        ),
+        click.option(
+            "--history",
+            "history_spec",
+            envvar="ALPHAWIRE_HISTORY",
+            default="",
+            help="History limits per channel kind, e.g. market=500/600,unified=20000/86400 "
+            "(messages/seconds) [env ALPHAWIRE_HISTORY].",
+        ),
+        click.option(
+            "--ping-interval",
+            envvar="ALPHAWIRE_PING_INTERVAL",
+            default=20.0,
+            type=float,
+            show_default=True,
+            help="Seconds between server pings; 0 disables [env ALPHAWIRE_PING_INTERVAL].",
+        ),
+        click.option(
+            "--ping-timeout",
+            envvar="ALPHAWIRE_PING_TIMEOUT",
+            default=20.0,
+            type=float,
+            show_default=True,
+            help="Seconds to answer a ping before the socket is closed "
+            "with 1011 [env ALPHAWIRE_PING_TIMEOUT].",
+        ),
+        click.option(
+            "--max-connections",
+            envvar="ALPHAWIRE_MAX_CONNECTIONS",
+            default=10_000,
+            type=int,
+            show_default=True,
+            help="[env ALPHAWIRE_MAX_CONNECTIONS]",
+        ),
+        click.option(
+            "--max-connections-per-ip",
+            envvar="ALPHAWIRE_MAX_CONNECTIONS_PER_IP",
+            default=1_000,
+            type=int,
+            show_default=True,
+            help="[env ALPHAWIRE_MAX_CONNECTIONS_PER_IP]",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -82,7 +148,18 @@ def _server_options(fn: Any) -> Any:
 
 def _settings(**kw: Any) -> Settings:
     data_dir = kw.pop("data_dir") or default_data_dir()
-    return Settings(data_dir=data_dir, **kw)
+    origins = tuple(
+        o.strip().rstrip("/") for o in kw.pop("allowed_origins").split(",") if o.strip()
+    )
+    try:
+        history = parse_history(kw.pop("history_spec"))
+    except AlphawireError as exc:
+        raise click.BadParameter(str(exc), param_hint="--history") from None
+    # Secrets come from the environment only: a command line is visible to every local user.
+    jwt_secret = os.environ.get("ALPHAWIRE_JWT_SECRET") or None
+    return Settings(
+        data_dir=data_dir, allowed_origins=origins, history=history, jwt_secret=jwt_secret, **kw
+    )
 
 
 def _configure_logging(level: str) -> None:

@@ -83,6 +83,18 @@ ShortText = Annotated[str, Field(min_length=1, max_length=128)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
 
+    # Never delivered (excluded from serialisation): a retry with the same key within the
+    # hub's idempotency window returns the first publish's id and publishes nothing.
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=128,
+            exclude=True,
+            description="a retry with the same key within the window publishes nothing new",
+        ),
+    ] = None
+
 
 class _Open(BaseModel):
     # Nested objects keep keys they do not declare: producers attach their own context.

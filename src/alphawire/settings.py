@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alphawire.brokers.base import Limit, Retention
+from alphawire.errors import ValidationError
 from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
 
 logger = logging.getLogger("alphawire")
@@ -34,17 +36,49 @@ class Settings:
     log_level: str = "info"
     publish_token: str | None = None
     broker_url: str = "memory://"
-    # Per-connection outgoing queue bounds; a frame that does not fit is dropped for that
-    # connection and counted in the stats' "dropped".
+    # Per-connection lane bounds (each of the two lanes): over them a connection's ticks are
+    # conflated and anything else closes it with 4008 (slow consumer).
     queue_max_messages: int = DEFAULT_MAX_MESSAGES
     queue_max_bytes: int = DEFAULT_MAX_BYTES
     max_frame_bytes: int = 64 * 1024  # client frames; larger ones close the socket with 1009
     max_request_bytes: int = 4 * 1024 * 1024  # publish request bodies; larger ones get 413
+    max_batch: int = 1000  # messages per POST /api/v1/publish
     max_channels_per_connection: int = 256
+    max_connections: int = 10_000  # over it: close 1013
+    max_connections_per_ip: int = 1_000  # over it: close 1013
+    client_frames_per_second: float = 20.0  # sustained; over it (after the burst): close 4029
+    client_frame_burst: int = 60
+    history: Retention = field(default_factory=Retention)
+    idempotency_window: float = 600.0  # seconds a publish's idempotency_key is remembered
+    idempotency_max_keys: int = 100_000
+    # Liveness: a protocol ping every interval (first one at a random point of it), and the
+    # connection is closed with 1011 when the pong does not come within the timeout.
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    # Subscribing: "auto" is open on loopback and requires a token on any other interface.
+    subscribe_auth: str = "auto"
+    jwt_secret: str | None = None
+    jwt_public_key_file: Path | None = None
+    auth_timeout: float = 5.0  # seconds to send {"action":"auth"} when no ?token= was given
+    # Browser origins allowed to open WebSockets ("*" = any). Same-origin pages and clients
+    # that send no Origin (scripts, bots) are always allowed.
+    allowed_origins: tuple[str, ...] = ()
     demo: bool = False
     demo_seed: int = 7
     demo_interval: float = 0.25  # seconds between ticks per symbol, on average
     demo_symbols: tuple[str, ...] = ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA")
+
+    def subscribe_token_required(self) -> bool:
+        mode = self.subscribe_auth.lower()
+        if mode == "auto":
+            return not is_loopback(self.host)
+        if mode in ("token", "required"):
+            return True
+        if mode == "open":
+            return False
+        raise ValidationError(
+            f"subscribe_auth must be auto, open or token, not {self.subscribe_auth!r}"
+        )
 
     def token_path(self) -> Path:
         return self.data_dir / TOKEN_FILE
@@ -86,3 +120,29 @@ def read_token_file(data_dir: Path | None = None) -> str | None:
         return path.read_text().strip() or None
     except OSError:
         return None
+
+
+def is_loopback(host: str) -> bool:
+    """True for interfaces only this machine can reach."""
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+def parse_history(spec: str) -> Retention:
+    """``"market=500/600,unified=20000/86400"`` → history limits (messages/seconds) per kind."""
+    limits = dict(Retention().limits)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, sep, value = part.partition("=")
+        count, slash, seconds = value.partition("/")
+        if not sep or not slash or kind not in limits:
+            raise ValidationError(
+                f"invalid history limit {part!r}: use KIND=MESSAGES/SECONDS with KIND one of "
+                f"{', '.join(sorted(limits))}"
+            )
+        try:
+            limit = Limit(int(count), float(seconds))
+        except ValueError:
+            raise ValidationError(f"invalid history limit {part!r}: numbers expected") from None
+        if limit.messages < 1 or limit.seconds <= 0:
+            raise ValidationError(f"invalid history limit {part!r}: both must be positive")
+        limits[kind] = limit
+    return Retention(limits)

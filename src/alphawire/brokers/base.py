@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
+from alphawire.channels import channel_kind
 from alphawire.errors import ValidationError
 
 DeliverFn = Callable[[str, int, bytes], None]
@@ -12,8 +15,60 @@ DeliverFn = Callable[[str, int, bytes], None]
 ``deliver(channel, seq, body)``, in ``seq`` order per channel."""
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """How much history one channel keeps: at most ``messages``, none older than ``seconds``."""
+
+    messages: int
+    seconds: float
+
+
+def _default_limits() -> dict[str, Limit]:
+    # Alerts and signals are what a trader must not miss: kept long. Ticks are superseded
+    # by the next tick within seconds: kept short (the newest is kept apart, for snapshots).
+    return {
+        "unified": Limit(10_000, 24 * 3600),
+        "signals": Limit(10_000, 24 * 3600),
+        "narrative": Limit(1_000, 24 * 3600),
+        "agent": Limit(1_000, 24 * 3600),
+        "market": Limit(200, 300),
+    }
+
+
+@dataclass(frozen=True)
+class Retention:
+    """History limits by channel kind: unified, signals, narrative, agent, market."""
+
+    limits: Mapping[str, Limit] = field(default_factory=_default_limits)
+
+    def for_channel(self, channel: str) -> Limit:
+        return self.limits[channel_kind(channel)]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """A slice of one channel's history.
+
+    ``entries`` are ``(seq, body)`` after the requested ``since``, oldest first; ``first_seq``
+    is the oldest seq still kept (``last_seq + 1`` when none is), so the slice is gap-free
+    from ``since`` exactly when ``first_seq <= since + 1``.
+    """
+
+    epoch: str
+    last_seq: int
+    first_seq: int
+    entries: list[tuple[int, bytes]]
+
+    def covers(self, since: int) -> bool:
+        return self.first_seq <= since + 1 and since <= self.last_seq
+
+
 class Broker(Protocol):
-    """Assigns per-channel sequence numbers and delivers messages to subscribed processes."""
+    """Assigns per-channel sequence numbers, keeps history, delivers to subscribed processes."""
+
+    @property
+    def epoch(self) -> str:
+        """Identifies the history's continuity; changes whenever history or seq were lost."""
 
     async def start(self, deliver: DeliverFn) -> None:
         """Begin delivering messages of subscribed channels to ``deliver``."""
@@ -24,11 +79,11 @@ class Broker(Protocol):
     async def publish(self, items: Sequence[tuple[str, bytes]]) -> list[int]:
         """Append each ``(channel, body)`` in order, returning the ``seq`` given to each."""
 
-    async def subscribe(self, channel: str) -> int:
-        """Start delivering ``channel`` here; return its last ``seq`` at that moment.
+    async def subscribe(self, channel: str) -> None:
+        """Start delivering ``channel`` here.
 
-        Every message with a larger ``seq`` is delivered after this returns, none with a
-        smaller or equal one, so a subscriber told the returned ``seq`` misses nothing.
+        Every message published after this returns is delivered; combined with
+        ``last_seq``/``history`` read in the same step, a subscriber misses nothing.
         """
 
     async def unsubscribe(self, channel: str) -> None:
@@ -37,12 +92,23 @@ class Broker(Protocol):
     async def last_seq(self, channel: str) -> int:
         """The ``seq`` of the newest message on ``channel`` (0 when it has none)."""
 
+    async def history(
+        self, channel: str, since: int | None, limit: int | None = None
+    ) -> HistoryPage:
+        """Messages after ``since`` (the newest ``limit`` when ``since`` is None), oldest first."""
 
-def broker_from_url(url: str) -> Broker:
+    async def latest(self, channel: str) -> tuple[int, bytes] | None:
+        """The newest message of ``channel`` whatever its age, or None."""
+
+
+def broker_from_url(
+    url: str, *, retention: Retention | None = None, data_dir: Path | None = None
+) -> Broker:
     """Pick a broker from a URL: ``memory://`` (the default) or ``redis://host:port/db``."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
         from alphawire.brokers.memory import MemoryBroker
 
-        return MemoryBroker()
+        snapshot = data_dir / "memory-broker.snapshot" if data_dir is not None else None
+        return MemoryBroker(retention=retention, snapshot_path=snapshot)
     raise ValidationError(f"unsupported broker URL scheme {scheme!r}: use memory://")

@@ -1,62 +1,96 @@
-"""One subscriber's socket as the core sees it: a bounded outgoing queue and its writer."""
+"""One subscriber socket as the core sees it: two bounded lanes and a writer.
+
+Frames are written straight to the socket while it keeps up, and queued only when it does
+not (its transport buffer is above the high-water mark, or a backlog is already queued), so
+a healthy client costs no task switch per message. What is queued waits in one of two lanes:
+
+- the **priority lane** (alerts, signals, insights, narratives, control frames), bounded by
+  messages and bytes; when it overflows the client is too slow to be served and is closed
+  with 4008 (slow consumer), after which it reconnects and recovers from history;
+- the **market lane** (``market_*`` ticks); when it overflows it is conflated: only the
+  newest tick per channel is kept, preceded by a ``skipped`` frame saying how many were not
+  sent. Ticks never delay the priority lane: the writer always drains it first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Protocol
 
+import orjson
+
+from alphawire.hub.frames import Outgoing, control_frame
 from alphawire.hub.stats import Stats
-
-SendFn = Callable[[dict[str, Any]], Awaitable[None]]
-"""An ASGI-style ``send``: takes ``{"type": "websocket.send", "text": ...}``."""
+from alphawire.protocol import CLOSE_SLOW_CONSUMER
 
 DEFAULT_MAX_MESSAGES = 2048
-DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB of frames waiting per connection
+DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB of queued frames per lane
+
+
+class Sink(Protocol):
+    """Where a connection's frames go: a transport we can write to directly, or ASGI ``send``."""
+
+    def try_write(self, frame: Outgoing) -> bool:
+        """Write now if the socket can take it without queuing in memory; False otherwise."""
+
+    async def write(self, frame: Outgoing) -> None:
+        """Wait until the socket can take a frame, then write it."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Start closing with ``code``; a peer that does not read is cut off after a grace."""
+
+    @property
+    def is_open(self) -> bool:
+        """False once closing has started or the peer is gone."""
 
 
 class Connection:
-    """A subscriber connection whose frames are written by its own task, never the publisher's.
-
-    ``push`` never blocks and never awaits: it appends to a queue bounded by message count and
-    by bytes and wakes the writer. A frame that does not fit is dropped for this connection
-    only and counted in ``Stats.dropped`` (the delivery-guarantee work replaces dropping with
-    conflation or a slow-consumer close).
-    """
+    """A subscriber connection; ``push`` never blocks, never awaits, never grows without bound."""
 
     __slots__ = (
+        "_busy",
         "_closing",
-        "_queue",
-        "_queued_bytes",
-        "_send",
+        "_market",
+        "_market_bytes",
+        "_prio",
+        "_prio_bytes",
+        "_sink",
         "_stats",
         "_wakeup",
         "channels",
         "client",
+        "ip",
         "max_bytes",
         "max_messages",
+        "skipped",
     )
 
     def __init__(
         self,
-        send: SendFn,
+        sink: Sink,
         stats: Stats,
         *,
         client: str = "",
+        ip: str = "",
         max_messages: int = DEFAULT_MAX_MESSAGES,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        self._send = send
+        self._sink = sink
         self._stats = stats
-        self._queue: deque[tuple[str, bool]] = deque()
-        self._queued_bytes = 0
+        self._prio: deque[Outgoing] = deque()
+        self._market: deque[Outgoing] = deque()
+        self._prio_bytes = 0
+        self._market_bytes = 0
         self._wakeup = asyncio.Event()
         self._closing: tuple[int, str] | None = None
+        self._busy = False  # the writer holds a popped frame: direct writes would overtake it
         self.channels: set[str] = set()
         self.client = client
+        self.ip = ip
         self.max_messages = max_messages
         self.max_bytes = max_bytes
+        self.skipped = 0  # market ticks conflated away on this connection
 
     @property
     def is_closing(self) -> bool:
@@ -64,49 +98,115 @@ class Connection:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._prio) + len(self._market)
 
-    def push(self, frame: str, *, message: bool = True) -> bool:
-        """Queue ``frame`` for this socket; False (and counted as dropped) when it does not fit.
+    def push(self, frame: Outgoing, *, bounded: bool = True) -> None:
+        """Send or queue ``frame``.
 
-        Control frames (``message=False``: acknowledgements, pongs, errors) are always queued,
-        since a client sends them at its own pace and each is answered once.
+        ``bounded=False`` is for a recovery replay, whose size the channel's history bounds.
         """
-        if self._closing is not None:
-            return False
-        if message and (
-            len(self._queue) >= self.max_messages
-            or self._queued_bytes + len(frame) > self.max_bytes
-        ):
-            self._stats.dropped += 1
-            return False
-        self._queue.append((frame, message))
-        self._queued_bytes += len(frame)
+        if self._closing is not None or not self._sink.is_open:
+            return
+        if not (self._busy or self._prio or self._market) and self._sink.try_write(frame):
+            if frame.seq is not None:
+                self._stats.delivered += 1
+            return
+        if frame.market:
+            self._market.append(frame)
+            self._market_bytes += len(frame)
+            if len(self._market) > self.max_messages or self._market_bytes > self.max_bytes:
+                self._conflate()
+        else:
+            self._prio.append(frame)
+            self._prio_bytes += len(frame)
+            if bounded and (
+                len(self._prio) > self.max_messages or self._prio_bytes > self.max_bytes
+            ):
+                self._stats.slow_consumers += 1
+                self.abort(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect and resume with since")
+                return
         self._wakeup.set()
-        return True
+
+    def push_control(self, text: str) -> None:
+        self.push(control_frame(text), bounded=False)
+
+    def _conflate(self) -> None:
+        """Keep only the newest queued tick of each market channel; say how many were skipped."""
+        newest: dict[str, Outgoing] = {}
+        first: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for frame in self._market:
+            if frame.seq is None:  # an earlier "skipped" notice: its count is re-added below
+                continue
+            newest[frame.channel] = frame
+            counts[frame.channel] = counts.get(frame.channel, 0) + 1
+            first.setdefault(frame.channel, frame.seq)
+        self._market.clear()
+        self._market_bytes = 0
+        total = 0
+        for channel, frame in newest.items():
+            skipped = counts[channel] - 1
+            if skipped:
+                total += skipped
+                assert frame.seq is not None
+                notice = orjson.dumps(
+                    {
+                        "type": "skipped",
+                        "channel": channel,
+                        "count": skipped,
+                        "from_seq": first[channel],
+                        "to_seq": frame.seq - 1,
+                    }
+                )
+                self._market.append(Outgoing(notice, channel, None, market=True))
+                self._market_bytes += len(notice)
+            self._market.append(frame)
+            self._market_bytes += len(frame)
+        self.skipped += total
+        self._stats.conflated += total
+
+    def abort(self, code: int, reason: str) -> None:
+        """Drop everything queued and close now with ``code`` (the slow-consumer path)."""
+        self._prio.clear()
+        self._market.clear()
+        self._prio_bytes = self._market_bytes = 0
+        if self._closing is None:
+            self._closing = (code, reason)
+            self._sink.close(code, reason)
+            self._wakeup.set()
 
     def close(self, code: int, reason: str) -> None:
-        """Ask the writer to send what is queued, then close the socket with ``code``."""
+        """Send what is queued, then close with ``code`` (shutdown, policy closes)."""
         if self._closing is None:
             self._closing = (code, reason)
             self._wakeup.set()
 
     async def run_writer(self) -> None:
-        """Drain the queue to the socket until closed; returns when the socket is done."""
-        queue = self._queue
-        send = self._send
+        """Drain the lanes (priority first) until closed; returns when the socket is done."""
+        prio = self._prio
+        market = self._market
+        sink = self._sink
         stats = self._stats
         wakeup = self._wakeup
         while True:
-            while queue:
-                frame, message = queue.popleft()
-                self._queued_bytes -= len(frame)
-                await send({"type": "websocket.send", "text": frame})
-                if message:
+            while prio or market:
+                if prio:
+                    frame = prio.popleft()
+                    self._prio_bytes -= len(frame)
+                else:
+                    frame = market.popleft()
+                    self._market_bytes -= len(frame)
+                if not sink.try_write(frame):
+                    self._busy = True
+                    try:
+                        await sink.write(frame)
+                    finally:
+                        self._busy = False
+                if frame.seq is not None:
                     stats.delivered += 1
             if self._closing is not None:
-                code, reason = self._closing
-                await send({"type": "websocket.close", "code": code, "reason": reason})
+                if sink.is_open:
+                    sink.close(*self._closing)
                 return
             wakeup.clear()
             await wakeup.wait()

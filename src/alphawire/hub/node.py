@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from alphawire.auth import SubscribeAuth
 from alphawire.brokers.base import Broker, broker_from_url
-from alphawire.hub.publisher import Publisher
+from alphawire.hub.publisher import IdempotencyCache, Publisher
 from alphawire.hub.registry import Registry
 from alphawire.hub.stats import Stats
 from alphawire.protocol import CLOSE_GOING_AWAY
@@ -19,11 +20,26 @@ class Node:
     def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
         self.settings = settings
         self.stats = Stats()
-        self.broker = broker if broker is not None else broker_from_url(settings.broker_url)
+        self.broker = (
+            broker
+            if broker is not None
+            else broker_from_url(
+                settings.broker_url, retention=settings.history, data_dir=settings.data_dir
+            )
+        )
         self.registry = Registry(self.broker, self.stats)
-        self.publisher = Publisher(self.broker, self.stats)
+        self.publisher = Publisher(
+            self.broker,
+            self.stats,
+            IdempotencyCache(settings.idempotency_window, settings.idempotency_max_keys),
+        )
         self.supervisor = Supervisor()
         self.publish_token = settings.resolve_publish_token()
+        self.subscribe_auth = SubscribeAuth.from_files(
+            required=settings.subscribe_token_required(),
+            secret=settings.jwt_secret,
+            public_key_file=settings.jwt_public_key_file,
+        )
 
     async def start(self) -> None:
         await self.broker.start(self.registry.deliver)
@@ -61,6 +77,7 @@ class Node:
             "status": "ok" if ok else "degraded",
             "uptime_seconds": round(self.stats.uptime(), 3),
             "broker": type(self.broker).__name__,
+            "epoch": self.broker.epoch,
             "connections": self.registry.connection_count(),
             "tasks": self.supervisor.status(),
         }

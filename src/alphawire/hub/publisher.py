@@ -7,8 +7,11 @@ producer clients and the built-in agents all come through here.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,21 +28,74 @@ class PublishResult:
     id: str
     type: str
     seq: dict[str, int]
+    duplicate: bool = False
 
     @property
     def channels(self) -> list[str]:
         return list(self.seq)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "channels": self.channels, "seq": self.seq}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "channels": self.channels,
+            "seq": self.seq,
+        }
+        if self.duplicate:
+            out["duplicate"] = True
+        return out
+
+
+class IdempotencyCache:
+    """Remembers what each idempotency key published, for ``window`` seconds, at most ``max_keys``.
+
+    When full, the oldest key is forgotten first (a retry that late publishes again, which
+    the docs state). A key whose publish is still in flight is held as a future, so a
+    concurrent retry waits for and returns the first result instead of publishing twice.
+    """
+
+    def __init__(self, window: float = 600.0, max_keys: int = 100_000) -> None:
+        self.window = window
+        self.max_keys = max_keys
+        self._entries: OrderedDict[str, tuple[float, asyncio.Future[PublishResult]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: str) -> asyncio.Future[PublishResult] | None:
+        entries = self._entries
+        now = time.monotonic()
+        while entries:
+            oldest = next(iter(entries.values()))
+            if oldest[0] > now:
+                break
+            entries.popitem(last=False)
+        hit = entries.get(key)
+        return hit[1] if hit is not None else None
+
+    def reserve(self, key: str) -> asyncio.Future[PublishResult]:
+        future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
+        self._entries[key] = (time.monotonic() + self.window, future)
+        while len(self._entries) > self.max_keys:
+            self._entries.popitem(last=False)
+        return future
+
+    def release(self, key: str, future: asyncio.Future[PublishResult]) -> None:
+        """Forget a reservation whose publish failed, so that a retry can publish."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is future:
+            del self._entries[key]
 
 
 class Publisher:
     """Validates and publishes messages; never waits for any subscriber."""
 
-    def __init__(self, broker: Broker, stats: Stats) -> None:
+    def __init__(
+        self, broker: Broker, stats: Stats, idempotency: IdempotencyCache | None = None
+    ) -> None:
         self._broker = broker
         self._stats = stats
+        self._idempotency = idempotency or IdempotencyCache()
 
     async def publish(self, message: AnyMessage | Mapping[str, Any]) -> PublishResult:
         """Publish one message (a model, or a mapping with its ``type``)."""
@@ -54,7 +110,53 @@ class Publisher:
         return await self.publish_validated(models)
 
     async def publish_validated(self, models: Sequence[AnyMessage]) -> list[PublishResult]:
-        """Publish messages that already passed validation (the HTTP layer's path)."""
+        """Publish messages that already passed validation (the HTTP layer's path).
+
+        Messages whose ``idempotency_key`` was seen within the window are not published
+        again: their result is the first publish's, marked ``duplicate``.
+        """
+        cache = self._idempotency
+        results: list[PublishResult | asyncio.Future[PublishResult] | None] = []
+        fresh: list[AnyMessage] = []
+        reserved: list[tuple[str, asyncio.Future[PublishResult]] | None] = []
+        for model in models:
+            key = model.idempotency_key
+            if key is not None:
+                earlier = cache.lookup(key)
+                if earlier is not None:
+                    results.append(earlier)
+                    continue
+                reserved.append((key, cache.reserve(key)))
+            else:
+                reserved.append(None)
+            results.append(None)
+            fresh.append(model)
+        try:
+            published = await self._publish_fresh(fresh)
+        except BaseException as exc:
+            for slot in reserved:
+                if slot is not None:
+                    cache.release(*slot)
+                    slot[1].set_exception(exc)
+                    slot[1].exception()  # retrieved: concurrent waiters see it, nobody else
+            raise
+        for slot, result in zip(reserved, published, strict=True):
+            if slot is not None:
+                slot[1].set_result(result)
+        done = iter(published)
+        out: list[PublishResult] = []
+        for item in results:
+            if item is None:
+                out.append(next(done))
+            else:
+                earlier_result = item if isinstance(item, PublishResult) else await item
+                self._stats.duplicates += 1
+                out.append(replace(earlier_result, duplicate=True))
+        return out
+
+    async def _publish_fresh(self, models: Sequence[AnyMessage]) -> list[PublishResult]:
+        if not models:
+            return []
         envelopes = [messages.seal(m) for m in models]
         items = [(channel, env.body) for env in envelopes for channel in env.channels]
         seqs = await self._broker.publish(items)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import orjson
+
 from alphawire.brokers.base import Broker
 from alphawire.hub.connection import Connection
+from alphawire.hub.frames import message_frame
 from alphawire.hub.stats import Stats
-
-
-def frame_of(channel: str, seq: int, body: bytes) -> str:
-    """The text frame for a message on ``channel``: ``channel`` and ``seq`` spliced in front.
-
-    Channel names hold only ``[a-z0-9_A-Z.^=-]``, so they need no JSON escaping.
-    """
-    return f'{{"channel":"{channel}","seq":{seq},{body[1:].decode()}'
 
 
 class Registry:
@@ -25,18 +20,28 @@ class Registry:
         self._stats = stats
         self._subscribers: dict[str, set[Connection]] = {}
         self._connections: set[Connection] = set()
+        self._per_ip: dict[str, int] = {}
 
     # -- connections -------------------------------------------------------------------------
 
     def attach(self, conn: Connection) -> None:
         self._connections.add(conn)
+        self._per_ip[conn.ip] = self._per_ip.get(conn.ip, 0) + 1
         self._stats.connections_opened += 1
+
+    def connections_from(self, ip: str) -> int:
+        return self._per_ip.get(ip, 0)
 
     async def detach(self, conn: Connection) -> None:
         """Forget a connection that is gone, with all its subscriptions."""
         if conn not in self._connections:
             return
         self._connections.discard(conn)
+        left = self._per_ip.get(conn.ip, 1) - 1
+        if left:
+            self._per_ip[conn.ip] = left
+        else:
+            self._per_ip.pop(conn.ip, None)
         self._stats.connections_closed += 1
         for channel in list(conn.channels):
             await self.unsubscribe(conn, channel)
@@ -53,25 +58,68 @@ class Registry:
 
     # -- subscriptions -----------------------------------------------------------------------
 
-    async def subscribe(self, conn: Connection, channel: str) -> int:
-        """Subscribe ``conn`` and queue its ``subscribed`` frame; returns the channel's last seq.
+    async def subscribe(
+        self, conn: Connection, channel: str, *, since: int | None = None, epoch: str | None = None
+    ) -> None:
+        """Subscribe ``conn``, queue its ``subscribed`` frame, and recover or snapshot.
 
-        The frame is queued in the same step as the subscription is recorded, so every message
-        the connection then receives on the channel has a larger ``seq`` than the frame's.
+        Without ``since``: ``subscribed`` carries the channel's last seq, and a ``market_*``
+        channel's newest tick follows at once, marked ``"snapshot": true``. With ``since``
+        (and the ``epoch`` it belongs to): every message after ``since`` is replayed in order
+        before live ones, or one ``recovery`` frame says why that is impossible.
+
+        The frames are queued in the same step as the subscription is recorded: with the
+        memory broker no await below suspends, so no message can fall between replay and
+        live delivery. (A broker whose calls do suspend must buffer deliveries meanwhile.)
         """
-        if channel in conn.channels:
-            seq = await self._broker.last_seq(channel)
-        else:
-            subs = self._subscribers.get(channel)
-            if subs is None:
-                seq = await self._broker.subscribe(channel)
-                subs = self._subscribers.setdefault(channel, set())
-            else:
-                seq = await self._broker.last_seq(channel)
-            subs.add(conn)
-            conn.channels.add(channel)
-        conn.push(f'{{"type":"subscribed","channel":"{channel}","seq":{seq}}}', message=False)
-        return seq
+        broker = self._broker
+        if channel not in self._subscribers:
+            await broker.subscribe(channel)
+        page = await broker.history(channel, since) if since is not None else None
+        last = page.last_seq if page is not None else await broker.last_seq(channel)
+        latest = await broker.latest(channel) if channel.startswith("market_") else None
+        current_epoch = broker.epoch
+        # -- from here on, synchronous --
+        subs = self._subscribers.setdefault(channel, set())
+        already = conn in subs
+        subs.add(conn)
+        conn.channels.add(channel)
+        ack: dict[str, object] = {
+            "type": "subscribed",
+            "channel": channel,
+            "seq": last,
+            "epoch": current_epoch,
+        }
+        if already:
+            conn.push_control(orjson.dumps(ack).decode())
+            return
+        if page is None:
+            conn.push_control(orjson.dumps(ack).decode())
+            if latest is not None:
+                conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
+            return
+        assert since is not None
+        reason = _unrecoverable(since, epoch, current_epoch, page.first_seq, last)
+        ack["recovered"] = reason is None
+        conn.push_control(orjson.dumps(ack).decode())
+        if reason is None:
+            self._stats.recoveries += 1
+            for seq, body in page.entries:
+                conn.push(message_frame(channel, seq, body), bounded=False)
+            return
+        self._stats.recovery_failures += 1
+        notice = {
+            "type": "recovery",
+            "channel": channel,
+            "recovered": False,
+            "reason": reason,
+            "since": since,
+            "seq": last,
+            "epoch": current_epoch,
+        }
+        conn.push_control(orjson.dumps(notice).decode())
+        if latest is not None:
+            conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
 
     async def unsubscribe(self, conn: Connection, channel: str) -> None:
         conn.channels.discard(channel)
@@ -86,14 +134,29 @@ class Registry:
     # -- fan-out -----------------------------------------------------------------------------
 
     def deliver(self, channel: str, seq: int, body: bytes) -> None:
-        """Frame a message once and queue it on every local subscriber of its channel."""
+        """Frame a message once and hand it to every local subscriber of its channel."""
         subs = self._subscribers.get(channel)
         if not subs:
             return
-        frame = frame_of(channel, seq, body)
+        frame = message_frame(channel, seq, body)
         for conn in subs:
             conn.push(frame)
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self._connections:
             conn.close(code, reason)
+
+
+def _unrecoverable(
+    since: int, epoch: str | None, current: str, first_seq: int, last: int
+) -> str | None:
+    """Why a gap after ``since`` cannot be filled, or None when it can."""
+    if epoch is None:
+        return "epoch_required"
+    if epoch != current:
+        return "epoch_changed"
+    if since > last:
+        return "since_ahead"
+    if first_seq > since + 1:
+        return "history_pruned"
+    return None

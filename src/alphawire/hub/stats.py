@@ -16,11 +16,16 @@ class Stats:
     """
 
     __slots__ = (
+        "conflated",
         "connections_closed",
         "connections_opened",
         "delivered",
         "dropped",
+        "duplicates",
         "published",
+        "recoveries",
+        "recovery_failures",
+        "slow_consumers",
         "started_at",
         "started_monotonic",
     )
@@ -28,7 +33,14 @@ class Stats:
     def __init__(self) -> None:
         self.published: dict[str, int] = dict.fromkeys(MESSAGE_TYPES, 0)
         self.delivered = 0  # message frames written to a socket
-        self.dropped = 0  # message frames a full connection queue refused
+        self.dropped = (
+            0  # message frames lost for a connection (none since lanes; kept for the API)
+        )
+        self.duplicates = 0  # publishes answered from the idempotency cache
+        self.conflated = 0  # market ticks replaced by a newer tick in a slow connection's lane
+        self.slow_consumers = 0  # connections closed with 4008
+        self.recoveries = 0  # subscriptions resumed from history without a gap
+        self.recovery_failures = 0  # subscriptions told their gap could not be filled
         self.connections_opened = 0
         self.connections_closed = 0
         self.started_monotonic = time.monotonic()
@@ -46,6 +58,11 @@ class Stats:
             "published_total": sum(self.published.values()),
             "delivered": self.delivered,
             "dropped": self.dropped,
+            "conflated": self.conflated,
+            "duplicates": self.duplicates,
+            "slow_consumers": self.slow_consumers,
+            "recoveries": self.recoveries,
+            "recovery_failures": self.recovery_failures,
             "connections_opened": self.connections_opened,
             "connections_closed": self.connections_closed,
             "uptime_seconds": round(self.uptime(), 3),

@@ -10,6 +10,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from alphawire.errors import AlphawireError
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app
@@ -49,8 +50,12 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         log_level=settings.log_level.lower(),
         loop="uvloop" if fast_loop else "asyncio",
         http="httptools" if fast_http else "h11",
-        ws="websockets-sansio",
+        # The hub's own subclass of uvicorn's sans-I/O protocol: direct writes of pre-framed
+        # messages, slow-peer cut-off, spread keepalive pings (see web/transport.py).
+        ws="alphawire.web.transport:HubWebSocketProtocol",
         ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.ping_interval if settings.ping_interval > 0 else None,
+        ws_ping_timeout=settings.ping_timeout if settings.ping_timeout > 0 else None,
         # Per-message compression costs CPU per frame per client on hot channels.
         ws_per_message_deflate=False,
         lifespan="on",
@@ -62,7 +67,10 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
 def serve(settings: Settings) -> None:
     """Run a hub in the foreground until interrupted."""
     configured = bool(settings.publish_token)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except AlphawireError as exc:
+        raise SystemExit(f"alphawire: {exc}") from None
     if not configured:
         logger.info(
             "publishing needs the token in %s (mode 0600); the alphawire CLI reads it there",

@@ -5,21 +5,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
 from alphawire import channels, protocol
-from alphawire.errors import ChannelError
-from alphawire.hub.connection import Connection
+from alphawire.auth import OPEN, Grant, TokenExpired
+from alphawire.errors import AuthError, ChannelError
+from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
+from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
 
 logger = logging.getLogger("alphawire.ws")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
+
+
+class Refused(Exception):
+    """Close the socket with ``code`` and ``reason``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = _reason(reason)
 
 
 class ChannelSocket:
@@ -33,49 +46,92 @@ class ChannelSocket:
         event = await receive()
         if event["type"] != "websocket.connect":  # pragma: no cover - ASGI guarantees it
             return
-        try:
-            initial = self._initial(scope.get("path_params", {}))
-        except ChannelError as exc:
-            # Accept first: only an open socket can carry a close code and a reason.
-            await send({"type": "websocket.accept"})
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": protocol.CLOSE_POLICY_VIOLATION,
-                    "reason": _reason(exc.rule),
-                }
-            )
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        if not _origin_allowed(headers, node.settings.allowed_origins):
+            # Cross-site WebSocket hijacking: refuse before the handshake (HTTP 403).
+            logger.warning("refused WebSocket from origin %r", headers.get("origin", "")[:200])
+            await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
             return
         await send({"type": "websocket.accept"})
-        await Session(node, scope, receive, send).run(initial)
+        try:
+            query = {
+                k: v[-1]
+                for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
+            }
+            initial = self._initial(scope.get("path_params", {}))
+            since = _since(query.get("since"))
+            epoch = query.get("epoch")
+        except ChannelError as exc:
+            await _close(send, protocol.CLOSE_POLICY_VIOLATION, exc.rule)
+            return
+        except Refused as exc:
+            await _close(send, exc.code, exc.reason)
+            return
+        session = Session(node, scope, receive, send)
+        await session.run(initial, query.get("token"), since, epoch)
 
 
 class Session:
-    """One open socket: subscriptions, the reader loop here, the writer in its own task."""
+    """One open socket: subscriptions and limits here, frames out through the connection."""
 
     def __init__(self, node: Node, scope: Scope, receive: Receive, send: Send) -> None:
         self.node = node
         self.receive = receive
+        self.send = send
         client = scope.get("client") or ("?", 0)
         settings = node.settings
+        proto = scope.get("extensions", {}).get(EXTENSION)
+        sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
         self.conn = Connection(
-            send,
+            sink,
             node.stats,
             client=f"{client[0]}:{client[1]}",
+            ip=str(client[0]),
             max_messages=settings.queue_max_messages,
             max_bytes=settings.queue_max_bytes,
         )
+        self.grant: Grant | None = None if node.subscribe_auth.required else OPEN
+        self._expiry: asyncio.TimerHandle | None = None
+        self._allowance = float(settings.client_frame_burst)
+        self._last_frame = time.monotonic()
 
-    async def run(self, initial: list[str]) -> None:
+    async def run(
+        self, initial: list[str], token: str | None, since: int | None, epoch: str | None
+    ) -> None:
+        settings = self.node.settings
         registry = self.node.registry
         conn = self.conn
+        if registry.connection_count() >= settings.max_connections:
+            await _close(
+                self.send, protocol.CLOSE_TRY_AGAIN_LATER, "too many connections to this hub"
+            )
+            return
+        if registry.connections_from(conn.ip) >= settings.max_connections_per_ip:
+            await _close(
+                self.send, protocol.CLOSE_TRY_AGAIN_LATER, "too many connections from your address"
+            )
+            return
         registry.attach(conn)
         writer = asyncio.create_task(self._write())
         try:
+            if self.grant is None:
+                await self._authenticate(token)
             for channel in initial:
-                await registry.subscribe(conn, channel)
+                assert self.grant is not None
+                if not self.grant.allows(channel):
+                    raise Refused(
+                        protocol.CLOSE_FORBIDDEN, f"token does not allow channel {channel}"
+                    )
+                await registry.subscribe(conn, channel, since=since, epoch=epoch)
             await self._read()
+        except Refused as exc:
+            conn.abort(exc.code, exc.reason)
+            await self._drain_until_disconnect()
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
             await registry.detach(conn)
             if not writer.done():
                 writer.cancel()
@@ -91,6 +147,70 @@ class Session:
             # disconnect either way.
             logger.debug("writer for %s ended: %s", self.conn.client, exc)
 
+    async def _drain_until_disconnect(self) -> None:
+        while (await self.receive())["type"] != "websocket.disconnect":
+            pass
+
+    # -- authentication ----------------------------------------------------------------------
+
+    async def _authenticate(self, token: str | None) -> None:
+        if token is None:
+            deadline = self.node.settings.auth_timeout
+            try:
+                async with asyncio.timeout(deadline):
+                    event = await self.receive()
+            except TimeoutError:
+                raise Refused(
+                    protocol.CLOSE_UNAUTHORIZED, f"no auth frame within {deadline:g}s"
+                ) from None
+            if event["type"] == "websocket.disconnect":
+                raise Refused(protocol.CLOSE_UNAUTHORIZED, "disconnected before auth")
+            frame = _json_object(event.get("text"))
+            if (
+                frame is None
+                or frame.get("action") != "auth"
+                or not isinstance(frame.get("token"), str)
+            ):
+                raise Refused(
+                    protocol.CLOSE_UNAUTHORIZED,
+                    "subscribe token required: ?token=... or a first frame "
+                    '{"action":"auth","token":...}',
+                )
+            token = frame["token"]
+        self._apply_token(token)
+
+    def _apply_token(self, token: str) -> None:
+        try:
+            grant = self.node.subscribe_auth.verify(token)
+        except TokenExpired:
+            raise Refused(protocol.CLOSE_TOKEN_EXPIRED, "token expired") from None
+        except AuthError as exc:
+            raise Refused(protocol.CLOSE_UNAUTHORIZED, str(exc)) from None
+        self.grant = grant
+        if self._expiry is not None:
+            self._expiry.cancel()
+        left = self.node.subscribe_auth.seconds_left(grant)
+        if left is not None:
+            self._expiry = asyncio.get_running_loop().call_later(
+                max(0.0, left), self.conn.abort, protocol.CLOSE_TOKEN_EXPIRED, "token expired"
+            )
+
+    # -- client frames -----------------------------------------------------------------------
+
+    def _rate_ok(self) -> bool:
+        """Token bucket: ``client_frames_per_second`` sustained, ``client_frame_burst`` at once."""
+        settings = self.node.settings
+        now = time.monotonic()
+        self._allowance = min(
+            float(settings.client_frame_burst),
+            self._allowance + (now - self._last_frame) * settings.client_frames_per_second,
+        )
+        self._last_frame = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
+
     async def _read(self) -> None:
         conn = self.conn
         max_frame = self.node.settings.max_frame_bytes
@@ -101,63 +221,62 @@ class Session:
                 return
             if kind != "websocket.receive" or conn.is_closing:
                 continue
+            if not self._rate_ok():
+                rate = self.node.settings.client_frames_per_second
+                raise Refused(
+                    protocol.CLOSE_RATE_LIMITED, f"over {rate:g} client frames per second"
+                )
             text = event.get("text")
             if text is None:
-                conn.close(
+                raise Refused(
                     protocol.CLOSE_UNSUPPORTED_DATA,
                     "binary frames are not supported: send JSON text frames",
                 )
-                continue
             if len(text) > max_frame and len(text.encode()) > max_frame:
-                conn.close(
-                    protocol.CLOSE_MESSAGE_TOO_BIG,
-                    f"frame exceeds the {max_frame}-byte limit",
+                raise Refused(
+                    protocol.CLOSE_MESSAGE_TOO_BIG, f"frame exceeds the {max_frame}-byte limit"
                 )
-                continue
             await self._handle(text)
 
+    def _error(self, code: str, message: str, **extra: object) -> None:
+        self.conn.push_control(protocol.error_frame(code, message, **extra))
+
     async def _handle(self, text: str) -> None:
-        conn = self.conn
         try:
             frame = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            conn.push(
-                protocol.error_frame(protocol.ERR_INVALID_JSON, f"frame is not valid JSON: {exc}"),
-                message=False,
-            )
+            self._error(protocol.ERR_INVALID_JSON, f"frame is not valid JSON: {exc}")
             return
         if not isinstance(frame, dict):
-            conn.push(
-                protocol.error_frame(
-                    protocol.ERR_INVALID_FRAME,
-                    'a client frame is a JSON object such as {"action":"ping"}',
-                ),
-                message=False,
+            self._error(
+                protocol.ERR_INVALID_FRAME,
+                'a client frame is a JSON object such as {"action":"ping"}',
             )
             return
         action = frame.get("action")
         if action == "ping":
-            conn.push(protocol.PONG_FRAME, message=False)
+            self.conn.push_control(protocol.PONG_FRAME)
         elif action == "subscribe":
             await self._subscribe(frame)
         elif action == "unsubscribe":
             await self._unsubscribe(frame)
+        elif action == "auth":
+            token = frame.get("token")
+            if not isinstance(token, str):
+                self._error(protocol.ERR_INVALID_FRAME, 'auth needs "token": a string')
+                return
+            self._apply_token(token)  # a refreshed token extends the connection's life
+            self.conn.push_control('{"type":"authenticated"}')
         elif action is None:
-            conn.push(
-                protocol.error_frame(
-                    protocol.ERR_INVALID_FRAME,
-                    f'a client frame needs "action": one of {", ".join(protocol.ACTIONS)}',
-                ),
-                message=False,
+            self._error(
+                protocol.ERR_INVALID_FRAME,
+                f'a client frame needs "action": one of {", ".join(protocol.ACTIONS)}',
             )
         else:
             shown = action if isinstance(action, str) else orjson.dumps(action).decode()
-            conn.push(
-                protocol.error_frame(
-                    protocol.ERR_UNKNOWN_ACTION,
-                    f"unknown action {shown[:64]!r}: use one of {', '.join(protocol.ACTIONS)}",
-                ),
-                message=False,
+            self._error(
+                protocol.ERR_UNKNOWN_ACTION,
+                f"unknown action {shown[:64]!r}: use one of {', '.join(protocol.ACTIONS)}",
             )
 
     def _channels_of(self, frame: dict[str, Any]) -> list[Any] | None:
@@ -165,67 +284,120 @@ class Session:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value:
-            self.conn.push(
-                protocol.error_frame(
-                    protocol.ERR_INVALID_FRAME,
-                    f'{frame.get("action")} needs "channels": a non-empty list of channel names',
-                ),
-                message=False,
+            self._error(
+                protocol.ERR_INVALID_FRAME,
+                f'{frame.get("action")} needs "channels": a non-empty list of channel names',
             )
             return None
         return value
 
+    def _recovery_of(self, frame: dict[str, Any]) -> tuple[dict[str, int], str | None] | None:
+        raw_since = frame.get("since", {})
+        epoch = frame.get("epoch")
+        if not isinstance(raw_since, dict) or (epoch is not None and not isinstance(epoch, str)):
+            self._error(
+                protocol.ERR_INVALID_RECOVERY,
+                '"since" must be an object of channel → seq and "epoch" a string',
+            )
+            return None
+        since: dict[str, int] = {}
+        for name, seq in raw_since.items():
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+                self._error(
+                    protocol.ERR_INVALID_RECOVERY, f"since[{name!r}] must be a non-negative integer"
+                )
+                return None
+            try:
+                since[channels.normalize_channel(name)] = seq
+            except ChannelError as exc:
+                self._error(protocol.ERR_INVALID_CHANNEL, str(exc), channel=name)
+                return None
+        return since, epoch
+
     async def _subscribe(self, frame: dict[str, Any]) -> None:
         requested = self._channels_of(frame)
-        if requested is None:
+        recovery = self._recovery_of(frame)
+        if requested is None or recovery is None:
             return
+        since, epoch = recovery
         conn = self.conn
+        grant = self.grant
+        assert grant is not None
         limit = self.node.settings.max_channels_per_connection
         for raw in requested:
             try:
                 channel = channels.normalize_channel(raw)
             except ChannelError as exc:
-                conn.push(
-                    protocol.error_frame(
-                        protocol.ERR_INVALID_CHANNEL,
-                        str(exc),
-                        channel=raw if isinstance(raw, str) else None,
-                    ),
-                    message=False,
+                self._error(
+                    protocol.ERR_INVALID_CHANNEL,
+                    str(exc),
+                    channel=raw if isinstance(raw, str) else None,
+                )
+                continue
+            if not grant.allows(channel):
+                self._error(
+                    protocol.ERR_FORBIDDEN,
+                    f"your token does not allow channel {channel}",
+                    channel=channel,
                 )
                 continue
             if channel not in conn.channels and len(conn.channels) >= limit:
-                conn.push(
-                    protocol.error_frame(
-                        protocol.ERR_TOO_MANY_CHANNELS,
-                        f"a connection may take at most {limit} channels",
-                        channel=channel,
-                    ),
-                    message=False,
+                self._error(
+                    protocol.ERR_TOO_MANY_CHANNELS,
+                    f"a connection may take at most {limit} channels",
+                    channel=channel,
                 )
                 continue
-            await self.node.registry.subscribe(conn, channel)
+            await self.node.registry.subscribe(conn, channel, since=since.get(channel), epoch=epoch)
 
     async def _unsubscribe(self, frame: dict[str, Any]) -> None:
         requested = self._channels_of(frame)
         if requested is None:
             return
-        conn = self.conn
         for raw in requested:
             try:
                 channel = channels.normalize_channel(raw)
             except ChannelError as exc:
-                conn.push(
-                    protocol.error_frame(
-                        protocol.ERR_INVALID_CHANNEL,
-                        str(exc),
-                        channel=raw if isinstance(raw, str) else None,
-                    ),
-                    message=False,
+                self._error(
+                    protocol.ERR_INVALID_CHANNEL,
+                    str(exc),
+                    channel=raw if isinstance(raw, str) else None,
                 )
                 continue
-            await self.node.registry.unsubscribe(conn, channel)
-            conn.push(protocol.unsubscribed_frame(channel), message=False)
+            await self.node.registry.unsubscribe(self.conn, channel)
+            self.conn.push_control(protocol.unsubscribed_frame(channel))
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _since(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise Refused(protocol.CLOSE_POLICY_VIOLATION, "since must be a non-negative integer")
+    return int(raw)
+
+
+def _origin_allowed(headers: dict[str, str], allowed: tuple[str, ...]) -> bool:
+    origin = headers.get("origin")
+    if origin is None or "*" in allowed:
+        return True  # not a browser (browsers always send Origin on WebSocket upgrades)
+    if origin.rstrip("/") in allowed:
+        return True
+    # Same origin: the page was served by this hub.
+    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
+
+
+async def _close(send: Send, code: int, reason: str) -> None:
+    await send({"type": "websocket.close", "code": code, "reason": _reason(reason)})
 
 
 def _reason(text: str) -> str:

@@ -1,0 +1,68 @@
+"""Outgoing frames, built once per channel message and shared by every connection."""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+_TEXT_FIN: Final = 0x81  # FIN bit + text opcode
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unmasked RFC 6455 text frame (server to client) carrying ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return bytes((_TEXT_FIN, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", _TEXT_FIN, 126, n) + payload
+    return struct.pack("!BBQ", _TEXT_FIN, 127, n) + payload
+
+
+class Outgoing:
+    """One frame to send: its JSON payload, and its WebSocket framing made at most once.
+
+    ``seq`` is set for channel messages (which count as delivered) and None for control
+    frames. ``market`` puts the frame in the conflatable lane.
+    """
+
+    __slots__ = ("_wire", "channel", "market", "payload", "seq")
+
+    def __init__(
+        self, payload: bytes, channel: str = "", seq: int | None = None, *, market: bool = False
+    ) -> None:
+        self.payload = payload
+        self.channel = channel
+        self.seq = seq
+        self.market = market
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = ws_text_frame(self.payload)
+        return wire
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+
+def message_frame(channel: str, seq: int, body: bytes, *, snapshot: bool = False) -> Outgoing:
+    """A channel message: ``channel`` and ``seq`` spliced in front of the sealed body.
+
+    Channel names hold only ``[A-Za-z0-9_.^=-]``, so they need no JSON escaping.
+    """
+    head = b'{"channel":"%s","seq":%d,%s' % (
+        channel.encode(),
+        seq,
+        b'"snapshot":true,' if snapshot else b"",
+    )
+    return Outgoing(head + body[1:], channel, seq, market=channel.startswith("market_"))
+
+
+def control_frame(text: str) -> Outgoing:
+    return Outgoing(text.encode())

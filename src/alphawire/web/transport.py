@@ -1,0 +1,123 @@
+"""The hub's WebSocket protocol for uvicorn, and the sinks connections write through.
+
+ASGI gives an app ``send`` only: no way to write a pre-framed message, see a slow peer's
+buffer, or cut off a peer that stopped reading. ``HubWebSocketProtocol`` is uvicorn's
+sans-I/O protocol plus an ASGI scope extension (``alphawire.transport``) that hands the
+session the protocol object itself, so that frames framed once per channel message are
+written straight to the transport. It also spreads keepalive pings over the interval instead
+of pinging every connection of a burst at the same instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from asyncio import BaseTransport
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from alphawire.hub.frames import Outgoing
+
+EXTENSION = "alphawire.transport"
+TRANSPORT_HIGH_WATER = 256 * 1024  # bytes in the kernel-side write buffer before we queue
+ABORT_GRACE = 5.0  # seconds a closed peer gets to read its close frame before it is cut off
+
+
+class HubWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, exposed to the session and with spread pings."""
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        super().connection_made(transport)
+        # Flow control at our own mark: pause_writing() clears ``writable`` above it.
+        self.transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope: dict[str, Any] | None = getattr(self, "scope", None)
+        if scope is not None and self.response.status_code == 101:
+            scope["extensions"][EXTENSION] = self
+
+    def start_keepalive(self) -> None:
+        # The first ping of each connection falls at a random point of the interval, so
+        # connections opened together are not all pinged (and their pongs handled) at once.
+        if self.ping_interval is not None and self.ping_interval > 0:
+            delay = random.uniform(0.0, self.ping_interval)
+            self.ping_timer = self.loop.call_later(delay, self.send_keepalive_ping)
+
+
+class TransportSink:
+    """Writes pre-framed bytes straight to the transport (the fast path)."""
+
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: HubWebSocketProtocol) -> None:
+        self._proto = proto
+
+    @property
+    def is_open(self) -> bool:
+        p = self._proto
+        return not (p.close_sent or p.disconnected)
+
+    def try_write(self, frame: Outgoing) -> bool:
+        p = self._proto
+        if not p.writable.is_set():
+            return False
+        p.transport.write(frame.wire)
+        return True
+
+    async def write(self, frame: Outgoing) -> None:
+        p = self._proto
+        await p.writable.wait()
+        if p.disconnected or p.close_sent:
+            raise ConnectionResetError("peer gone")
+        p.transport.write(frame.wire)
+
+    def close(self, code: int, reason: str) -> None:
+        p = self._proto
+        if p.close_sent or p.disconnected:
+            return
+        p.conn.send_close(code, reason)
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.close_sent = True
+        p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        if p.read_paused:
+            p.read_paused = False
+            p.transport.resume_reading()
+        # A peer that reads answers our close and uvicorn closes the transport; one that
+        # does not read would pin its buffer forever, so it is cut off after a grace period.
+        if p.close_timer is not None:
+            p.close_timer.cancel()
+        p.close_timer = p.loop.call_later(ABORT_GRACE, p.transport.abort)
+
+
+class AsgiSink:
+    """Writes through ASGI ``send``, for servers without the hub's protocol (slower, no abort)."""
+
+    __slots__ = ("_closer", "_open", "_send")
+
+    def __init__(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._send = send
+        self._open = True
+        self._closer: asyncio.Task[None] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    def try_write(self, frame: Outgoing) -> bool:
+        return False
+
+    async def write(self, frame: Outgoing) -> None:
+        await self._send({"type": "websocket.send", "text": frame.text})
+
+    def close(self, code: int, reason: str) -> None:
+        if self._open:
+            self._open = False
+            self._closer = asyncio.ensure_future(
+                self._send({"type": "websocket.close", "code": code, "reason": reason})
+            )
+            # The peer may be gone already; that is not worth a "never retrieved" warning.
+            self._closer.add_done_callback(lambda t: t.cancelled() or t.exception())
