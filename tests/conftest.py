@@ -60,12 +60,18 @@ class RunningHub:
         return {"Authorization": f"Bearer {self.token}"}
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
+        if self.thread.is_alive():
+            self.server.should_exit = True
+            self.thread.join(15)
 
 
-def start_hub(settings: Settings) -> RunningHub:
-    sock = free_socket()
+def start_hub(settings: Settings, port: int | None = None) -> RunningHub:
+    if port is None:
+        sock = free_socket()
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     settings.port = port
     app = create_app(settings)
@@ -107,11 +113,13 @@ def start_hub(settings: Settings) -> RunningHub:
 def hub_factory(tmp_path: Path) -> Iterator[Callable[..., RunningHub]]:
     started: list[RunningHub] = []
 
-    def make(**overrides: Any) -> RunningHub:
+    def make(port: int | None = None, data_dir: Path | None = None, **overrides: Any) -> RunningHub:
         settings = Settings(
-            data_dir=tmp_path / f"hub{len(started)}", publish_token="test-token", **overrides
+            data_dir=data_dir or tmp_path / f"hub{len(started)}",
+            publish_token="test-token",
+            **overrides,
         )
-        hub = start_hub(settings)
+        hub = start_hub(settings, port)
         started.append(hub)
         return hub
 
@@ -217,3 +225,75 @@ def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class RawClient:
+    """A bare-socket WebSocket client: it reads only when told to and answers nothing by itself.
+
+    Stands in for a stalled or unresponsive peer, which real client libraries never are.
+    """
+
+    def __init__(self, host: str, port: int, path: str, *, rcvbuf: int | None = None) -> None:
+        import base64
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(10)
+        self.sock.connect((host, port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        self._buf = b""
+        while b"\r\n\r\n" not in self._buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during handshake")
+            self._buf += chunk
+        head, _, self._buf = self._buf.partition(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise ConnectionError(head.decode(errors="replace"))
+
+    def _read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def read_frame(self, timeout: float = 10) -> tuple[int, bytes]:
+        """The next frame's opcode and payload (1 text, 8 close, 9 ping, 10 pong)."""
+        import struct
+
+        self.sock.settimeout(timeout)
+        b0, b1 = self._read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", self._read(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", self._read(8))
+        return b0 & 0x0F, self._read(n)
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        import struct
+
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes((0x80 | opcode,))
+        if n < 126:
+            head += bytes((0x80 | n,))
+        elif n < 65536:
+            head += bytes((0x80 | 126,)) + struct.pack("!H", n)
+        else:
+            head += bytes((0x80 | 127,)) + struct.pack("!Q", n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -3,45 +3,118 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from alphawire.brokers import Broker, MemoryBroker, broker_from_url
+from alphawire.brokers.base import Limit, Retention
 from alphawire.errors import ValidationError
 
 pytestmark = pytest.mark.anyio
 
+Delivered = list[tuple[str, int, bytes]]
+SMALL = Retention(
+    {k: Limit(5, 3600) for k in ("unified", "signals", "narrative", "agent", "market")}
+)
+
 
 @pytest.fixture(params=["memory"])
-async def broker(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[tuple[Broker, list[tuple[str, int, bytes]]]]:
-    delivered: list[tuple[str, int, bytes]] = []
-    impl: Broker = MemoryBroker()
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Delivered]]:
+    delivered: Delivered = []
+    impl: Broker = MemoryBroker(retention=SMALL)
     await impl.start(lambda c, s, b: delivered.append((c, s, b)))
     yield impl, delivered
     await impl.stop()
 
 
-async def test_seq_starts_at_one_and_increments_per_channel(broker: tuple[Broker, list]) -> None:  # type: ignore[type-arg]
+async def test_seq_starts_at_one_and_increments_per_channel(
+    broker: tuple[Broker, Delivered],
+) -> None:
     """Each channel's seq counts 1, 2, 3, ... independently of other channels."""
     impl, _ = broker
-    seqs = await impl.publish([("a", b"{}"), ("b", b"{}"), ("a", b"{}"), ("a", b"{}")])
+    seqs = await impl.publish(
+        [("unified", b"{}"), ("signals", b"{}"), ("unified", b"{}"), ("unified", b"{}")]
+    )
     assert seqs == [1, 1, 2, 3]
-    assert await impl.last_seq("a") == 3
-    assert await impl.last_seq("never") == 0
+    assert await impl.last_seq("unified") == 3
+    assert await impl.last_seq("narrative") == 0
 
 
-async def test_only_subscribed_channels_are_delivered_in_order(broker: tuple[Broker, list]) -> None:  # type: ignore[type-arg]
+async def test_only_subscribed_channels_are_delivered_in_order(
+    broker: tuple[Broker, Delivered],
+) -> None:
     """Deliveries arrive for subscribed channels only, in seq order, with the body unchanged."""
     impl, delivered = broker
-    await impl.publish([("a", b'{"x":0}')])
-    assert await impl.subscribe("a") == 1
-    await impl.publish([("a", b'{"x":1}'), ("b", b'{"x":2}'), ("a", b'{"x":3}')])
-    assert delivered == [("a", 2, b'{"x":1}'), ("a", 3, b'{"x":3}')]
-    await impl.unsubscribe("a")
-    await impl.publish([("a", b"{}")])
+    await impl.publish([("unified", b'{"x":0}')])
+    await impl.subscribe("unified")
+    assert await impl.last_seq("unified") == 1
+    await impl.publish([("unified", b'{"x":1}'), ("signals", b'{"x":2}'), ("unified", b'{"x":3}')])
+    assert delivered == [("unified", 2, b'{"x":1}'), ("unified", 3, b'{"x":3}')]
+    await impl.unsubscribe("unified")
+    await impl.publish([("unified", b"{}")])
     assert len(delivered) == 2
+
+
+async def test_history_pages_and_bounds(broker: tuple[Broker, Delivered]) -> None:
+    """History returns what follows ``since`` in order, keeps at most its limit, and says where it starts."""
+    impl, _ = broker
+    await impl.publish([("narrative", b'{"i":%d}' % i) for i in range(1, 9)])
+    page = await impl.history("narrative", since=5)
+    assert [seq for seq, _ in page.entries] == [6, 7, 8]
+    assert page.entries[0][1] == b'{"i":6}'
+    assert page.last_seq == 8
+    assert page.first_seq == 4  # 5 kept: 4..8
+    assert page.covers(3)
+    assert not page.covers(2)
+    assert not page.covers(9)
+    assert [s for s, _ in (await impl.history("narrative", since=None, limit=2)).entries] == [7, 8]
+    assert [s for s, _ in (await impl.history("narrative", since=3, limit=2)).entries] == [4, 5]
+    empty = await impl.history("signals", since=0)
+    assert (empty.first_seq, empty.last_seq, empty.entries) == (1, 0, [])
+    assert empty.epoch == impl.epoch
+
+
+async def test_latest_is_kept_for_market_channels(broker: tuple[Broker, Delivered]) -> None:
+    """The newest tick of a market channel is available for snapshots."""
+    impl, _ = broker
+    assert await impl.latest("market_SPY") is None
+    await impl.publish([("market_SPY", b'{"p":1}'), ("market_SPY", b'{"p":2}')])
+    assert await impl.latest("market_SPY") == (2, b'{"p":2}')
+
+
+async def test_history_age_limit(broker: tuple[Broker, Delivered]) -> None:
+    """Entries older than the channel kind's age limit are pruned."""
+    aged = MemoryBroker(retention=Retention({**SMALL.limits, "signals": Limit(100, 0.05)}))
+    await aged.start(lambda c, s, b: None)
+    await aged.publish([("signals", b"{}")] * 3)
+    import asyncio
+
+    await asyncio.sleep(0.1)
+    page = await aged.history("signals", since=0)
+    assert page.entries == []
+    assert page.first_seq == 4
+    assert not page.covers(0)
+
+
+async def test_memory_snapshot_keeps_epoch_across_graceful_restart(tmp_path: Path) -> None:
+    """A graceful stop and start keeps seq, history and epoch; a crash (no snapshot) changes the epoch."""
+    path = tmp_path / "snap"
+    first = MemoryBroker(retention=SMALL, snapshot_path=path)
+    await first.start(lambda c, s, b: None)
+    await first.publish([("unified", b'{"a":1}'), ("market_SPY", b'{"p":1}')])
+    await first.stop()
+    second = MemoryBroker(retention=SMALL, snapshot_path=path)
+    await second.start(lambda c, s, b: None)
+    assert second.epoch == first.epoch
+    assert await second.last_seq("unified") == 1
+    assert (await second.history("unified", since=0)).entries == [(1, b'{"a":1}')]
+    assert await second.latest("market_SPY") == (1, b'{"p":1}')
+    assert not path.exists()  # consumed: a crash now must not resurrect this epoch
+    third = MemoryBroker(retention=SMALL, snapshot_path=path)
+    await third.start(lambda c, s, b: None)
+    assert third.epoch != first.epoch
+    assert await third.last_seq("unified") == 0
 
 
 def test_broker_url_selection() -> None:

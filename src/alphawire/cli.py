@@ -237,12 +237,28 @@ def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
 @click.argument("channels", nargs=-1, required=True)
 @_URL
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def tail(channels: tuple[str, ...], url: str, as_json: bool) -> None:
-    """Print live messages of CHANNELS (e.g. unified market_SPY agent_marketagent)."""
+@click.option(
+    "--token",
+    envvar="ALPHAWIRE_SUBSCRIBE_TOKEN",
+    default=None,
+    help="Subscribe token (JWT), when the hub requires one [env ALPHAWIRE_SUBSCRIBE_TOKEN].",
+)
+@click.option("--no-reconnect", is_flag=True, help="Exit when the connection drops.")
+def tail(
+    channels: tuple[str, ...], url: str, as_json: bool, token: str | None, no_reconnect: bool
+) -> None:
+    """Print live messages of CHANNELS (e.g. unified market_SPY agent_marketagent).
+
+    Reconnects by itself and resumes from the last seq it printed, so nothing is missed
+    across a dropped link or a hub restart; a gap the hub cannot fill is printed as such.
+    """
     from alphawire.client import Subscription
+    from alphawire.errors import ClientError
 
     async def run() -> None:
-        async with Subscription(channels, url=url, control=True) as sub:
+        async with Subscription(
+            channels, url=url, token=token, control=True, reconnect=not no_reconnect
+        ) as sub:
             async for frame in sub:
                 if as_json:
                     click.echo(orjson.dumps(frame).decode())
@@ -253,6 +269,8 @@ def tail(channels: tuple[str, ...], url: str, as_json: bool) -> None:
         asyncio.run(run())
     except KeyboardInterrupt:
         pass
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
 
@@ -291,6 +309,13 @@ def render(frame: dict[str, Any]) -> str:
         return f"-- subscribed to {frame.get('channel')} (last seq {frame.get('seq')})"
     if kind == "error":
         return f"-- error {frame.get('code')}: {frame.get('message')}"
+    if kind == "recovery":
+        return (
+            f"-- GAP on {frame.get('channel')}: messages after seq {frame.get('since')} could not be "
+            f"recovered ({frame.get('reason')}); live from seq {frame.get('seq')}"
+        )
+    if kind == "skipped":
+        return f"-- {frame.get('channel')}: {frame.get('count')} older ticks conflated"
     return orjson.dumps(frame).decode()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -10,6 +12,7 @@ import httpx
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from alphawire.errors import ClientError, ServerRejected
 
@@ -26,12 +29,20 @@ def ws_url(base: str, path: str) -> str:
     return base + path
 
 
+# Close codes after which reconnecting cannot help: the request itself is refused.
+_FATAL_CLOSES = frozenset({1003, 1008, 1009, 4001, 4002, 4003})
+
+
 class Subscription:
-    """Live messages of one or more channels over ``/api/v1/ws``.
+    """Live messages of one or more channels over ``/api/v1/ws``, resumed across reconnects.
 
     ``async with Subscription(["market_SPY", "unified"]) as sub: async for msg in sub: ...``
-    yields delivered messages as dicts; control frames (``subscribed``, ``pong``) are kept
-    in ``last_seq`` and ``control`` rather than yielded, unless ``control=True``.
+    yields delivered messages as dicts. When the connection drops (network, hub restart, a
+    slow-consumer close), it reconnects with jittered exponential backoff and resumes each
+    channel from the last ``seq`` it yielded, so nothing is lost or repeated. A gap the hub
+    cannot fill is yielded as a ``{"type": "recovery", "recovered": false, ...}`` frame, never
+    hidden. Other control frames (``subscribed``, ``pong``) are yielded only with
+    ``control=True``. A refusal (bad token, forbidden channel) raises ClientError.
     """
 
     def __init__(
@@ -39,21 +50,27 @@ class Subscription:
         channels: Iterable[str],
         *,
         url: str = DEFAULT_URL,
+        token: str | None = None,
         control: bool = False,
+        reconnect: bool = True,
+        since: Mapping[str, int] | None = None,
+        epoch: str | None = None,
+        max_backoff: float = 10.0,
     ) -> None:
         self.channels = list(channels)
         self.url = url
+        self.token = token
         self.include_control = control
-        self.last_seq: dict[str, int] = {}
+        self.reconnect = reconnect
+        self.last_seq: dict[str, int] = dict(since or {})
+        self.epoch = epoch
+        self.max_backoff = max_backoff
+        self.reconnects = 0
         self._ws: ClientConnection | None = None
+        self._closed = False
 
     async def __aenter__(self) -> Subscription:
-        self._ws = await websockets.connect(
-            ws_url(self.url, "/api/v1/ws"), max_size=None, compression=None
-        )
-        await self._ws.send(
-            orjson.dumps({"action": "subscribe", "channels": self.channels}).decode()
-        )
+        await self._connect()
         return self
 
     async def __aexit__(
@@ -65,9 +82,31 @@ class Subscription:
         await self.close()
 
     async def close(self) -> None:
+        self._closed = True
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
+
+    async def _connect(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                self._ws = await websockets.connect(
+                    ws_url(self.url, "/api/v1/ws"), max_size=None, compression=None, open_timeout=10
+                )
+                break
+            except (OSError, TimeoutError, websockets.InvalidStatus, websockets.InvalidHandshake):
+                if not self.reconnect or self._closed:
+                    raise
+                attempt += 1
+                await asyncio.sleep(_backoff(attempt, self.max_backoff))
+        if self.token is not None:
+            await self._ws.send(orjson.dumps({"action": "auth", "token": self.token}).decode())
+        frame: dict[str, Any] = {"action": "subscribe", "channels": self.channels}
+        if self.last_seq:
+            frame["since"] = self.last_seq
+            frame["epoch"] = self.epoch
+        await self._ws.send(orjson.dumps(frame).decode())
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._messages()
@@ -75,18 +114,62 @@ class Subscription:
     async def _messages(self) -> AsyncIterator[dict[str, Any]]:
         if self._ws is None:
             raise ClientError("Subscription is not open: use 'async with Subscription(...)'")
-        async for raw in self._ws:
-            frame: dict[str, Any] = orjson.loads(raw)
-            kind = frame.get("type")
-            if "seq" in frame and "channel" in frame:
-                self.last_seq[frame["channel"]] = frame["seq"]
-                if kind == "subscribed" and not self.include_control:
-                    continue
-                yield frame
-            elif kind == "error" and not self.include_control:
-                raise ClientError(f"hub error {frame.get('code')}: {frame.get('message')}")
-            elif self.include_control:
-                yield frame
+        while not self._closed:
+            ws = self._ws
+            assert ws is not None
+            try:
+                async for raw in ws:
+                    frame: dict[str, Any] = orjson.loads(raw)
+                    if self._accept(frame):
+                        yield frame
+            except ConnectionClosed:
+                pass
+            if self._closed:
+                return
+            received = ws.close_code
+            if received in _FATAL_CLOSES or not self.reconnect:
+                reason = ws.close_reason or ""
+                if received in _FATAL_CLOSES:
+                    raise ClientError(f"hub closed the subscription with {received}: {reason}")
+                return
+            self.reconnects += 1
+            await asyncio.sleep(_backoff(1, self.max_backoff) if received == 1001 else 0.05)
+            await self._connect()
+
+    def _accept(self, frame: dict[str, Any]) -> bool:
+        """Track positions; True when the frame is for the caller."""
+        kind = frame.get("type")
+        channel = frame.get("channel")
+        if kind == "subscribed" and isinstance(channel, str):
+            self.epoch = frame.get("epoch", self.epoch)
+            if not frame.get("recovered"):
+                # A fresh subscription, or one whose gap is reported by a recovery frame:
+                # the live stream starts after the hub's current seq.
+                self.last_seq[channel] = frame["seq"]
+            return self.include_control
+        if kind == "recovery":
+            return True
+        if kind == "error":
+            if self.include_control:
+                return True
+            raise ClientError(f"hub error {frame.get('code')}: {frame.get('message')}")
+        if isinstance(channel, str) and isinstance(frame.get("seq"), int):
+            if kind == "skipped":
+                return self.include_control
+            seq = frame["seq"]
+            if frame.get("snapshot"):
+                self.last_seq[channel] = max(self.last_seq.get(channel, 0), seq)
+                return True
+            if seq <= self.last_seq.get(channel, 0):
+                return False  # already yielded before a reconnect
+            self.last_seq[channel] = seq
+            return True
+        return self.include_control
+
+
+def _backoff(attempt: int, cap: float) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, 0.1 * 2**attempt)]."""
+    return random.uniform(0, min(cap, 0.1 * 2**attempt))
 
 
 class PublisherClient:

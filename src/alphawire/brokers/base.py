@@ -42,7 +42,8 @@ class Retention:
     limits: Mapping[str, Limit] = field(default_factory=_default_limits)
 
     def for_channel(self, channel: str) -> Limit:
-        return self.limits[channel_kind(channel)]
+        limits = self.limits
+        return limits.get(channel_kind(channel)) or limits["unified"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Connection:
     __slots__ = (
         "_busy",
         "_closing",
+        "_gaps",
         "_market",
         "_market_bytes",
         "_prio",
@@ -84,6 +85,7 @@ class Connection:
         self._market_bytes = 0
         self._wakeup = asyncio.Event()
         self._closing: tuple[int, str] | None = None
+        self._gaps: dict[str, tuple[int, int]] = {}  # channel -> (first skipped seq, count)
         self._busy = False  # the writer holds a popped frame: direct writes would overtake it
         self.channels: set[str] = set()
         self.client = client
@@ -131,39 +133,37 @@ class Connection:
         self.push(control_frame(text), bounded=False)
 
     def _conflate(self) -> None:
-        """Keep only the newest queued tick of each market channel; say how many were skipped."""
+        """Keep only the newest queued tick of each market channel, remembering the gap.
+
+        The gap (first skipped seq, how many) is announced by a ``skipped`` frame written
+        just before the kept tick, so the client knows exactly what it did not get.
+        """
         newest: dict[str, Outgoing] = {}
-        first: dict[str, int] = {}
-        counts: dict[str, int] = {}
         for frame in self._market:
-            if frame.seq is None:  # an earlier "skipped" notice: its count is re-added below
-                continue
+            kept = newest.get(frame.channel)
+            if kept is not None:
+                assert kept.seq is not None
+                first, count = self._gaps.get(frame.channel, (kept.seq, 0))
+                self._gaps[frame.channel] = (first, count + 1)
+                self._stats.conflated += 1
+                self.skipped += 1
             newest[frame.channel] = frame
-            counts[frame.channel] = counts.get(frame.channel, 0) + 1
-            first.setdefault(frame.channel, frame.seq)
-        self._market.clear()
-        self._market_bytes = 0
-        total = 0
-        for channel, frame in newest.items():
-            skipped = counts[channel] - 1
-            if skipped:
-                total += skipped
-                assert frame.seq is not None
-                notice = orjson.dumps(
-                    {
-                        "type": "skipped",
-                        "channel": channel,
-                        "count": skipped,
-                        "from_seq": first[channel],
-                        "to_seq": frame.seq - 1,
-                    }
-                )
-                self._market.append(Outgoing(notice, channel, None, market=True))
-                self._market_bytes += len(notice)
-            self._market.append(frame)
-            self._market_bytes += len(frame)
-        self.skipped += total
-        self._stats.conflated += total
+        self._market = deque(newest.values())
+        self._market_bytes = sum(len(f) for f in self._market)
+
+    def _gap_notice(self, frame: Outgoing) -> Outgoing | None:
+        gap = self._gaps.pop(frame.channel, None)
+        if gap is None or frame.seq is None:
+            return None
+        first, count = gap
+        notice = {
+            "type": "skipped",
+            "channel": frame.channel,
+            "count": count,
+            "from_seq": first,
+            "to_seq": frame.seq - 1,
+        }
+        return Outgoing(orjson.dumps(notice), frame.channel)
 
     def abort(self, code: int, reason: str) -> None:
         """Drop everything queued and close now with ``code`` (the slow-consumer path)."""
@@ -184,24 +184,28 @@ class Connection:
     async def run_writer(self) -> None:
         """Drain the lanes (priority first) until closed; returns when the socket is done."""
         prio = self._prio
-        market = self._market
         sink = self._sink
         stats = self._stats
         wakeup = self._wakeup
         while True:
-            while prio or market:
-                if prio:
-                    frame = prio.popleft()
-                    self._prio_bytes -= len(frame)
-                else:
-                    frame = market.popleft()
-                    self._market_bytes -= len(frame)
-                if not sink.try_write(frame):
-                    self._busy = True
-                    try:
+            while prio or self._market:
+                # While a popped frame waits here, push() must queue rather than write
+                # directly, or a newer frame would overtake it.
+                self._busy = True
+                try:
+                    if prio:
+                        frame = prio.popleft()
+                        self._prio_bytes -= len(frame)
+                    else:
+                        frame = self._market.popleft()
+                        self._market_bytes -= len(frame)
+                        notice = self._gap_notice(frame) if self._gaps else None
+                        if notice is not None and not sink.try_write(notice):
+                            await sink.write(notice)
+                    if not sink.try_write(frame):
                         await sink.write(frame)
-                    finally:
-                        self._busy = False
+                finally:
+                    self._busy = False
                 if frame.seq is not None:
                     stats.delivered += 1
             if self._closing is not None:

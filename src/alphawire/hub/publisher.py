@@ -202,31 +202,73 @@ class Publisher:
         )
 
     async def publish_signal(
-        self, signal: Mapping[str, Any], *, timestamp: datetime | str | None = None
+        self,
+        signal: Mapping[str, Any],
+        *,
+        timestamp: datetime | str | None = None,
+        idempotency_key: str | None = None,
     ) -> PublishResult:
         """Publish a ``signal`` to ``signals`` and ``unified``."""
-        return await self.publish({"type": "signal", "signal": signal, "timestamp": timestamp})
+        return await self.publish(
+            {
+                "type": "signal",
+                "signal": signal,
+                "timestamp": timestamp,
+                "idempotency_key": idempotency_key,
+            }
+        )
 
     async def publish_market_data(
-        self, symbol: str, data: Mapping[str, Any], *, timestamp: datetime | str | None = None
+        self,
+        symbol: str,
+        data: Mapping[str, Any],
+        *,
+        timestamp: datetime | str | None = None,
+        idempotency_key: str | None = None,
     ) -> PublishResult:
         """Publish a ``market_data`` tick to ``market_{SYMBOL}``."""
         return await self.publish(
-            {"type": "market_data", "symbol": symbol, "data": data, "timestamp": timestamp}
+            {
+                "type": "market_data",
+                "symbol": symbol,
+                "data": data,
+                "timestamp": timestamp,
+                "idempotency_key": idempotency_key,
+            }
         )
 
     async def publish_agent_insight(
-        self, agent: str, insight: Mapping[str, Any], *, timestamp: datetime | str | None = None
+        self,
+        agent: str,
+        insight: Mapping[str, Any],
+        *,
+        timestamp: datetime | str | None = None,
+        idempotency_key: str | None = None,
     ) -> PublishResult:
         """Publish an ``agent_insight`` to ``agent_{agent}``."""
         return await self.publish(
-            {"type": "agent_insight", "agent": agent, "insight": insight, "timestamp": timestamp}
+            {
+                "type": "agent_insight",
+                "agent": agent,
+                "insight": insight,
+                "timestamp": timestamp,
+                "idempotency_key": idempotency_key,
+            }
         )
 
     async def publish_narrative(
-        self, narrative: Mapping[str, Any], *, timestamp: datetime | str | None = None
+        self,
+        narrative: Mapping[str, Any],
+        *,
+        timestamp: datetime | str | None = None,
+        idempotency_key: str | None = None,
     ) -> PublishResult:
         """Publish a ``narrative`` to ``narrative``."""
         return await self.publish(
-            {"type": "narrative", "narrative": narrative, "timestamp": timestamp}
+            {
+                "type": "narrative",
+                "narrative": narrative,
+                "timestamp": timestamp,
+                "idempotency_key": idempotency_key,
+            }
         )

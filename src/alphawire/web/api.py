@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from alphawire import channels, messages
-from alphawire.errors import ChannelError, ValidationError
+from alphawire.auth import TokenExpired
+from alphawire.errors import AuthError, ChannelError, ValidationError
+from alphawire.hub.frames import message_frame
 from alphawire.hub.node import Node
 from alphawire.web.schemas import REF, asyncapi_document
 
@@ -136,6 +138,9 @@ async def _publish_one(
     request: Request, kind: messages.MessageType, data: dict[str, Any]
 ) -> Response:
     node = _node(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and data.get("idempotency_key") is None:
+        data["idempotency_key"] = key
     try:
         model = messages.validate(data, kind)
     except ValidationError as exc:
@@ -287,6 +292,74 @@ async def post_batch(request: Request) -> Response:
     return ORJSONResponse(
         {"accepted": len(results), "results": [r.as_json() for r in results]}, status_code=202
     )
+
+
+def _reader(request: Request, channel: str) -> Node:
+    """Check a subscribe token (when the hub requires one) for reading ``channel``."""
+    node = _node(request)
+    auth = node.subscribe_auth
+    if not auth.required:
+        return node
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = token or request.query_params.get("token", "")
+    challenge = {"WWW-Authenticate": 'Bearer realm="alphawire subscribe"'}
+    if not token:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "subscribe token required: Authorization: Bearer <token>",
+            headers=challenge,
+        )
+    try:
+        grant = auth.verify(token)
+    except TokenExpired:
+        raise ApiError(401, "token_expired", "token expired", headers=challenge) from None
+    except AuthError as exc:
+        raise ApiError(401, "unauthorized", str(exc), headers=challenge) from None
+    if not grant.allows(channel):
+        raise ApiError(403, "forbidden", f"your token does not allow channel {channel}")
+    return node
+
+
+@router.get("/history/{channel}", summary="A channel's recent history")
+async def get_history(request: Request, channel: str) -> Response:
+    """Messages after ``since`` (or the newest ``limit``), oldest first, as delivered on WebSockets."""
+    try:
+        canonical = channels.normalize_channel(channel)
+    except ChannelError as exc:
+        raise ApiError(422, "invalid_channel", str(exc)) from None
+    node = _reader(request, canonical)
+    since = _int_param(request, "since", None, 0, None)
+    limit = _int_param(request, "limit", 100, 1, 1000)
+    page = await node.broker.history(canonical, since, limit)
+    items = [
+        orjson.Fragment(message_frame(canonical, seq, body).payload) for seq, body in page.entries
+    ]
+    body = {
+        "channel": canonical,
+        "epoch": page.epoch,
+        "last_seq": page.last_seq,
+        "first_seq": page.first_seq,
+        "complete": since is None or page.covers(since),
+        "messages": items,
+    }
+    return ORJSONResponse(body)
+
+
+def _int_param(
+    request: Request, name: str, default: int | None, low: int, high: int | None
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ApiError(
+            422, "invalid_parameter", f"{name} must be an integer {bound}, got {raw[:20]!r}"
+        )
+    return int(raw)
 
 
 @router.get("/ws/stats", summary="Connection and traffic statistics")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,9 +21,33 @@ from alphawire.web import api, websocket
 from alphawire.web.schemas import component_schemas
 
 
+class RedactSecrets(logging.Filter):
+    """Masks ``token=...`` in log lines (uvicorn logs WebSocket paths with their query)."""
+
+    _pattern = re.compile(r"((?:[?&]|\b)token=)[^&\s\"']+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self._pattern.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
+        if isinstance(record.msg, str):
+            record.msg = self._pattern.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alphawire"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
 def create_app(settings: Settings | None = None, *, broker: Broker | None = None) -> FastAPI:
     """Build the hub's ASGI app; the core starts and stops with the app's lifespan."""
     settings = settings or Settings()
+    install_log_redaction()
     node = Node(settings, broker)
 
     @contextlib.asynccontextmanager
