@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 from websockets.exceptions import ConnectionClosed
 
 from alphawire.brokers.base import Limit, Retention
 from alphawire.client import Subscription
-from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 
 pytestmark = pytest.mark.anyio
 
@@ -109,9 +109,13 @@ async def test_slow_consumer_is_closed_with_4008_and_recovers(hub_factory: Any) 
     await publish(hub, alerts(total, pad=2000))  # ~4 MB while the client reads nothing
     assert (await stats(hub))["slow_consumers"] == 1
     seqs: list[int] = []
-    with pytest.raises(ConnectionClosed) as info:
+
+    async def read_until_closed() -> None:
         while True:
             seqs.append((await recv_json(ws))["seq"])
+
+    with pytest.raises(ConnectionClosed) as info:
+        await read_until_closed()
     assert info.value.rcvd is not None
     assert info.value.rcvd.code == 4008
     assert 0 < len(seqs) < total

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import HubProcess, RawClient
 
 from alphawire.client import Subscription
-from tests.conftest import HubProcess, RawClient
 
 pytestmark = pytest.mark.anyio
 

@@ -311,7 +311,8 @@ def render(frame: dict[str, Any]) -> str:
         return f"-- error {frame.get('code')}: {frame.get('message')}"
     if kind == "recovery":
         return (
-            f"-- GAP on {frame.get('channel')}: messages after seq {frame.get('since')} could not be "
+            f"-- GAP on {frame.get('channel')}: messages after seq {frame.get('since')} "
+            "could not be "
             f"recovered ({frame.get('reason')}); live from seq {frame.get('seq')}"
         )
     if kind == "skipped":

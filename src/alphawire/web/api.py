@@ -325,7 +325,7 @@ def _reader(request: Request, channel: str) -> Node:
 
 @router.get("/history/{channel}", summary="A channel's recent history")
 async def get_history(request: Request, channel: str) -> Response:
-    """Messages after ``since`` (or the newest ``limit``), oldest first, as delivered on WebSockets."""
+    """Messages after ``since`` (or the newest ``limit``), oldest first, as on WebSockets."""
     try:
         canonical = channels.normalize_channel(channel)
     except ChannelError as exc:
