@@ -14,7 +14,13 @@ import orjson
 
 from alphawire import __version__
 from alphawire.errors import AlphawireError, ServerRejected
-from alphawire.settings import Settings, default_data_dir, parse_history, read_token_file
+from alphawire.settings import (
+    Settings,
+    apply_env_limits,
+    default_data_dir,
+    parse_history,
+    read_token_file,
+)
 
 _URL = click.option(
     "--url",
@@ -157,9 +163,13 @@ def _settings(**kw: Any) -> Settings:
         raise click.BadParameter(str(exc), param_hint="--history") from None
     # Secrets come from the environment only: a command line is visible to every local user.
     jwt_secret = os.environ.get("ALPHAWIRE_JWT_SECRET") or None
-    return Settings(
+    settings = Settings(
         data_dir=data_dir, allowed_origins=origins, history=history, jwt_secret=jwt_secret, **kw
     )
+    try:
+        return apply_env_limits(settings)
+    except AlphawireError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _configure_logging(level: str) -> None:

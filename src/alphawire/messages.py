@@ -200,9 +200,7 @@ MODELS: Final[dict[str, type[BaseModel]]] = {
 MODEL_TYPES: Final = (Alert, Signal, MarketData, AgentInsight, Narrative)
 
 MESSAGE_ADAPTER: Final[TypeAdapter[AnyMessage]] = TypeAdapter(Message)
-BATCH_ADAPTER: Final[TypeAdapter[list[AnyMessage]]] = TypeAdapter(
-    Annotated[list[Message], Field(max_length=MAX_BATCH)]
-)
+BATCH_ADAPTER: Final[TypeAdapter[list[AnyMessage]]] = TypeAdapter(list[Message])
 
 
 class PublishBatch(BaseModel):
@@ -295,7 +293,7 @@ def validate(data: object, kind: MessageType | None = None) -> AnyMessage:
         raise ValidationError(_summary(errors), errors) from None
 
 
-def validate_batch(data: object) -> list[AnyMessage]:
+def validate_batch(data: object, max_batch: int = MAX_BATCH) -> list[AnyMessage]:
     """Validate a list of messages all-or-nothing; errors carry each message's index."""
     if not isinstance(data, list):
         raise ValidationError(
@@ -314,8 +312,8 @@ def validate_batch(data: object) -> list[AnyMessage]:
             "messages must hold at least one message",
             [{"loc": ["messages"], "field": "messages", "message": "empty", "type": "too_short"}],
         )
-    if len(data) > MAX_BATCH:
-        msg = f"a batch holds at most {MAX_BATCH} messages, got {len(data)}"
+    if len(data) > max_batch:
+        msg = f"a batch holds at most {max_batch} messages, got {len(data)}"
         raise ValidationError(
             msg, [{"loc": ["messages"], "field": "messages", "message": msg, "type": "too_long"}]
         )

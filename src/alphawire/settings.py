@@ -146,3 +146,38 @@ def parse_history(spec: str) -> Retention:
             raise ValidationError(f"invalid history limit {part!r}: both must be positive")
         limits[kind] = limit
     return Retention(limits)
+
+
+# Limits without a CLI option of their own, settable as ALPHAWIRE_<NAME> (upper case).
+ENV_LIMITS: tuple[str, ...] = (
+    "queue_max_messages",
+    "queue_max_bytes",
+    "max_frame_bytes",
+    "max_request_bytes",
+    "max_batch",
+    "max_channels_per_connection",
+    "client_frames_per_second",
+    "client_frame_burst",
+    "idempotency_window",
+    "idempotency_max_keys",
+    "auth_timeout",
+)
+
+
+def apply_env_limits(settings: Settings, environ: dict[str, str] | None = None) -> Settings:
+    """Override the limits in ENV_LIMITS from ``ALPHAWIRE_<NAME>`` variables; bad values raise."""
+    env = os.environ if environ is None else environ
+    for name in ENV_LIMITS:
+        raw = env.get("ALPHAWIRE_" + name.upper())
+        if raw is None:
+            continue
+        kind = type(getattr(settings, name))
+        try:
+            value = kind(raw)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise ValidationError(f"ALPHAWIRE_{name.upper()}={raw!r}: expected {expected}") from None
+        if value <= 0:
+            raise ValidationError(f"ALPHAWIRE_{name.upper()}={raw!r}: must be positive")
+        setattr(settings, name, value)
+    return settings

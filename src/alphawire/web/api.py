@@ -285,7 +285,7 @@ async def post_batch(request: Request) -> Response:
             ],
         )
     try:
-        models = messages.validate_batch(data["messages"])
+        models = messages.validate_batch(data["messages"], node.settings.max_batch)
     except ValidationError as exc:
         raise _invalid(exc) from None
     results = await node.publisher.publish_validated(models)
