@@ -176,7 +176,9 @@ def apply_env_limits(settings: Settings, environ: dict[str, str] | None = None) 
             value = kind(raw)
         except ValueError:
             expected = "an integer" if kind is int else "a number"
-            raise ValidationError(f"ALPHAWIRE_{name.upper()}={raw!r}: expected {expected}") from None
+            raise ValidationError(
+                f"ALPHAWIRE_{name.upper()}={raw!r}: expected {expected}"
+            ) from None
         if value <= 0:
             raise ValidationError(f"ALPHAWIRE_{name.upper()}={raw!r}: must be positive")
         setattr(settings, name, value)
