@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import orjson
 
 from alphawire import __version__
@@ -192,7 +193,10 @@ def serve(**kw: Any) -> None:
 
     settings = _settings(**kw)
     _configure_logging(settings.log_level)
-    run(settings)
+    try:
+        run(settings)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
 
 
 @main.command()
@@ -240,7 +244,10 @@ def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
         f"(try: alphawire tail market_{watchlist[0]})",
         err=True,
     )
-    run(settings)
+    try:
+        run(settings)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
 
 
 @main.command()
@@ -419,7 +426,7 @@ def publish(
         raise click.ClickException(
             f"hub refused ({exc.status}): {orjson.dumps(exc.body).decode()}"
         ) from None
-    except OSError as exc:
+    except (OSError, httpx.TransportError) as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
     for answer in answers:
         for result in answer["results"]:

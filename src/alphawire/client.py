@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
+from urllib.parse import quote
 from typing import Any
 
 import httpx
@@ -181,7 +183,7 @@ class PublisherClient:
         if not token:
             from alphawire.settings import read_token_file
 
-            token = read_token_file()
+            token = os.environ.get("ALPHAWIRE_PUBLISH_TOKEN") or read_token_file()
         if not token:
             raise ClientError(
                 "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
@@ -222,13 +224,16 @@ class PublisherClient:
     async def publish_market_data(
         self, symbol: str, data: Mapping[str, Any], **fields: Any
     ) -> dict[str, Any]:
-        return await self._post(f"/api/v1/market/{symbol}", _clean({"data": data, **fields}))
+        return await self._post(
+            f"/api/v1/market/{quote(symbol, safe='')}", _clean({"data": data, **fields})
+        )
 
     async def publish_agent_insight(
         self, agent: str, insight: Mapping[str, Any], **fields: Any
     ) -> dict[str, Any]:
         return await self._post(
-            f"/api/v1/agents/{agent}/insights", _clean({"insight": insight, **fields})
+            f"/api/v1/agents/{quote(agent, safe='')}/insights",
+            _clean({"insight": insight, **fields}),
         )
 
     async def publish_narrative(

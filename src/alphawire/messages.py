@@ -150,6 +150,15 @@ class Alert(_Strict):
     content: Annotated[str, Field(max_length=MAX_CONTENT_CHARS)] = ""
     embed: dict[str, Any] | None = Field(default=None, description="a Discord embed object")
     severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    dedup_key: Annotated[
+        str | None,
+        Field(
+            max_length=256,
+            exclude=True,
+            description="repeats of a key within a route's cooldown are suppressed "
+            "(default: alert_type + symbol + content)",
+        ),
+    ] = None
     timestamp: Timestamp | None = None
 
 
@@ -241,11 +250,12 @@ class Envelope:
     message: AnyMessage
 
 
-def seal(message: AnyMessage) -> Envelope:
-    """Give a validated message its id and timestamp and serialise it once."""
+def seal(message: AnyMessage, message_id: str | None = None) -> Envelope:
+    """Give a validated message its id (new unless given) and timestamp; serialise it once."""
     if message.timestamp is None:
         message.timestamp = datetime.now(UTC)
-    message_id = new_id()
+    if message_id is None:
+        message_id = new_id()
     payload = message.__pydantic_serializer__.to_json(message)
     body = b'{"id":"' + message_id.encode() + b'",' + payload[1:]
     return Envelope(message_id, message.type, routes(message), body, message)

@@ -109,7 +109,9 @@ class Publisher:
         models = [m if isinstance(m, messages.MODEL_TYPES) else messages.validate(m) for m in batch]
         return await self.publish_validated(models)
 
-    async def publish_validated(self, models: Sequence[AnyMessage]) -> list[PublishResult]:
+    async def publish_validated(
+        self, models: Sequence[AnyMessage], ids: Sequence[str | None] | None = None
+    ) -> list[PublishResult]:
         """Publish messages that already passed validation (the HTTP layer's path).
 
         Messages whose ``idempotency_key`` was seen within the window are not published
@@ -117,9 +119,10 @@ class Publisher:
         """
         cache = self._idempotency
         results: list[PublishResult | asyncio.Future[PublishResult] | None] = []
-        fresh: list[AnyMessage] = []
+        fresh: list[tuple[AnyMessage, str | None]] = []
+        given = ids if ids is not None else [None] * len(models)
         reserved: list[tuple[str, asyncio.Future[PublishResult]] | None] = []
-        for model in models:
+        for model, message_id in zip(models, given, strict=True):
             key = model.idempotency_key
             if key is not None:
                 earlier = cache.lookup(key)
@@ -130,7 +133,7 @@ class Publisher:
             else:
                 reserved.append(None)
             results.append(None)
-            fresh.append(model)
+            fresh.append((model, message_id))
         try:
             published = await self._publish_fresh(fresh)
         except BaseException as exc:
@@ -154,10 +157,10 @@ class Publisher:
                 out.append(replace(earlier_result, duplicate=True))
         return out
 
-    async def _publish_fresh(self, models: Sequence[AnyMessage]) -> list[PublishResult]:
+    async def _publish_fresh(self, models: Sequence[tuple[AnyMessage, str | None]]) -> list[PublishResult]:
         if not models:
             return []
-        envelopes = [messages.seal(m) for m in models]
+        envelopes = [messages.seal(m, message_id) for m, message_id in models]
         items = [(channel, env.body) for env in envelopes for channel in env.channels]
         seqs = await self._broker.publish(items)
         published = self._stats.published

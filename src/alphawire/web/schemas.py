@@ -33,26 +33,24 @@ def component_schemas() -> dict[str, Any]:
         fields["required"] = [r for r in fields.get("required", []) if r != key]
         schemas[f"{name}Fields"] = fields
     for name in (m.__name__ for m in messages.MODEL_TYPES):
-        schemas[f"{name}Delivered"] = {
-            "title": f"{name}Delivered",
-            "description": f"A delivered {name} message: the hub adds id, channel and seq.",
-            "allOf": [
-                {"$ref": REF.format(model=name)},
-                {
-                    "type": "object",
-                    "required": ["id", "channel", "seq", "timestamp"],
-                    "properties": {
-                        "id": {"type": "string", "description": "unique, time-sortable (ULID)"},
-                        "channel": {"type": "string", "description": "channel delivered on"},
-                        "seq": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "description": "per-channel, +1 each",
-                        },
-                    },
-                },
-            ],
+        # A copy of the model's schema with the hub's fields added: the model forbids extra
+        # properties, so an allOf of the two could never match a delivered message.
+        delivered = copy.deepcopy(schemas[name])
+        delivered["title"] = f"{name}Delivered"
+        delivered["description"] = f"A delivered {name} message: the hub adds id, channel and seq."
+        delivered["properties"] = {
+            **delivered["properties"],
+            "id": {"type": "string", "description": "unique, time-sortable (ULID)"},
+            "channel": {"type": "string", "description": "the channel it was delivered on"},
+            "seq": {"type": "integer", "minimum": 1, "description": "per channel, +1 each"},
+            "snapshot": {"type": "boolean", "description": "a market snapshot sent on subscribe"},
         }
+        for hidden in ("idempotency_key", "dedup_key"):  # accepted, never delivered
+            delivered["properties"].pop(hidden, None)
+        delivered["required"] = sorted(
+            {*delivered.get("required", []), "id", "channel", "seq", "timestamp"}
+        )
+        schemas[f"{name}Delivered"] = delivered
     schemas.update(_control_schemas())
     return schemas
 
