@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -193,10 +194,8 @@ def serve(**kw: Any) -> None:
 
     settings = _settings(**kw)
     _configure_logging(settings.log_level)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
         run(settings)
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
-        pass
 
 
 @main.command()
@@ -244,10 +243,8 @@ def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
         f"(try: alphawire tail market_{watchlist[0]})",
         err=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
         run(settings)
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
-        pass
 
 
 @main.command()

@@ -7,8 +7,8 @@ import os
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
