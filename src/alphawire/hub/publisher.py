@@ -157,7 +157,9 @@ class Publisher:
                 out.append(replace(earlier_result, duplicate=True))
         return out
 
-    async def _publish_fresh(self, models: Sequence[tuple[AnyMessage, str | None]]) -> list[PublishResult]:
+    async def _publish_fresh(
+        self, models: Sequence[tuple[AnyMessage, str | None]]
+    ) -> list[PublishResult]:
         if not models:
             return []
         envelopes = [messages.seal(m, message_id) for m, message_id in models]
