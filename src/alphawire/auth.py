@@ -34,7 +34,9 @@ class Grant:
     expires_at: float | None = None
 
     def allows(self, channel: str) -> bool:
-        return any(fnmatch.fnmatchcase(channel, p) for p in self.patterns)
+        # Symbols and agent names are case-insensitive, so patterns are too.
+        name = channel.lower()
+        return any(fnmatch.fnmatchcase(name, p.lower()) for p in self.patterns)
 
 
 OPEN = Grant(("*",))

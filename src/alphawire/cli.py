@@ -84,6 +84,14 @@ def _server_options(fn: Any) -> Any:
             help="Broker URL [env ALPHAWIRE_BROKER_URL].",
         ),
         click.option(
+            "--alert-routes",
+            envvar="ALPHAWIRE_ALERT_ROUTES",
+            default=None,
+            type=click.Path(path_type=Path, exists=True, dir_okay=False),
+            help="TOML file routing alerts to Discord webhooks; default: one webhook from "
+            "ALPHAWIRE_DISCORD_WEBHOOK_URL [env ALPHAWIRE_ALERT_ROUTES].",
+        ),
+        click.option(
             "--subscribe-auth",
             envvar="ALPHAWIRE_SUBSCRIBE_AUTH",
             default="auto",
@@ -106,6 +114,13 @@ def _server_options(fn: Any) -> Any:
             default="",
             help="Comma-separated browser origins allowed to open WebSockets besides "
             "the hub's own; * for any [env ALPHAWIRE_ALLOWED_ORIGINS].",
+        ),
+        click.option(
+            "--allowed-hosts",
+            envvar="ALPHAWIRE_ALLOWED_HOSTS",
+            default="",
+            help="Comma-separated Host header values to serve; default: loopback names when "
+            "bound to loopback, any otherwise [env ALPHAWIRE_ALLOWED_HOSTS].",
         ),
         click.option(
             "--history",
@@ -159,6 +174,7 @@ def _settings(**kw: Any) -> Settings:
     origins = tuple(
         o.strip().rstrip("/") for o in kw.pop("allowed_origins").split(",") if o.strip()
     )
+    hosts = tuple(h.strip() for h in kw.pop("allowed_hosts").split(",") if h.strip())
     try:
         history = parse_history(kw.pop("history_spec"))
     except AlphawireError as exc:
@@ -166,7 +182,12 @@ def _settings(**kw: Any) -> Settings:
     # Secrets come from the environment only: a command line is visible to every local user.
     jwt_secret = os.environ.get("ALPHAWIRE_JWT_SECRET") or None
     settings = Settings(
-        data_dir=data_dir, allowed_origins=origins, history=history, jwt_secret=jwt_secret, **kw
+        data_dir=data_dir,
+        allowed_origins=origins,
+        allowed_hosts=hosts,
+        history=history,
+        jwt_secret=jwt_secret,
+        **kw,
     )
     try:
         return apply_env_limits(settings)
@@ -432,3 +453,140 @@ def publish(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.group()
+def alerts() -> None:
+    """AlertManager operations: dead letters, replays, test alerts."""
+
+
+def _api(url: str, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10)
+
+
+def _publish_token(token: str | None, data_dir: Path | None) -> str:
+    token = token or read_token_file(data_dir)
+    if not token:
+        raise click.ClickException(
+            "no publish token: pass --token, set ALPHAWIRE_PUBLISH_TOKEN, "
+            "or run where the hub's data dir is"
+        )
+    return token
+
+
+_TOKEN = click.option(
+    "--token",
+    envvar="ALPHAWIRE_PUBLISH_TOKEN",
+    default=None,
+    help="Publish token [env ALPHAWIRE_PUBLISH_TOKEN; default: the local hub's token file].",
+)
+_DATA_DIR = click.option(
+    "--data-dir",
+    envvar="ALPHAWIRE_DATA_DIR",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data dir of a local hub (its token file, and its outbox when the hub is down).",
+)
+
+
+@alerts.command("dead")
+@_URL
+@_DATA_DIR
+@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def alerts_dead(url: str, data_dir: Path | None, limit: int, as_json: bool) -> None:
+    """List dead-lettered deliveries, newest first (from the hub, or its outbox when it is down)."""
+    try:
+        with _api(url) as http:
+            response = http.get("/api/v1/alerts/dead", params={"limit": limit})
+        if response.status_code != 200:
+            raise click.ClickException(
+                f"hub answered {response.status_code}: {response.text[:300]}"
+            )
+        rows = response.json()["dead"]
+    except httpx.TransportError:
+        rows = _local_outbox(data_dir).dead(limit)
+    for row in rows:
+        if as_json:
+            click.echo(orjson.dumps(row).decode())
+        else:
+            click.echo(
+                f"{row['id']}  {row['destination']:<24} {row['alert_type']:<16} "
+                f"{row['symbol'] or '-':<8} attempts={row['attempts']}  {row['last_error']}"
+            )
+    if not rows and not as_json:
+        click.echo("no dead letters")
+
+
+@alerts.command("replay")
+@click.argument("alert_id")
+@click.option("--destination", default=None, help="Only this destination (e.g. discord:darkpool).")
+@_URL
+@_TOKEN
+@_DATA_DIR
+def alerts_replay(
+    alert_id: str, destination: str | None, url: str, token: str | None, data_dir: Path | None
+) -> None:
+    """Deliver a dead-lettered alert again (re-enabling a disabled destination)."""
+    token = _publish_token(token, data_dir)
+    params = {"destination": destination} if destination else {}
+    try:
+        with _api(url, token) as http:
+            response = http.post(f"/api/v1/alerts/{alert_id}/replay", params=params)
+        if response.status_code != 200:
+            raise click.ClickException(
+                f"hub answered {response.status_code}: {response.text[:300]}"
+            )
+        count = response.json()["replayed"]
+    except httpx.TransportError:
+        box = _local_outbox(data_dir)
+        if destination is not None:
+            box.enable(destination)
+        count = box.replay(alert_id, destination)
+    click.echo(f"{count} deliveries of {alert_id} queued again")
+
+
+@alerts.command("test")
+@_URL
+@_TOKEN
+@_DATA_DIR
+@click.option("--wait", default=30.0, show_default=True, help="Seconds to wait for the results.")
+def alerts_test(url: str, token: str | None, data_dir: Path | None, wait: float) -> None:
+    """Send a test alert through every route and report what each destination did."""
+    import time
+
+    token = _publish_token(token, data_dir)
+    try:
+        with _api(url, token) as http:
+            response = http.post("/api/v1/alerts/test")
+            if response.status_code != 202:
+                raise click.ClickException(
+                    f"hub answered {response.status_code}: {response.text[:300]}"
+                )
+            alert_id = response.json()["id"]
+            deadline = time.monotonic() + wait
+            while True:
+                state = http.get(f"/api/v1/alerts/{alert_id}").json()
+                pending = [d for d in state["deliveries"] if d["state"] == "pending"]
+                if not pending or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    failed = False
+    for d in state["deliveries"]:
+        failed |= d["state"] != "sent"
+        note = f" ({d['last_error']})" if d["last_error"] else ""
+        click.echo(f"{d['destination']:<28} {d['state']}{note}")
+    if failed:
+        raise SystemExit(1)
+
+
+def _local_outbox(data_dir: Path | None) -> Any:
+    from alphawire.alerting.outbox import Outbox
+
+    path = (data_dir or default_data_dir()) / "alerts.sqlite3"
+    if not path.exists():
+        raise click.ClickException(f"the hub is unreachable and there is no outbox at {path}")
+    return Outbox(path)

@@ -34,7 +34,7 @@ class Settings:
     port: int = 8000
     data_dir: Path = field(default_factory=default_data_dir)
     log_level: str = "info"
-    publish_token: str | None = None
+    publish_token: str | None = field(default=None, repr=False)
     broker_url: str = "memory://"
     # Per-connection lane bounds (each of the two lanes): over them a connection's ticks are
     # conflated and anything else closes it with 4008 (slow consumer).
@@ -57,12 +57,24 @@ class Settings:
     ping_timeout: float = 20.0
     # Subscribing: "auto" is open on loopback and requires a token on any other interface.
     subscribe_auth: str = "auto"
-    jwt_secret: str | None = None
+    jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key_file: Path | None = None
     auth_timeout: float = 5.0  # seconds to send {"action":"auth"} when no ?token= was given
     # Browser origins allowed to open WebSockets ("*" = any). Same-origin pages and clients
     # that send no Origin (scripts, bots) are always allowed.
     allowed_origins: tuple[str, ...] = ()
+    # Host header values served ("*" = any). Empty: loopback names when bound to loopback
+    # (a DNS-rebinding page cannot reach the hub through its own domain), any otherwise.
+    allowed_hosts: tuple[str, ...] = ()
+    # Alerts: Discord routes (TOML; default one webhook from ALPHAWIRE_DISCORD_WEBHOOK_URL)
+    # and the bound on undelivered alerts in the outbox (over it, new alerts are refused).
+    alert_routes: Path | None = None
+    alert_max_pending: int = 100_000
+    # Retries of failed deliveries (5xx, timeouts, network): full-jitter exponential backoff
+    # from alert_retry_base up to alert_retry_cap seconds between tries, dead after max age.
+    alert_retry_base: float = 1.0
+    alert_retry_cap: float = 300.0
+    alert_max_age: float = 24 * 3600.0
     demo: bool = False
     demo_seed: int = 7
     demo_interval: float = 0.25  # seconds between ticks per symbol, on average
@@ -79,6 +91,13 @@ class Settings:
         raise ValidationError(
             f"subscribe_auth must be auto, open or token, not {self.subscribe_auth!r}"
         )
+
+    def trusted_hosts(self) -> list[str]:
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        if is_loopback(self.host):
+            return ["127.0.0.1", "localhost", "::1", "[::1]"]
+        return ["*"]
 
     def token_path(self) -> Path:
         return self.data_dir / TOKEN_FILE
@@ -161,6 +180,10 @@ ENV_LIMITS: tuple[str, ...] = (
     "idempotency_window",
     "idempotency_max_keys",
     "auth_timeout",
+    "alert_max_pending",
+    "alert_retry_base",
+    "alert_retry_cap",
+    "alert_max_age",
 )
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from alphawire.alerting.manager import AlertManager, RetryPolicy
+from alphawire.alerting.routes import RouteTable
 from alphawire.auth import SubscribeAuth
 from alphawire.brokers.base import Broker, broker_from_url
 from alphawire.hub.publisher import IdempotencyCache, Publisher
 from alphawire.hub.registry import Registry
 from alphawire.hub.stats import Stats
+from alphawire.messages import Alert, AnyMessage
 from alphawire.protocol import CLOSE_GOING_AWAY
 from alphawire.settings import Settings
 from alphawire.supervisor import Supervisor
@@ -35,6 +39,20 @@ class Node:
         )
         self.supervisor = Supervisor()
         self.publish_token = settings.resolve_publish_token()
+        routes = (
+            RouteTable.from_toml(settings.alert_routes)
+            if settings.alert_routes is not None
+            else RouteTable.from_env()
+        )
+        self.alerts = AlertManager(
+            settings.data_dir / "alerts.sqlite3",
+            publisher=self.publisher,
+            routes=routes,
+            max_pending=settings.alert_max_pending,
+            policy=RetryPolicy(
+                settings.alert_retry_base, settings.alert_retry_cap, settings.alert_max_age
+            ),
+        )
         self.subscribe_auth = SubscribeAuth.from_files(
             required=settings.subscribe_token_required(),
             secret=settings.jwt_secret,
@@ -43,6 +61,7 @@ class Node:
 
     async def start(self) -> None:
         await self.broker.start(self.registry.deliver)
+        await self.alerts.start()
         if self.settings.demo:
             from alphawire.sim.market import SimulatedMarket
 
@@ -62,13 +81,35 @@ class Node:
     async def stop(self) -> None:
         self.begin_shutdown()
         await self.supervisor.stop()
+        await self.alerts.stop()
+        self.alerts.outbox.close()
         await self.broker.stop()
+
+    async def publish_models(self, models: Sequence[AnyMessage]) -> list[dict[str, Any]]:
+        """Publish validated messages in order: alerts through the AlertManager (durable, to
+        the hub and Discord), everything else straight to the hub."""
+        results: list[dict[str, Any]] = []
+        run: list[AnyMessage] = []
+        for model in [*models, None]:
+            if run and (model is None or isinstance(model, Alert) != isinstance(run[0], Alert)):
+                if isinstance(run[0], Alert):
+                    receipts = await self.alerts.accept_and_publish(run)  # type: ignore[arg-type]
+                    self.stats.duplicates += sum(r.duplicate for r in receipts)
+                    results.extend(r.as_json() for r in receipts)
+                else:
+                    published = await self.publisher.publish_validated(run)
+                    results.extend(r.as_json() for r in published)
+                run = []
+            if model is not None:
+                run.append(model)
+        return results
 
     def stats_snapshot(self) -> dict[str, Any]:
         snapshot = self.stats.snapshot(
             self.registry.channel_counts(), self.registry.connection_count()
         )
         snapshot["tasks"] = self.supervisor.status()
+        snapshot["alerts"] = self.alerts.stats()
         return snapshot
 
     def health(self) -> tuple[bool, dict[str, Any]]:

@@ -145,8 +145,8 @@ async def _publish_one(
         model = messages.validate(data, kind)
     except ValidationError as exc:
         raise _invalid(exc) from None
-    (result,) = await node.publisher.publish_validated([model])
-    return ORJSONResponse(result.as_json(), status_code=202)
+    (result,) = await node.publish_models([model])
+    return ORJSONResponse(result, status_code=202)
 
 
 def _body(schema: str) -> dict[str, Any]:
@@ -288,10 +288,8 @@ async def post_batch(request: Request) -> Response:
         models = messages.validate_batch(data["messages"], node.settings.max_batch)
     except ValidationError as exc:
         raise _invalid(exc) from None
-    results = await node.publisher.publish_validated(models)
-    return ORJSONResponse(
-        {"accepted": len(results), "results": [r.as_json() for r in results]}, status_code=202
-    )
+    results = await node.publish_models(models)
+    return ORJSONResponse({"accepted": len(results), "results": results}, status_code=202)
 
 
 def _reader(request: Request, channel: str) -> Node:
@@ -354,7 +352,9 @@ def _int_param(
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    valid = raw.isascii() and raw.isdigit() and len(raw) <= 18
+    if not valid or int(raw) < low or (high is not None and int(raw) > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise ApiError(
             422, "invalid_parameter", f"{name} must be an integer {bound}, got {raw[:20]!r}"

@@ -11,37 +11,58 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import WebSocketRoute
 
 from alphawire import __version__
 from alphawire.brokers.base import Broker
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web import api, websocket
+from alphawire.web import alerts_api, api, metrics, websocket
 from alphawire.web.schemas import component_schemas
 
 
 class RedactSecrets(logging.Filter):
-    """Masks ``token=...`` in log lines (uvicorn logs WebSocket paths with their query)."""
+    """Masks tokens in log lines: ``token=...`` in logged URLs and ``"token": "..."`` in frames.
 
-    _pattern = re.compile(r"((?:[?&]|\b)token=)[^&\s\"']+", re.IGNORECASE)
+    uvicorn logs WebSocket paths with their query string, and the websockets library logs
+    received frames at debug level; either may carry a subscribe token.
+    """
+
+    _patterns = (
+        re.compile(r"((?:[?&]|\b)token=)[^&\s\"']+", re.IGNORECASE),
+        re.compile(r"(\\?[\"']token\\?[\"']\s*:\s*\\?[\"'])[^\"'\\]*", re.IGNORECASE),
+        re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                self._pattern.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
-            )
-        if isinstance(record.msg, str):
-            record.msg = self._pattern.sub(r"\1[redacted]", record.msg)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it to the handler
+            return True
+        redacted = message
+        for pattern in self._patterns:
+            redacted = pattern.sub(r"\1[redacted]", redacted)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
         return True
 
 
+_REDACTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "alphawire")
+
+
 def install_log_redaction() -> None:
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alphawire"):
+    """Filter every handler of the root and server loggers (filters on a logger do not see
+    records from its children, filters on handlers see everything they write)."""
+    seen: list[logging.Filterer] = []
+    for name in ("", *_REDACTED_LOGGERS):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
-            logger.addFilter(RedactSecrets())
+        seen.append(logger)
+        seen.extend(logger.handlers)
+    for target in seen:
+        if not any(isinstance(f, RedactSecrets) for f in target.filters):
+            target.addFilter(RedactSecrets())
 
 
 def create_app(settings: Settings | None = None, *, broker: Broker | None = None) -> FastAPI:
@@ -67,7 +88,14 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
         redoc_url=None,
     )
     app.state.node = node
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(), www_redirect=False
+    )
+    # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
+    app.include_router(alerts_api.router)
     app.include_router(api.router)
+    app.include_router(metrics.router)
+    app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
         app.router.routes.append(WebSocketRoute("/api/v1" + path, endpoint))
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from alphawire.errors import AlphawireError
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web.app import create_app
+from alphawire.web.app import create_app, install_log_redaction
 
 logger = logging.getLogger("alphawire")
 
@@ -76,4 +76,6 @@ def serve(settings: Settings) -> None:
             "publishing needs the token in %s (mode 0600); the alphawire CLI reads it there",
             settings.token_path(),
         )
-    HubServer(uvicorn_config(app, settings)).run()
+    config = uvicorn_config(app, settings)
+    install_log_redaction()  # again: uvicorn's logging config has just created its handlers
+    HubServer(config).run()

@@ -29,6 +29,8 @@ ABORT_GRACE = 5.0  # seconds a closed peer gets to read its close frame before i
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, exposed to the session and with spread pings."""
 
+    _failed = False  # a protocol error was answered with a close frame
+
     def connection_made(self, transport: BaseTransport) -> None:
         super().connection_made(transport)
         # Flow control at our own mark: pause_writing() clears ``writable`` above it.
@@ -39,6 +41,28 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         scope: dict[str, Any] | None = getattr(self, "scope", None)
         if scope is not None and self.response.status_code == 101:
             scope["extensions"][EXTENSION] = self
+
+    def data_received(self, data: bytes) -> None:
+        if self._failed:
+            return  # after a protocol error: discard input until the peer closes
+        super().data_received(data)
+
+    def handle_parser_exception(self) -> None:
+        # uvicorn closes the transport at once, and a peer still sending then gets a reset
+        # that destroys our close frame (1009, 1007...) before it reads it. Half-close
+        # instead: send the close frame, ignore input, and drop the link after a grace.
+        assert self.conn.close_sent is not None
+        self._failed = True
+        code = self.conn.close_sent.code
+        reason = self.conn.close_sent.reason
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        if self.close_timer is None:
+            self.close_timer = self.loop.call_later(ABORT_GRACE, self.transport.close)
 
     def start_keepalive(self) -> None:
         # The first ping of each connection falls at a random point of the interval, so

@@ -94,6 +94,7 @@ class Session:
         )
         self.grant: Grant | None = None if node.subscribe_auth.required else OPEN
         self._expiry: asyncio.TimerHandle | None = None
+        self.fixed: tuple[str, ...] = ()  # the endpoint's own channels (per-channel endpoints)
         self._allowance = float(settings.client_frame_burst)
         self._last_frame = time.monotonic()
 
@@ -114,6 +115,7 @@ class Session:
             )
             return
         registry.attach(conn)
+        self.fixed = tuple(initial)
         writer = asyncio.create_task(self._write())
         try:
             if self.grant is None:
@@ -195,6 +197,22 @@ class Session:
                 max(0.0, left), self.conn.abort, protocol.CLOSE_TOKEN_EXPIRED, "token expired"
             )
 
+    async def _enforce_grant(self) -> None:
+        """Drop subscriptions a refreshed token no longer allows."""
+        grant = self.grant
+        assert grant is not None
+        for channel in sorted(self.conn.channels):
+            if grant.allows(channel):
+                continue
+            if channel in self.fixed:
+                raise Refused(protocol.CLOSE_FORBIDDEN, f"token does not allow channel {channel}")
+            await self.node.registry.unsubscribe(self.conn, channel)
+            self._error(
+                protocol.ERR_FORBIDDEN,
+                f"your token no longer allows channel {channel}",
+                channel=channel,
+            )
+
     # -- client frames -----------------------------------------------------------------------
 
     def _rate_ok(self) -> bool:
@@ -265,7 +283,12 @@ class Session:
             if not isinstance(token, str):
                 self._error(protocol.ERR_INVALID_FRAME, 'auth needs "token": a string')
                 return
-            self._apply_token(token)  # a refreshed token extends the connection's life
+            if not self.node.subscribe_auth.required:
+                # An open hub reads no tokens: a client that always sends one still works.
+                self.conn.push_control('{"type":"authenticated","required":false}')
+                return
+            self._apply_token(token)  # a refreshed token extends the connection's life...
+            await self._enforce_grant()  # ...and may narrow what it can read
             self.conn.push_control('{"type":"authenticated"}')
         elif action is None:
             self._error(
@@ -302,7 +325,7 @@ class Session:
             return None
         since: dict[str, int] = {}
         for name, seq in raw_since.items():
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
                 self._error(
                     protocol.ERR_INVALID_RECOVERY, f"since[{name!r}] must be a non-negative integer"
                 )
@@ -381,7 +404,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 def _since(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise Refused(protocol.CLOSE_POLICY_VIOLATION, "since must be a non-negative integer")
     return int(raw)
 

@@ -1,0 +1,1 @@
+"""Alert delivery to outside services (Discord webhooks)."""

@@ -1,0 +1,422 @@
+"""The durable outbox: every accepted alert and its per-destination delivery state, in SQLite.
+
+An alert is committed (WAL, ``synchronous=FULL``: on disk before the commit returns) before
+the caller gets its receipt, with one delivery row per destination. Dispatchers take due rows
+in order, and record the outcome of every attempt. A crash at any point leaves each row
+either pending (it is attempted again) or finished: delivery is at-least-once, and the only
+window for a duplicate is between a destination accepting a message and the row recording it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from alphawire.errors import AlphawireError
+
+PENDING = "pending"
+SENT = "sent"
+DEAD = "dead"
+SUPPRESSED = "suppressed"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    alert_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    symbol TEXT,
+    severity TEXT,
+    idem TEXT UNIQUE,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_symbol ON alerts(symbol, seq);
+CREATE INDEX IF NOT EXISTS alerts_type ON alerts(alert_type, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_seq INTEGER NOT NULL REFERENCES alerts(seq),
+    destination TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    last_error TEXT,
+    message_id TEXT,
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL,
+    PRIMARY KEY (alert_seq, destination)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(destination, state, alert_seq);
+CREATE TABLE IF NOT EXISTS dedup (
+    route TEXT NOT NULL,
+    key TEXT NOT NULL,
+    last_sent REAL NOT NULL,
+    PRIMARY KEY (route, key)
+);
+CREATE TABLE IF NOT EXISTS disabled_destinations (
+    destination TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    since REAL NOT NULL
+);
+"""
+
+
+class OutboxFull(AlphawireError):
+    """The outbox holds its maximum of undelivered alerts; nothing more is accepted for now."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A destination an alert must reach; a dedup key repeated within ``cooldown`` is suppressed."""
+
+    destination: str
+    dedup_key: str | None = None
+    cooldown: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to accept: its id, message body, destinations and optional idempotency key."""
+
+    id: str
+    body: dict[str, Any]
+    deliveries: Sequence[NewDelivery]
+    idempotency_key: str | None = None
+
+    def __iter__(self) -> Any:
+        return iter((self.id, self.body, self.deliveries, self.idempotency_key))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One due delivery: the alert (as its message JSON) and its state for one destination."""
+
+    alert_seq: int
+    alert_id: str
+    created: float
+    body: dict[str, Any]
+    destination: str
+    attempts: int
+    parts_sent: int
+
+
+class Outbox:
+    """SQLite-backed alert store, safe to use from the event loop and from monitor threads."""
+
+    def __init__(
+        self, path: Path, *, max_pending: int = 100_000, synchronous: str = "FULL"
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- accepting ---------------------------------------------------------------------------
+
+    def add(self, alerts: Sequence[NewAlert], now: float | None = None) -> list[list[str]]:
+        """Commit alerts in one transaction (one fsync); returns each one's suppressed destinations.
+
+        Noise control happens in the same transaction: a delivery whose dedup key was
+        accepted for the same destination within its cooldown is stored as suppressed.
+
+        Raises OutboxFull (and commits nothing) when accepting them would exceed ``max_pending``
+        undelivered alerts.
+        """
+        now = time.time() if now is None else now
+        suppressed_by_alert: list[list[str]] = []
+        with self._lock:
+            db = self._db
+            if self.max_pending:
+                (pending,) = db.execute(
+                    "SELECT COUNT(DISTINCT alert_seq) FROM deliveries WHERE state = ?", (PENDING,)
+                ).fetchone()
+                if pending + len(alerts) > self.max_pending:
+                    raise OutboxFull(
+                        f"the outbox holds {pending} undelivered alerts (limit "
+                        f"{self.max_pending}); "
+                        "nothing was accepted"
+                    )
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for alert_id, body, deliveries, idem in alerts:
+                    cur = db.execute(
+                        "INSERT INTO alerts (id, created, alert_type, source, symbol, severity, "
+                        "idem, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            alert_id,
+                            now,
+                            body.get("alert_type", ""),
+                            body.get("source", ""),
+                            body.get("symbol"),
+                            body.get("severity"),
+                            idem,
+                            orjson.dumps(body).decode(),
+                        ),
+                    )
+                    seq = int(cur.lastrowid or 0)
+                    suppressed: list[str] = []
+                    rows = []
+                    for d in deliveries:
+                        quiet = d.dedup_key is not None and self._repeat(d, now)
+                        if quiet:
+                            suppressed.append(d.destination)
+                        rows.append(
+                            (
+                                seq,
+                                d.destination,
+                                SUPPRESSED if quiet else PENDING,
+                                now,
+                                now,
+                                "duplicate within cooldown" if quiet else None,
+                            )
+                        )
+                    suppressed_by_alert.append(suppressed)
+                    db.executemany(
+                        "INSERT INTO deliveries (alert_seq, destination, state, next_attempt, "
+                        "updated, last_error) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return suppressed_by_alert
+
+    def _repeat(self, delivery: NewDelivery, now: float) -> bool:
+        """Inside add()'s transaction: is this a repeat within the cooldown? Records it if not."""
+        row = self._db.execute(
+            "SELECT last_sent FROM dedup WHERE route = ? AND key = ?",
+            (delivery.destination, delivery.dedup_key),
+        ).fetchone()
+        if row is not None and now - row[0] < delivery.cooldown:
+            return True
+        self._db.execute(
+            "INSERT INTO dedup (route, key, last_sent) VALUES (?, ?, ?) "
+            "ON CONFLICT(route, key) DO UPDATE SET last_sent = excluded.last_sent",
+            (delivery.destination, delivery.dedup_key, now),
+        )
+        return False
+
+    def find(self, idempotency_key: str) -> str | None:
+        """The id of the alert accepted with ``idempotency_key``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM alerts WHERE idem = ?", (idempotency_key,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- dispatching -------------------------------------------------------------------------
+
+    def due(
+        self, destination: str, now: float, limit: int = 100
+    ) -> tuple[list[Delivery], float | None]:
+        """Pending deliveries for ``destination`` in order, up to the first not yet due.
+
+        Returns them and, when the head is not due, when it will be: deliveries to one
+        destination are strictly in order, so a head waiting for a retry holds the rest.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.alert_seq, a.id, a.created, a.body, d.attempts, d.parts_sent, "
+                "d.next_attempt "
+                "FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq "
+                "WHERE d.destination = ? AND d.state = ? ORDER BY d.alert_seq LIMIT ?",
+                (destination, PENDING, limit),
+            ).fetchall()
+        out: list[Delivery] = []
+        for seq, alert_id, created, body, attempts, parts, next_attempt in rows:
+            if next_attempt > now:
+                return out, next_attempt
+            out.append(
+                Delivery(seq, alert_id, created, orjson.loads(body), destination, attempts, parts)
+            )
+        return out, None
+
+    def _update(self, sql: str, args: Iterable[Any]) -> None:
+        with self._lock:
+            self._db.execute(sql, tuple(args))
+
+    def mark_sent(self, delivery: Delivery, message_id: str | None, now: float) -> None:
+        self._update(
+            "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, last_error = NULL "
+            "WHERE alert_seq = ? AND destination = ?",
+            (SENT, message_id, now, delivery.alert_seq, delivery.destination),
+        )
+
+    def mark_part(
+        self, delivery: Delivery, parts_sent: int, message_id: str | None, now: float
+    ) -> None:
+        """Record progress through a split message, so a restart does not resend parts."""
+        self._update(
+            "UPDATE deliveries SET parts_sent = ?, message_id = COALESCE(message_id, ?), updated "
+            "= ? "
+            "WHERE alert_seq = ? AND destination = ?",
+            (parts_sent, message_id, now, delivery.alert_seq, delivery.destination),
+        )
+
+    def mark_retry(
+        self, delivery: Delivery, next_attempt: float, error: str, now: float, *, spend: bool
+    ) -> None:
+        self._update(
+            "UPDATE deliveries SET attempts = attempts + ?, next_attempt = ?, last_error = ?, "
+            "updated = ? "
+            "WHERE alert_seq = ? AND destination = ?",
+            (1 if spend else 0, next_attempt, error, now, delivery.alert_seq, delivery.destination),
+        )
+
+    def mark_dead(self, delivery: Delivery, error: str, now: float) -> None:
+        self._update(
+            "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, updated = ? "
+            "WHERE alert_seq = ? AND destination = ?",
+            (DEAD, error, now, delivery.alert_seq, delivery.destination),
+        )
+
+    def kill_pending(self, destination: str, error: str, now: float) -> int:
+        """Dead-letter everything pending for a destination that was disabled."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE deliveries SET state = ?, last_error = ?, updated = ? WHERE destination "
+                "= ? AND state = ?",
+                (DEAD, error, now, destination, PENDING),
+            )
+            return cur.rowcount
+
+    def disable(self, destination: str, reason: str, now: float) -> None:
+        self._update(
+            "INSERT OR REPLACE INTO disabled_destinations (destination, reason, since) VALUES "
+            "(?, ?, ?)",
+            (destination, reason, now),
+        )
+
+    def enable(self, destination: str) -> None:
+        self._update("DELETE FROM disabled_destinations WHERE destination = ?", (destination,))
+
+    def disabled(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT destination, reason FROM disabled_destinations"
+            ).fetchall()
+        return dict(rows)
+
+    # -- operations --------------------------------------------------------------------------
+
+    def replay(
+        self, alert_id: str, destination: str | None = None, now: float | None = None
+    ) -> int:
+        """Make dead deliveries of an alert pending again; returns how many."""
+        now = time.time() if now is None else now
+        with self._lock:
+            sql = (
+                "UPDATE deliveries SET state = ?, attempts = 0, next_attempt = ?, parts_sent = "
+                "0, updated = ? "
+                "WHERE state = ? AND alert_seq = (SELECT seq FROM alerts WHERE id = ?)"
+            )
+            args: list[Any] = [PENDING, now, now, DEAD, alert_id]
+            if destination is not None:
+                sql += " AND destination = ?"
+                args.append(destination)
+            return self._db.execute(sql, args).rowcount
+
+    def dead(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.id, a.alert_type, a.symbol, d.destination, d.attempts, d.last_error, "
+                "d.updated "
+                "FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq WHERE d.state = ? "
+                "ORDER BY d.alert_seq DESC LIMIT ?",
+                (DEAD, limit),
+            ).fetchall()
+        keys = ("id", "alert_type", "symbol", "destination", "attempts", "last_error", "updated")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, created, body FROM alerts WHERE id = ?", (alert_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            deliveries = self._db.execute(
+                "SELECT destination, state, attempts, next_attempt, last_error, message_id, "
+                "parts_sent, updated "
+                "FROM deliveries WHERE alert_seq = ? ORDER BY destination",
+                (row[0],),
+            ).fetchall()
+        keys = (
+            "destination",
+            "state",
+            "attempts",
+            "next_attempt",
+            "last_error",
+            "message_id",
+            "parts_sent",
+            "updated",
+        )
+        return {
+            "alert": orjson.loads(row[2]),
+            "accepted_at": row[1],
+            "deliveries": [dict(zip(keys, d, strict=True)) for d in deliveries],
+        }
+
+    def log(
+        self,
+        *,
+        symbol: str | None = None,
+        alert_type: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The alert log, newest first, filtered by symbol, type and acceptance time."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            args.append(symbol)
+        if alert_type is not None:
+            clauses.append("alert_type = ?")
+            args.append(alert_type)
+        if since is not None:
+            clauses.append("created >= ?")
+            args.append(since)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body FROM alerts {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
+            ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def counters(self, now: float) -> dict[str, dict[str, Any]]:
+        """Per destination: rows by state, and the age of the oldest undelivered alert."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.destination, d.state, COUNT(*), MIN(a.created), SUM(d.attempts) "
+                "FROM deliveries d JOIN alerts a ON a.seq = d.alert_seq GROUP BY d.destination, "
+                "d.state"
+            ).fetchall()
+        out: dict[str, dict[str, Any]] = {}
+        for destination, state, count, oldest, _attempts in rows:
+            entry = out.setdefault(
+                destination,
+                {PENDING: 0, SENT: 0, DEAD: 0, SUPPRESSED: 0, "oldest_undelivered_seconds": 0.0},
+            )
+            entry[state] = count
+            if state == PENDING and oldest is not None:
+                entry["oldest_undelivered_seconds"] = round(now - oldest, 3)
+        return out

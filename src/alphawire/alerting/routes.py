@@ -1,0 +1,213 @@
+"""Which Discord webhooks an alert goes to: a TOML route table, first match (or continue).
+
+```toml
+[defaults]                      # applied to every route unless it sets its own
+cooldown = 60                   # seconds: a repeat of the same dedup key is suppressed
+username = "alphawire"
+
+[[routes]]
+name = "darkpool"
+webhook_url_env = "DP_WEBHOOK"  # or webhook_url = "https://discord.com/api/webhooks/..."
+match = { alert_type = ["dark_pool"], symbol = ["SPY", "QQQ"], severity = ["high", "critical"] }
+continue = true                 # keep looking for more matching routes
+thread_id = "123456789012345678"
+mentions = "none"               # none | users | roles | everyone | a table of allowed_mentions
+
+[[routes]]
+name = "everything-else"        # no match table: matches every alert
+webhook_url_env = "ALPHAWIRE_DISCORD_WEBHOOK_URL"
+```
+
+Match values are lists of case-insensitive glob patterns (``dp_*``); a key left out matches
+anything; an alert without a symbol or severity matches only patterns that are ``*``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alphawire.errors import ValidationError
+
+MATCH_KEYS = ("alert_type", "symbol", "severity", "source")
+MENTION_POLICIES: dict[str, dict[str, Any]] = {
+    "none": {"parse": []},
+    "users": {"parse": ["users"]},
+    "roles": {"parse": ["roles"]},
+    "everyone": {"parse": ["users", "roles", "everyone"]},
+}
+DEFAULT_COOLDOWN = 60.0
+_ROUTE_KEYS = {
+    "name",
+    "webhook_url",
+    "webhook_url_env",
+    "match",
+    "continue",
+    "username",
+    "avatar_url",
+    "thread_id",
+    "mentions",
+    "cooldown",
+    "enabled",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Discord destination and the alerts it takes."""
+
+    name: str
+    webhook_url: str
+    match: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    keep_going: bool = False
+    username: str | None = None
+    avatar_url: str | None = None
+    thread_id: str | None = None
+    allowed_mentions: Mapping[str, Any] = field(default_factory=lambda: {"parse": []})
+    cooldown: float = DEFAULT_COOLDOWN
+
+    @property
+    def destination(self) -> str:
+        return f"discord:{self.name}"
+
+    def matches(self, alert: Mapping[str, Any]) -> bool:
+        for key, patterns in self.match.items():
+            value = alert.get(key)
+            text = "" if value is None else str(value).lower()
+            if not any(fnmatch.fnmatchcase(text, p) for p in patterns):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Routes in order; ``select`` applies first-match-unless-continue."""
+
+    routes: tuple[Route, ...] = ()
+
+    def select(self, alert: Mapping[str, Any]) -> list[Route]:
+        chosen: list[Route] = []
+        for route in self.routes:
+            if route.matches(alert):
+                chosen.append(route)
+                if not route.keep_going:
+                    break
+        return chosen
+
+    def get(self, name: str) -> Route | None:
+        return next((r for r in self.routes if r.name == name), None)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RouteTable:
+        """One catch-all route from ``ALPHAWIRE_DISCORD_WEBHOOK_URL``, or none."""
+        env = os.environ if environ is None else environ
+        url = env.get("ALPHAWIRE_DISCORD_WEBHOOK_URL")
+        return cls((Route("default", _check_url(url, "default")),) if url else ())
+
+    @classmethod
+    def from_toml(cls, path: Path, environ: Mapping[str, str] | None = None) -> RouteTable:
+        """Load a route table; every problem is reported with the route and key it is in."""
+        env = os.environ if environ is None else environ
+        try:
+            doc = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValidationError(f"cannot read alert routes {path}: {exc}") from None
+        defaults = doc.get("defaults", {})
+        if not isinstance(defaults, dict):
+            raise ValidationError(f"{path}: [defaults] must be a table")
+        raw_routes = doc.get("routes", [])
+        if not isinstance(raw_routes, list) or not raw_routes:
+            raise ValidationError(f"{path}: expected one or more [[routes]] tables")
+        routes: list[Route] = []
+        for i, raw in enumerate(raw_routes):
+            if not isinstance(raw, dict):
+                raise ValidationError(f"{path}: routes[{i}] must be a table")
+            merged = {**defaults, **raw}
+            routes.append(_route(merged, f"{path}: routes[{i}]", env))
+        names = [r.name for r in routes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValidationError(
+                f"{path}: route names must be unique; repeated: {', '.join(dupes)}"
+            )
+        return cls(
+            tuple(r for r, raw in zip(routes, raw_routes, strict=True) if raw.get("enabled", True))
+        )
+
+
+def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
+    unknown = sorted(set(raw) - _ROUTE_KEYS)
+    if unknown:
+        known = ", ".join(sorted(_ROUTE_KEYS))
+        raise ValidationError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {known}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name or not name.replace("-", "_").isidentifier():
+        raise ValidationError(f"{where}: name must be a word of letters, digits, - and _")
+    where = f"{where} ({name})"
+    url = raw.get("webhook_url")
+    if url is None and raw.get("webhook_url_env"):
+        url = env.get(str(raw["webhook_url_env"]))
+        if not url:
+            raise ValidationError(
+                f"{where}: environment variable {raw['webhook_url_env']} is not set"
+            )
+    if not isinstance(url, str):
+        raise ValidationError(f"{where}: set webhook_url or webhook_url_env")
+    match = raw.get("match", {})
+    if not isinstance(match, dict):
+        raise ValidationError(f"{where}: match must be a table")
+    bad = sorted(set(match) - set(MATCH_KEYS))
+    if bad:
+        raise ValidationError(
+            f"{where}: match key(s) {', '.join(bad)} unknown; use {', '.join(MATCH_KEYS)}"
+        )
+    patterns: dict[str, tuple[str, ...]] = {}
+    for key, value in match.items():
+        values = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) for v in values)
+        ):
+            raise ValidationError(f"{where}: match.{key} must be a string or a list of strings")
+        patterns[key] = tuple(v.lower() for v in values)
+    mentions = raw.get("mentions", "none")
+    if isinstance(mentions, str):
+        if mentions not in MENTION_POLICIES:
+            raise ValidationError(
+                f"{where}: mentions must be one of {', '.join(MENTION_POLICIES)} or a table"
+            )
+        allowed = MENTION_POLICIES[mentions]
+    elif isinstance(mentions, dict):
+        allowed = mentions
+    else:
+        raise ValidationError(f"{where}: mentions must be a string or a table")
+    cooldown = raw.get("cooldown", DEFAULT_COOLDOWN)
+    if not isinstance(cooldown, int | float) or cooldown < 0:
+        raise ValidationError(f"{where}: cooldown must be a number of seconds >= 0")
+    thread_id = raw.get("thread_id")
+    if thread_id is not None and not str(thread_id).isdigit():
+        raise ValidationError(f"{where}: thread_id must be a Discord snowflake (digits)")
+    return Route(
+        name=name,
+        webhook_url=_check_url(url, where),
+        match=patterns,
+        keep_going=bool(raw.get("continue", False)),
+        username=raw.get("username"),
+        avatar_url=raw.get("avatar_url"),
+        thread_id=str(thread_id) if thread_id is not None else None,
+        allowed_mentions=allowed,
+        cooldown=float(cooldown),
+    )
+
+
+def _check_url(url: str, where: str) -> str:
+    if not (url.startswith("https://") or url.startswith("http://")):
+        # Never echo the URL: it holds the webhook's token.
+        raise ValidationError(f"{where}: the webhook URL must start with https://")
+    return url
