@@ -411,3 +411,30 @@ async def test_sigkill_mid_delivery_then_restart_delivers_every_accepted_alert(
     assert first_seen == [f"alert #{i}" for i in range(300)]
     # At-least-once: at most the message in flight at the kill is repeated.
     assert len(seen) - len(first_seen) <= 1
+
+
+async def test_full_outbox_refuses_whole_batches_with_503(
+    hub_factory: Any, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """Past the outbox bound, alerts get 503 outbox_full and a mixed batch publishes nothing."""
+    url = discord.add_webhook("1101", "tok-l")
+    discord.fail_for(60.0, status=503)  # Discord down: deliveries stay pending
+    hub = hub_factory(
+        alert_routes=routes_file(tmp_path, ("desk", url, "")),
+        alert_max_pending=3,
+        alert_retry_base=5,
+    )
+    await post_alerts(hub, [alert(i) for i in range(3)])
+    tick = {"type": "market_data", "symbol": "SPY", "data": {"price": 1}}
+    async with httpx.AsyncClient(base_url=hub.url, headers=hub.headers()) as http:
+        full = await http.post("/api/v1/publish", json={"messages": [tick, alert(9)]})
+        single = await http.post("/api/v1/alerts", json={"alert_type": "x", "source": "y"})
+        ticks_only = await http.post("/api/v1/publish", json={"messages": [tick]})
+        stats = (await http.get("/api/v1/ws/stats")).json()
+    assert full.status_code == 503
+    assert full.json()["error"]["code"] == "outbox_full"
+    assert "limit 3" in full.json()["error"]["message"]
+    assert single.status_code == 503
+    assert ticks_only.status_code == 202  # only alerts are bounded by the outbox
+    assert stats["published"]["market_data"] == 1
+    assert stats["published"]["alert"] == 3

@@ -222,6 +222,20 @@ class Outbox:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def check_room(self, count: int) -> None:
+        """Raise OutboxFull when ``count`` more alerts would exceed ``max_pending``."""
+        if not self.max_pending or not count:
+            return
+        with self._lock:
+            (pending,) = self._db.execute(
+                "SELECT COUNT(DISTINCT alert_seq) FROM deliveries WHERE state = ?", (PENDING,)
+            ).fetchone()
+        if pending + count > self.max_pending:
+            raise OutboxFull(
+                f"the outbox holds {pending} undelivered alerts (limit {self.max_pending}); "
+                "nothing was accepted"
+            )
+
     # -- dispatching -------------------------------------------------------------------------
 
     def due(

@@ -88,6 +88,8 @@ class Node:
     async def publish_models(self, models: Sequence[AnyMessage]) -> list[dict[str, Any]]:
         """Publish validated messages in order: alerts through the AlertManager (durable, to
         the hub and Discord), everything else straight to the hub."""
+        # All or nothing: refuse before publishing anything if the alerts would not fit.
+        self.alerts.outbox.check_room(sum(isinstance(m, Alert) for m in models))
         results: list[dict[str, Any]] = []
         run: list[AnyMessage] = []
         for model in [*models, None]:

@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import WebSocketRoute
 
 from alphawire import __version__
+from alphawire.alerting.outbox import OutboxFull
 from alphawire.brokers.base import Broker
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
@@ -102,6 +103,10 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
         return exc.response()
+
+    @app.exception_handler(OutboxFull)
+    async def outbox_full(request: Request, exc: OutboxFull) -> Response:
+        return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
     @app.get("/", include_in_schema=False)
     async def root() -> dict[str, Any]:
