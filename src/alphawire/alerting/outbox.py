@@ -120,11 +120,52 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints run off the producers' path (see checkpoint()): an automatic one inside
+        # a producer's commit would cost it milliseconds.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        # alert seq -> its pending deliveries: the bound is checked without a table scan.
+        self._pending: dict[int, int] = dict(
+            self._db.execute(
+                "SELECT alert_seq, COUNT(*) FROM deliveries WHERE state = ? GROUP BY alert_seq",
+                (PENDING,),
+            ).fetchall()
+        )
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
+            self._closed = True
+
+    @property
+    def pending_alerts(self) -> int:
+        return len(self._pending)
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database (PASSIVE: never waits for, nor blocks, producers).
+
+        Called from a background thread; uses its own connection so the producers' lock is
+        never held meanwhile.
+        """
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _settle(self, alert_seq: int, count: int = 1) -> None:
+        left = self._pending.get(alert_seq, 0) - count
+        if left > 0:
+            self._pending[alert_seq] = left
+        else:
+            self._pending.pop(alert_seq, None)
 
     # -- accepting ---------------------------------------------------------------------------
 
@@ -139,18 +180,14 @@ class Outbox:
         """
         now = time.time() if now is None else now
         suppressed_by_alert: list[list[str]] = []
+        fresh: dict[int, int] = {}
         with self._lock:
             db = self._db
-            if self.max_pending:
-                (pending,) = db.execute(
-                    "SELECT COUNT(DISTINCT alert_seq) FROM deliveries WHERE state = ?", (PENDING,)
-                ).fetchone()
-                if pending + len(alerts) > self.max_pending:
-                    raise OutboxFull(
-                        f"the outbox holds {pending} undelivered alerts (limit "
-                        f"{self.max_pending}); "
-                        "nothing was accepted"
-                    )
+            if self.max_pending and len(self._pending) + len(alerts) > self.max_pending:
+                raise OutboxFull(
+                    f"the outbox holds {len(self._pending)} undelivered alerts "
+                    f"(limit {self.max_pending}); nothing was accepted"
+                )
             db.execute("BEGIN IMMEDIATE")
             try:
                 for alert_id, body, deliveries, idem in alerts:
@@ -187,6 +224,9 @@ class Outbox:
                             )
                         )
                     suppressed_by_alert.append(suppressed)
+                    waiting = sum(1 for row in rows if row[2] == PENDING)
+                    if waiting:
+                        fresh[seq] = waiting
                     db.executemany(
                         "INSERT INTO deliveries (alert_seq, destination, state, next_attempt, "
                         "updated, last_error) "
@@ -197,6 +237,7 @@ class Outbox:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._pending.update(fresh)
         return suppressed_by_alert
 
     def _repeat(self, delivery: NewDelivery, now: float) -> bool:
@@ -224,13 +265,8 @@ class Outbox:
 
     def check_room(self, count: int) -> None:
         """Raise OutboxFull when ``count`` more alerts would exceed ``max_pending``."""
-        if not self.max_pending or not count:
-            return
-        with self._lock:
-            (pending,) = self._db.execute(
-                "SELECT COUNT(DISTINCT alert_seq) FROM deliveries WHERE state = ?", (PENDING,)
-            ).fetchone()
-        if pending + count > self.max_pending:
+        pending = len(self._pending)
+        if self.max_pending and count and pending + count > self.max_pending:
             raise OutboxFull(
                 f"the outbox holds {pending} undelivered alerts (limit {self.max_pending}); "
                 "nothing was accepted"
@@ -268,11 +304,13 @@ class Outbox:
             self._db.execute(sql, tuple(args))
 
     def mark_sent(self, delivery: Delivery, message_id: str | None, now: float) -> None:
-        self._update(
-            "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, last_error = NULL "
-            "WHERE alert_seq = ? AND destination = ?",
-            (SENT, message_id, now, delivery.alert_seq, delivery.destination),
-        )
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, last_error = NULL "
+                "WHERE alert_seq = ? AND destination = ?",
+                (SENT, message_id, now, delivery.alert_seq, delivery.destination),
+            )
+            self._settle(delivery.alert_seq)
 
     def mark_part(
         self, delivery: Delivery, parts_sent: int, message_id: str | None, now: float
@@ -296,21 +334,32 @@ class Outbox:
         )
 
     def mark_dead(self, delivery: Delivery, error: str, now: float) -> None:
-        self._update(
-            "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, updated = ? "
-            "WHERE alert_seq = ? AND destination = ?",
-            (DEAD, error, now, delivery.alert_seq, delivery.destination),
-        )
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, "
+                "updated = ? WHERE alert_seq = ? AND destination = ?",
+                (DEAD, error, now, delivery.alert_seq, delivery.destination),
+            )
+            self._settle(delivery.alert_seq)
 
     def kill_pending(self, destination: str, error: str, now: float) -> int:
         """Dead-letter everything pending for a destination that was disabled."""
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE deliveries SET state = ?, last_error = ?, updated = ? WHERE destination "
-                "= ? AND state = ?",
+            seqs = [
+                seq
+                for (seq,) in self._db.execute(
+                    "SELECT alert_seq FROM deliveries WHERE destination = ? AND state = ?",
+                    (destination, PENDING),
+                )
+            ]
+            self._db.execute(
+                "UPDATE deliveries SET state = ?, last_error = ?, updated = ? "
+                "WHERE destination = ? AND state = ?",
                 (DEAD, error, now, destination, PENDING),
             )
-            return cur.rowcount
+            for seq in seqs:
+                self._settle(seq)
+            return len(seqs)
 
     def disable(self, destination: str, reason: str, now: float) -> None:
         self._update(
@@ -336,17 +385,26 @@ class Outbox:
     ) -> int:
         """Make dead deliveries of an alert pending again; returns how many."""
         now = time.time() if now is None else now
+        where = "state = ? AND alert_seq = (SELECT seq FROM alerts WHERE id = ?)"
+        args: list[Any] = [DEAD, alert_id]
+        if destination is not None:
+            where += " AND destination = ?"
+            args.append(destination)
         with self._lock:
-            sql = (
-                "UPDATE deliveries SET state = ?, attempts = 0, next_attempt = ?, parts_sent = "
-                "0, updated = ? "
-                "WHERE state = ? AND alert_seq = (SELECT seq FROM alerts WHERE id = ?)"
+            seqs = [
+                seq
+                for (seq,) in self._db.execute(
+                    f"SELECT alert_seq FROM deliveries WHERE {where}", args
+                )
+            ]
+            self._db.execute(
+                "UPDATE deliveries SET state = ?, attempts = 0, next_attempt = ?, parts_sent = 0, "
+                f"updated = ? WHERE {where}",
+                [PENDING, now, now, *args],
             )
-            args: list[Any] = [PENDING, now, now, DEAD, alert_id]
-            if destination is not None:
-                sql += " AND destination = ?"
-                args.append(destination)
-            return self._db.execute(sql, args).rowcount
+            for seq in seqs:
+                self._pending[seq] = self._pending.get(seq, 0) + 1
+            return len(seqs)
 
     def dead(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
