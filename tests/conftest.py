@@ -136,6 +136,9 @@ def hub(hub_factory: Callable[..., RunningHub]) -> RunningHub:
 
 
 async def connect(url: str, **kw: Any) -> ClientConnection:
+    # No client keepalive: a test client reading a thousand sockets from one process can be
+    # tens of seconds behind, and the hub's pong waits behind the frames it has not read.
+    kw.setdefault("ping_interval", None)
     return await websockets.connect(url, max_size=None, compression=None, open_timeout=10, **kw)
 
 

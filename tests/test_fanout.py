@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import orjson
@@ -35,6 +36,13 @@ async def test_1000_subscribers_each_get_all_1000_messages(hub_process: HubProce
             seqs.append(frame["seq"])
         return seqs
 
+    try:
+        await _run(hub_process, sockets, drain)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+async def _run(hub_process: HubProcess, sockets: list[Any], drain: Any) -> None:
     readers = [asyncio.create_task(drain(ws)) for ws in sockets]
     batch = [
         {"type": "market_data", "symbol": "SPY", "data": {"price": 500 + i / 100, "volume": i}}
@@ -52,4 +60,3 @@ async def test_1000_subscribers_each_get_all_1000_messages(hub_process: HubProce
     assert stats["dropped"] == 0
     assert stats["published"]["market_data"] == MESSAGES
     assert stats["channels"] == {"market_SPY": SUBSCRIBERS}
-    await asyncio.gather(*(ws.close() for ws in sockets))
