@@ -237,6 +237,8 @@ async def test_alert_log_and_per_destination_state(
         ],
     )
     await wait_for(lambda: len(discord.messages("777")) >= 3)
+    # Discord has them; the hub records each answer just after it arrives.
+    await wait_for(lambda: hub.node.alerts.stats()["discord:desk"]["sent"] == 3)
     async with httpx.AsyncClient(base_url=hub.url) as http:
         spy = (await http.get("/api/v1/alerts", params={"symbol": "spy"})).json()["alerts"]
         gamma = (await http.get("/api/v1/alerts", params={"type": "gamma"})).json()["alerts"]

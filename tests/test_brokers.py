@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,13 +22,49 @@ SMALL = Retention(
 )
 
 
-@pytest.fixture(params=["memory"])
+def redis_url() -> str:
+    """The Redis the tests use: $ALPHAWIRE_TEST_REDIS_URL or the local one (CI has it)."""
+    url = os.environ.get("ALPHAWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"Redis at {url} is unreachable under CI: {exc}")
+        pytest.skip(f"Redis at {url} is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(params=["memory", "redis"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Delivered]]:
     delivered: Delivered = []
-    impl: Broker = MemoryBroker(retention=SMALL)
+    impl: Broker
+    if request.param == "memory":
+        impl = MemoryBroker(retention=SMALL)
+    else:
+        from alphawire.brokers.redis import RedisBroker
+
+        prefix = f"test-{uuid.uuid4().hex[:12]}"
+        impl = RedisBroker(redis_url(), retention=SMALL, prefix=prefix)
     await impl.start(lambda c, s, b: delivered.append((c, s, b)))
     yield impl, delivered
     await impl.stop()
+    if request.param == "redis":
+        import redis
+
+        client = redis.Redis.from_url(redis_url())
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
+async def settle(delivered: Delivered, count: int) -> None:
+    """Pub/sub is asynchronous: wait (bounded) until ``count`` deliveries arrived."""
+    for _ in range(200):
+        if len(delivered) >= count:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def test_seq_starts_at_one_and_increments_per_channel(
@@ -50,9 +89,11 @@ async def test_only_subscribed_channels_are_delivered_in_order(
     await impl.subscribe("unified")
     assert await impl.last_seq("unified") == 1
     await impl.publish([("unified", b'{"x":1}'), ("signals", b'{"x":2}'), ("unified", b'{"x":3}')])
+    await settle(delivered, 2)
     assert delivered == [("unified", 2, b'{"x":1}'), ("unified", 3, b'{"x":3}')]
     await impl.unsubscribe("unified")
     await impl.publish([("unified", b"{}")])
+    await asyncio.sleep(0.1)
     assert len(delivered) == 2
 
 

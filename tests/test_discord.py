@@ -81,6 +81,7 @@ async def deliver(client: DiscordClient, url: str, payload: dict[str, Any]) -> S
 
 
 def closed_port() -> int:
+    """A loopback port nothing listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -580,6 +581,37 @@ async def test_server_errors_and_html_pages_are_retries(fake: FakeDiscord) -> No
     assert (html.kind, html.status) == ("retry", 502)
     assert "non-JSON" in html.error
     assert sent.kind == "sent"
+
+
+@pytest.mark.anyio
+async def test_a_period_of_503s_is_retried_through(fake: FakeDiscord) -> None:
+    """While the fake answers 503 sends are retries; afterwards they go through."""
+    fake.fail_for(0.2, status=503)
+    async with DiscordClient() as client:
+        failed = await client.send(fake.url(HOOK), {"content": "x"})
+        await asyncio.sleep(0.25)
+        sent = await client.send(fake.url(HOOK), {"content": "x"})
+    assert (failed.kind, failed.status, sent.kind) == ("retry", 503, "sent")
+
+
+@pytest.mark.anyio
+async def test_an_html_429_is_rate_limited_with_a_default_wait(fake: FakeDiscord) -> None:
+    """A 429 page without JSON or Retry-After is still a rate limit, waited out for 1 s."""
+    fake.html_error_next(1, status=429)
+    async with DiscordClient() as client:
+        result = await client.send(fake.url(HOOK), {"content": "x"})
+    assert (result.kind, result.status, result.retry_after) == ("rate_limited", 429, 1.0)
+    assert not result.is_global and client.stats()["invalid_requests_in_window"] == 1
+
+
+@pytest.mark.anyio
+async def test_the_fake_answers_204_without_wait(fake: FakeDiscord) -> None:
+    """Without wait=true the fake answers 204 with no body and still keeps the message."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(fake.url(HOOK), json={"content": "no wait"})
+    assert response.status_code == 204 and response.content == b""
+    assert response.headers["x-ratelimit-limit"] == "5"
+    assert [m["content"] for m in fake.messages(HOOK)] == ["no wait"]
 
 
 @pytest.mark.anyio

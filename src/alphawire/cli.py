@@ -209,14 +209,23 @@ def main() -> None:
 
 @main.command()
 @_server_options
-def serve(**kw: Any) -> None:
+@click.option(
+    "--workers",
+    envvar="ALPHAWIRE_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Hub processes sharing the port; more than one needs --broker redis://... "
+    "[env ALPHAWIRE_WORKERS].",
+)
+def serve(workers: int, **kw: Any) -> None:
     """Run the hub (HTTP + WebSocket) in the foreground."""
     from alphawire.web.server import serve as run
 
     settings = _settings(**kw)
     _configure_logging(settings.log_level)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
-        run(settings)
+        run(settings, workers)
 
 
 @main.command()

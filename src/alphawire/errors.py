@@ -4,6 +4,8 @@ AlphawireError
 ├── ValidationError          bad input: names the field, the value and the rule
 │   └── ChannelError         a channel, symbol or agent name that breaks the naming rules
 ├── AuthError                a missing or wrong token
+├── BrokerUnavailable        the broker (Redis) cannot be reached: nothing was published
+├── OutboxFull               (alerting.outbox) the alert outbox is at its bound
 └── ClientError              raised by the Python client
     └── ServerRejected       the hub answered a request with an error status
 """
@@ -36,6 +38,10 @@ class ChannelError(ValidationError):
 
 class AuthError(AlphawireError):
     """A request without the token it needs, or with a wrong one."""
+
+
+class BrokerUnavailable(AlphawireError):
+    """The broker cannot be reached; nothing was published. Retry later."""
 
 
 class ClientError(AlphawireError):

@@ -16,7 +16,7 @@ CLOSE_UNSUPPORTED_DATA: Final = 1003  # a binary frame: the protocol is JSON tex
 CLOSE_POLICY_VIOLATION: Final = 1008  # a symbol or agent name that breaks the naming rules
 CLOSE_MESSAGE_TOO_BIG: Final = 1009  # a client frame over the frame limit (64 KiB)
 CLOSE_INTERNAL_ERROR: Final = 1011  # also: no pong within the ping deadline
-CLOSE_TRY_AGAIN_LATER: Final = 1013  # connection limits (total or per client IP) reached
+CLOSE_TRY_AGAIN_LATER: Final = 1013  # connection limits reached, or the broker is unreachable
 
 # Application close codes (4000-4999) --------------------------------------------------------
 CLOSE_UNAUTHORIZED: Final = 4001  # no valid subscribe token (missing, malformed, bad signature)
@@ -33,6 +33,7 @@ ERR_INVALID_CHANNEL: Final = "invalid_channel"
 ERR_TOO_MANY_CHANNELS: Final = "too_many_channels"
 ERR_FORBIDDEN: Final = "forbidden"
 ERR_INVALID_RECOVERY: Final = "invalid_recovery"
+ERR_UNAVAILABLE: Final = "unavailable"  # the broker (Redis) is unreachable right now
 
 # Client actions ------------------------------------------------------------------------------
 ACTIONS: Final = ("subscribe", "unsubscribe", "ping", "auth")

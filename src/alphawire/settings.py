@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import secrets
@@ -79,6 +81,30 @@ class Settings:
     demo_seed: int = 7
     demo_interval: float = 0.25  # seconds between ticks per symbol, on average
     demo_symbols: tuple[str, ...] = ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA")
+
+    def to_json(self) -> str:
+        """Every setting as JSON (for worker processes; holds secrets: never log it)."""
+        data = dataclasses.asdict(self)
+        data["data_dir"] = str(self.data_dir)
+        data["alert_routes"] = str(self.alert_routes) if self.alert_routes else None
+        data["jwt_public_key_file"] = (
+            str(self.jwt_public_key_file) if self.jwt_public_key_file else None
+        )
+        data["history"] = {k: [v.messages, v.seconds] for k, v in self.history.limits.items()}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        data = json.loads(text)
+        data["data_dir"] = Path(data["data_dir"])
+        for key in ("alert_routes", "jwt_public_key_file"):
+            data[key] = Path(data[key]) if data[key] else None
+        data["history"] = Retention(
+            {k: Limit(int(m), float(s)) for k, (m, s) in data["history"].items()}
+        )
+        for key in ("demo_symbols", "allowed_origins", "allowed_hosts"):
+            data[key] = tuple(data[key])
+        return cls(**data)
 
     def subscribe_token_required(self) -> bool:
         mode = self.subscribe_auth.lower()

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -113,12 +114,26 @@ class Dispatcher:
         self.wakeup = asyncio.Event()
         self.busy = False
         self.poll = 1.0  # also picks up replays made by another process (the CLI)
+        self.owner = secrets.token_hex(8)
+        self.lease_ttl = 5.0
+        self._lease_until = 0.0
+
+    def holds_lease(self) -> bool:
+        """Whether this process may deliver to the destination now (renewed at half-life)."""
+        now = time.time()
+        if now < self._lease_until - self.lease_ttl / 2:
+            return True
+        if self.outbox.hold_lease(self.destination.name, self.owner, self.lease_ttl, now):
+            self._lease_until = now + self.lease_ttl
+            return True
+        self._lease_until = 0.0
+        return False
 
     async def run(self) -> None:
         outbox = self.outbox
         name = self.destination.name
         while True:
-            if name in outbox.disabled():
+            if name in outbox.disabled() or not self.holds_lease():
                 await self._sleep(self.poll)
                 continue
             now = time.time()
@@ -465,7 +480,7 @@ class AlertManager:
         receipts = self.accept(alerts, test=test)
         hub = self._hub
         dispatcher = self._dispatchers.get("hub")
-        if hub is None or dispatcher is None or dispatcher.busy:
+        if hub is None or dispatcher is None or dispatcher.busy or not dispatcher.holds_lease():
             return receipts
         out: list[AlertReceipt] = []
         for receipt in receipts:

@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS dedup (
     last_sent REAL NOT NULL,
     PRIMARY KEY (route, key)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    destination TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS disabled_destinations (
     destination TEXT PRIMARY KEY,
     reason TEXT NOT NULL,
@@ -271,6 +276,24 @@ class Outbox:
                 f"the outbox holds {pending} undelivered alerts (limit {self.max_pending}); "
                 "nothing was accepted"
             )
+
+    def hold_lease(self, destination: str, owner: str, ttl: float, now: float) -> bool:
+        """Take or renew the right to deliver to ``destination``; False if another owner has it.
+
+        Several hub processes (``serve --workers N``) share one outbox; only the holder of a
+        destination's lease delivers to it, so no alert is sent twice by two processes.
+        """
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO leases (destination, owner, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT(destination) DO UPDATE SET owner = excluded.owner, "
+                "expires = excluded.expires WHERE leases.owner = excluded.owner OR leases.expires < ?",
+                (destination, owner, now + ttl, now),
+            )
+            (holder,) = self._db.execute(
+                "SELECT owner FROM leases WHERE destination = ?", (destination,)
+            ).fetchone()
+        return bool(holder == owner)
 
     # -- dispatching -------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ DeliverFn = Callable[[str, int, bytes], None]
 """Called by a broker for every message on a channel this process subscribed to:
 ``deliver(channel, seq, body)``, in ``seq`` order per channel."""
 
+GapFn = Callable[[str, int, int, str], None]
+"""Called when a broker lost deliveries it cannot recover: ``gap(channel, after, upto, reason)``."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limit:
@@ -71,7 +74,7 @@ class Broker(Protocol):
     def epoch(self) -> str:
         """Identifies the history's continuity; changes whenever history or seq were lost."""
 
-    async def start(self, deliver: DeliverFn) -> None:
+    async def start(self, deliver: DeliverFn, gap: GapFn | None = None) -> None:
         """Begin delivering messages of subscribed channels to ``deliver``."""
 
     async def stop(self) -> None:
@@ -101,6 +104,9 @@ class Broker(Protocol):
     async def latest(self, channel: str) -> tuple[int, bytes] | None:
         """The newest message of ``channel`` whatever its age, or None."""
 
+    def health(self) -> dict[str, object]:
+        """``{"ok": bool, ...}``: whether delivery through the broker works right now."""
+
 
 def broker_from_url(
     url: str, *, retention: Retention | None = None, data_dir: Path | None = None
@@ -112,4 +118,12 @@ def broker_from_url(
 
         snapshot = data_dir / "memory-broker.snapshot" if data_dir is not None else None
         return MemoryBroker(retention=retention, snapshot_path=snapshot)
-    raise ValidationError(f"unsupported broker URL scheme {scheme!r}: use memory://")
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from alphawire.brokers.redis import RedisBroker
+        except ImportError:  # pragma: no cover - the extra is not installed
+            raise ValidationError(
+                "the Redis broker needs the redis extra: pip install 'alphawire[redis]'"
+            ) from None
+        return RedisBroker(url, retention=retention)
+    raise ValidationError(f"unsupported broker URL scheme {scheme!r}: use memory:// or redis://")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from alphawire.brokers.base import DeliverFn, HistoryPage, Limit, Retention
+from alphawire.brokers.base import DeliverFn, GapFn, HistoryPage, Limit, Retention
 
 logger = logging.getLogger("alphawire.broker")
 
@@ -67,9 +67,9 @@ class MemoryBroker:
     def epoch(self) -> str:
         return self._epoch
 
-    async def start(self, deliver: DeliverFn) -> None:
+    async def start(self, deliver: DeliverFn, gap: GapFn | None = None) -> None:
         self._load_snapshot()
-        self._deliver = deliver
+        self._deliver = deliver  # one process, nothing in between: no gap can happen
 
     async def stop(self) -> None:
         self._deliver = _discard
@@ -126,6 +126,9 @@ class MemoryBroker:
 
     async def latest(self, channel: str) -> tuple[int, bytes] | None:
         return self._latest.get(channel)
+
+    def health(self) -> dict[str, object]:
+        return {"ok": True, "broker": "memory"}
 
     # -- snapshot across a graceful restart --------------------------------------------------
 

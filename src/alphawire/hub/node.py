@@ -60,7 +60,7 @@ class Node:
         )
 
     async def start(self) -> None:
-        await self.broker.start(self.registry.deliver)
+        await self.broker.start(self.registry.deliver, self.registry.gap)
         await self.alerts.start()
         if self.settings.demo:
             from alphawire.sim.market import SimulatedMarket
@@ -115,12 +115,14 @@ class Node:
         return snapshot
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        ok = self.supervisor.healthy()
+        broker = self.broker.health()
+        ok = self.supervisor.healthy() and bool(broker["ok"])
         return ok, {
             "status": "ok" if ok else "degraded",
             "uptime_seconds": round(self.stats.uptime(), 3),
             "broker": type(self.broker).__name__,
             "epoch": self.broker.epoch,
+            "broker_health": broker,
             "connections": self.registry.connection_count(),
             "tasks": self.supervisor.status(),
         }

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from alphawire.brokers.base import Broker
+from alphawire.brokers.base import Broker, HistoryPage
 from alphawire.hub.connection import Connection
 from alphawire.hub.frames import message_frame
 from alphawire.hub.stats import Stats
@@ -21,6 +21,10 @@ class Registry:
         self._subscribers: dict[str, set[Connection]] = {}
         self._connections: set[Connection] = set()
         self._per_ip: dict[str, int] = {}
+        # Subscriptions in progress: deliveries that arrive while a subscriber is reading
+        # history (the broker may suspend there) are held here, then handed over in order.
+        self._joining: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
+        self._remote: set[str] = set()  # channels this process subscribed to at the broker
 
     # -- connections -------------------------------------------------------------------------
 
@@ -68,44 +72,75 @@ class Registry:
         (and the ``epoch`` it belongs to): every message after ``since`` is replayed in order
         before live ones, or one ``recovery`` frame says why that is impossible.
 
-        The frames are queued in the same step as the subscription is recorded: with the
-        memory broker no await below suspends, so no message can fall between replay and
-        live delivery. (A broker whose calls do suspend must buffer deliveries meanwhile.)
+        No gap, no duplicate: the connection joins the channel's deliveries *before* the
+        broker is asked for the last seq or the history; whatever is delivered meanwhile is
+        held, and after the answer only what is newer than it is passed on.
         """
         broker = self._broker
-        if channel not in self._subscribers:
-            await broker.subscribe(channel)
-        page = await broker.history(channel, since) if since is not None else None
-        last = page.last_seq if page is not None else await broker.last_seq(channel)
-        latest = await broker.latest(channel) if channel.startswith("market_") else None
-        current_epoch = broker.epoch
+        if conn in self._subscribers.get(channel, ()):
+            ack = {"type": "subscribed", "channel": channel, "seq": await broker.last_seq(channel)}
+            conn.push_control(orjson.dumps({**ack, "epoch": broker.epoch}).decode())
+            return
+        joining = self._joining.setdefault(channel, {})
+        if conn in joining:
+            return  # the same subscription is already being made
+        held = joining[conn] = []
+        try:
+            if channel not in self._remote:
+                self._remote.add(channel)
+                try:
+                    await broker.subscribe(channel)
+                except BaseException:
+                    self._remote.discard(channel)
+                    raise
+            page = await broker.history(channel, since) if since is not None else None
+            last = page.last_seq if page is not None else await broker.last_seq(channel)
+            latest = await broker.latest(channel) if channel.startswith("market_") else None
+        finally:
+            joining.pop(conn, None)
+            if not joining:
+                self._joining.pop(channel, None)
         # -- from here on, synchronous --
-        subs = self._subscribers.setdefault(channel, set())
-        already = conn in subs
-        subs.add(conn)
+        if conn not in self._connections:  # it went away while we waited
+            await self._release(channel)
+            return
+        self._subscribers.setdefault(channel, set()).add(conn)
         conn.channels.add(channel)
+        self._acknowledge(conn, channel, last, since, epoch, page, latest)
+        for seq, body in held:
+            if seq > last:
+                conn.push(message_frame(channel, seq, body))
+
+    def _acknowledge(
+        self,
+        conn: Connection,
+        channel: str,
+        last: int,
+        since: int | None,
+        epoch: str | None,
+        page: HistoryPage | None,
+        latest: tuple[int, bytes] | None,
+    ) -> None:
+        current_epoch = self._broker.epoch
         ack: dict[str, object] = {
             "type": "subscribed",
             "channel": channel,
             "seq": last,
             "epoch": current_epoch,
         }
-        if already:
+        if page is None or since is None:
             conn.push_control(orjson.dumps(ack).decode())
-            return
-        if page is None:
-            conn.push_control(orjson.dumps(ack).decode())
-            if latest is not None:
+            if latest is not None and latest[0] <= last:
                 conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
             return
-        assert since is not None
         reason = _unrecoverable(since, epoch, current_epoch, page.first_seq, last)
         ack["recovered"] = reason is None
         conn.push_control(orjson.dumps(ack).decode())
         if reason is None:
             self._stats.recoveries += 1
             for seq, body in page.entries:
-                conn.push(message_frame(channel, seq, body), bounded=False)
+                if seq <= last:
+                    conn.push(message_frame(channel, seq, body), bounded=False)
             return
         self._stats.recovery_failures += 1
         notice = {
@@ -118,7 +153,7 @@ class Registry:
             "epoch": current_epoch,
         }
         conn.push_control(orjson.dumps(notice).decode())
-        if latest is not None:
+        if latest is not None and latest[0] <= last:
             conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
 
     async def unsubscribe(self, conn: Connection, channel: str) -> None:
@@ -129,18 +164,56 @@ class Registry:
         subs.discard(conn)
         if not subs:
             del self._subscribers[channel]
-            await self._broker.unsubscribe(channel)
+            await self._release(channel)
+
+    async def _release(self, channel: str) -> None:
+        """Unsubscribe at the broker when nobody here takes the channel any more."""
+        if (
+            self._subscribers.get(channel)
+            or self._joining.get(channel)
+            or channel not in self._remote
+        ):
+            return
+        self._remote.discard(channel)
+        await self._broker.unsubscribe(channel)
 
     # -- fan-out -----------------------------------------------------------------------------
 
     def deliver(self, channel: str, seq: int, body: bytes) -> None:
         """Frame a message once and hand it to every local subscriber of its channel."""
+        joining = self._joining.get(channel)
+        if joining:
+            for held in joining.values():
+                held.append((seq, body))
         subs = self._subscribers.get(channel)
         if not subs:
             return
         frame = message_frame(channel, seq, body)
         for conn in subs:
             conn.push(frame)
+
+    def gap(self, channel: str, after: int, upto: int, reason: str) -> None:
+        """Tell every subscriber of ``channel`` that messages ``after+1..upto`` are lost here.
+
+        Called by a broker that missed deliveries it could not recover (a Redis outage longer
+        than the history, or Redis losing its data): never a silent gap.
+        """
+        subs = self._subscribers.get(channel)
+        if not subs:
+            return
+        self._stats.recovery_failures += len(subs)
+        notice = {
+            "type": "recovery",
+            "channel": channel,
+            "recovered": False,
+            "reason": reason,
+            "since": after,
+            "seq": upto,
+            "epoch": self._broker.epoch,
+        }
+        text = orjson.dumps(notice).decode()
+        for conn in subs:
+            conn.push_control(text)
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self._connections:

@@ -17,6 +17,7 @@ from starlette.routing import WebSocketRoute
 from alphawire import __version__
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.brokers.base import Broker
+from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web import alerts_api, api, metrics, websocket
@@ -103,6 +104,12 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
         return exc.response()
+
+    @app.exception_handler(BrokerUnavailable)
+    async def broker_down(request: Request, exc: BrokerUnavailable) -> Response:
+        return api.ApiError(
+            503, "broker_unavailable", f"{exc}; nothing was published", headers={"Retry-After": "2"}
+        ).response()
 
     @app.exception_handler(OutboxFull)
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:

@@ -104,6 +104,9 @@ def _control_schemas() -> dict[str, Any]:
                         protocol.ERR_UNKNOWN_ACTION,
                         protocol.ERR_INVALID_CHANNEL,
                         protocol.ERR_TOO_MANY_CHANNELS,
+                        protocol.ERR_FORBIDDEN,
+                        protocol.ERR_INVALID_RECOVERY,
+                        protocol.ERR_UNAVAILABLE,
                     ]
                 },
                 "message": {"type": "string"},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import socket
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import multiprocess
 
 from alphawire.errors import AlphawireError
 from alphawire.hub.node import Node
@@ -26,7 +28,7 @@ class HubServer(uvicorn.Server):
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        app = self.config.app
+        app = self.config.app if not isinstance(self.config.app, str) else _worker_app
         node: Node | None = getattr(getattr(app, "state", None), "node", None)
         if node is not None:
             node.begin_shutdown()
@@ -39,7 +41,7 @@ class HubServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+def uvicorn_config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
     """uvicorn settings for the hub: loopback by default, our frame limit, no compression."""
     fast_loop = importlib.util.find_spec("uvloop") is not None
     fast_http = importlib.util.find_spec("httptools") is not None
@@ -64,11 +66,28 @@ def uvicorn_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> None:
-    """Run a hub in the foreground until interrupted."""
+_SETTINGS_ENV = "ALPHAWIRE__WORKER_SETTINGS"  # how the parent hands settings to workers
+_worker_app: FastAPI | None = None
+
+
+def worker_app() -> FastAPI:
+    """App factory run in each worker process of ``serve --workers N``."""
+    global _worker_app
+    _worker_app = create_app(Settings.from_json(os.environ[_SETTINGS_ENV]))
+    return _worker_app
+
+
+def serve(settings: Settings, workers: int = 1) -> None:
+    """Run a hub in the foreground until interrupted (``workers`` processes on one port)."""
     configured = bool(settings.publish_token)
+    if workers > 1 and settings.broker_url.startswith("memory"):
+        raise SystemExit(
+            "alphawire: --workers needs a shared broker: --broker redis://host:6379/0 "
+            "(with memory:// each worker would be a separate hub)"
+        )
     try:
-        app = create_app(settings)
+        settings.resolve_publish_token()  # once, here, so every worker shares it
+        app = create_app(settings) if workers == 1 else None
     except AlphawireError as exc:
         raise SystemExit(f"alphawire: {exc}") from None
     if not configured:
@@ -76,6 +95,27 @@ def serve(settings: Settings) -> None:
             "publishing needs the token in %s (mode 0600); the alphawire CLI reads it there",
             settings.token_path(),
         )
-    config = uvicorn_config(app, settings)
-    install_log_redaction()  # again: uvicorn's logging config has just created its handlers
-    HubServer(config).run()
+    if app is not None:
+        config = uvicorn_config(app, settings)
+        install_log_redaction()  # again: uvicorn's logging config has just created its handlers
+        HubServer(config).run()
+        return
+    os.environ[_SETTINGS_ENV] = settings.to_json()
+    config = uvicorn_config("alphawire.web.server:worker_app", settings)
+    config.workers = workers
+    config.factory = True
+    install_log_redaction()
+    # uvicorn's supervisor builds a plain Server per worker; ours closes sockets with 1001.
+    multiprocess.Process = HubProcess  # type: ignore[misc]
+    sock = config.bind_socket()
+    multiprocess.Multiprocess(config, sockets=[sock]).run()
+
+
+class HubProcess(multiprocess.Process):
+    """A worker of ``serve --workers N``: uvicorn's, running a HubServer."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = HubServer(config=self.config)
+        return self._server

@@ -14,7 +14,7 @@ import orjson
 
 from alphawire import channels, protocol
 from alphawire.auth import OPEN, Grant, TokenExpired
-from alphawire.errors import AuthError, ChannelError
+from alphawire.errors import AuthError, BrokerUnavailable, ChannelError
 from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
 from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
@@ -126,7 +126,12 @@ class Session:
                     raise Refused(
                         protocol.CLOSE_FORBIDDEN, f"token does not allow channel {channel}"
                     )
-                await registry.subscribe(conn, channel, since=since, epoch=epoch)
+                try:
+                    await registry.subscribe(conn, channel, since=since, epoch=epoch)
+                except BrokerUnavailable:
+                    raise Refused(
+                        protocol.CLOSE_TRY_AGAIN_LATER, "broker unavailable: reconnect shortly"
+                    ) from None
             await self._read()
         except Refused as exc:
             conn.abort(exc.code, exc.reason)
@@ -371,7 +376,14 @@ class Session:
                     channel=channel,
                 )
                 continue
-            await self.node.registry.subscribe(conn, channel, since=since.get(channel), epoch=epoch)
+            try:
+                await self.node.registry.subscribe(
+                    conn, channel, since=since.get(channel), epoch=epoch
+                )
+            except BrokerUnavailable as exc:
+                self._error(
+                    protocol.ERR_UNAVAILABLE, f"{exc}: subscribe again shortly", channel=channel
+                )
 
     async def _unsubscribe(self, frame: dict[str, Any]) -> None:
         requested = self._channels_of(frame)
