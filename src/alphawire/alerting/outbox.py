@@ -287,7 +287,8 @@ class Outbox:
             self._db.execute(
                 "INSERT INTO leases (destination, owner, expires) VALUES (?, ?, ?) "
                 "ON CONFLICT(destination) DO UPDATE SET owner = excluded.owner, "
-                "expires = excluded.expires WHERE leases.owner = excluded.owner OR leases.expires < ?",
+                "expires = excluded.expires "
+                "WHERE leases.owner = excluded.owner OR leases.expires < ?",
                 (destination, owner, now + ttl, now),
             )
             (holder,) = self._db.execute(
