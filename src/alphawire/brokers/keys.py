@@ -31,6 +31,9 @@ class Keys:
     def pubsub(self, channel: str) -> str:
         return f"{self.prefix}:ch:{channel}"
 
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}:idem:{key}"
+
     def canary(self, node_id: str) -> str:
         return f"{self.prefix}:canary:{node_id}"
 

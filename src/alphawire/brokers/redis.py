@@ -26,12 +26,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from alphawire.brokers.base import DeliverFn, GapFn, HistoryPage, Retention
 from alphawire.brokers.keys import Keys
 from alphawire.errors import BrokerUnavailable
+from alphawire.hub.publisher import PublishResult
 
 logger = logging.getLogger("alphawire.broker.redis")
 
@@ -362,6 +364,10 @@ class RedisBroker:
             except _UNREACHABLE as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
 
+    def idempotency_store(self, window: float) -> RedisIdempotency:
+        """Idempotency keys shared by every process on this Redis."""
+        return RedisIdempotency(self, window)
+
     def health(self) -> dict[str, object]:
         now = time.monotonic()
         # Healthy: the listener is connected and the canary made the round trip recently.
@@ -377,6 +383,38 @@ class RedisBroker:
             "last_error": self._last_error,
             "epoch": self._epoch,
         }
+
+
+class RedisIdempotency:
+    """Idempotency keys kept in Redis, so a retry is recognised by whichever process gets it."""
+
+    def __init__(self, broker: RedisBroker, window: float) -> None:
+        self._broker = broker
+        self._window = max(1, int(window))
+
+    async def begin(self, key: str) -> PublishResult | None:
+        redis = self._broker._redis
+        name = self._broker._keys.idempotency(key)
+        try:
+            for _ in range(250):  # an in-flight first publish gets about 5 s to finish
+                if await redis.set(name, b"pending", nx=True, ex=self._window):
+                    return None
+                value = _as_bytes(await redis.get(name))
+                if value is not None and value != b"pending":
+                    return PublishResult.from_json(orjson.loads(value))
+                await asyncio.sleep(0.02)
+        except _UNREACHABLE as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+        raise BrokerUnavailable("an earlier publish with this idempotency key is still in flight")
+
+    async def done(self, key: str, result: PublishResult) -> None:
+        name = self._broker._keys.idempotency(key)
+        with contextlib.suppress(*_UNREACHABLE):
+            await self._broker._redis.set(name, orjson.dumps(result.as_json()), ex=self._window)
+
+    async def fail(self, key: str) -> None:
+        with contextlib.suppress(*_UNREACHABLE):
+            await self._broker._redis.delete(self._broker._keys.idempotency(key))
 
 
 def _as_bytes(value: bytes | str | None) -> bytes | None:

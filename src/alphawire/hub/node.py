@@ -9,7 +9,7 @@ from alphawire.alerting.manager import AlertManager, RetryPolicy
 from alphawire.alerting.routes import RouteTable
 from alphawire.auth import SubscribeAuth
 from alphawire.brokers.base import Broker, broker_from_url
-from alphawire.hub.publisher import IdempotencyCache, Publisher
+from alphawire.hub.publisher import IdempotencyCache, IdempotencyStore, Publisher
 from alphawire.hub.registry import Registry
 from alphawire.hub.stats import Stats
 from alphawire.messages import Alert, AnyMessage
@@ -32,11 +32,13 @@ class Node:
             )
         )
         self.registry = Registry(self.broker, self.stats)
-        self.publisher = Publisher(
-            self.broker,
-            self.stats,
-            IdempotencyCache(settings.idempotency_window, settings.idempotency_max_keys),
+        shared = getattr(self.broker, "idempotency_store", None)  # across processes (Redis)
+        store: IdempotencyStore = (
+            shared(settings.idempotency_window)
+            if shared is not None
+            else IdempotencyCache(settings.idempotency_window, settings.idempotency_max_keys)
         )
+        self.publisher = Publisher(self.broker, self.stats, store)
         self.supervisor = Supervisor()
         self.publish_token = settings.resolve_publish_token()
         routes = (

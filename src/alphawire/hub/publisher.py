@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from alphawire import messages
 from alphawire.brokers.base import Broker
@@ -34,6 +34,12 @@ class PublishResult:
     def channels(self) -> list[str]:
         return list(self.seq)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PublishResult:
+        return cls(
+            str(data["id"]), str(data["type"]), {str(k): int(v) for k, v in data["seq"].items()}
+        )
+
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
@@ -46,8 +52,22 @@ class PublishResult:
         return out
 
 
+class IdempotencyStore(Protocol):
+    """Remembers what each idempotency key published, for a window of time."""
+
+    async def begin(self, key: str) -> PublishResult | None:
+        """The first publish's result for ``key`` (waiting for it if in flight), or None
+        after reserving ``key`` for the caller, who then calls ``done`` or ``fail``."""
+
+    async def done(self, key: str, result: PublishResult) -> None:
+        """Record what a reserved key published."""
+
+    async def fail(self, key: str) -> None:
+        """Forget a reservation whose publish failed, so that a retry can publish."""
+
+
 class IdempotencyCache:
-    """Remembers what each idempotency key published, for ``window`` seconds, at most ``max_keys``.
+    """In-process idempotency store: ``window`` seconds, at most ``max_keys`` keys.
 
     When full, the oldest key is forgotten first (a retry that late publishes again, which
     the docs state). A key whose publish is still in flight is held as a future, so a
@@ -62,7 +82,7 @@ class IdempotencyCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def lookup(self, key: str) -> asyncio.Future[PublishResult] | None:
+    async def begin(self, key: str) -> PublishResult | None:
         entries = self._entries
         now = time.monotonic()
         while entries:
@@ -71,31 +91,35 @@ class IdempotencyCache:
                 break
             entries.popitem(last=False)
         hit = entries.get(key)
-        return hit[1] if hit is not None else None
-
-    def reserve(self, key: str) -> asyncio.Future[PublishResult]:
+        if hit is not None:
+            return await asyncio.shield(hit[1])
         future: asyncio.Future[PublishResult] = asyncio.get_running_loop().create_future()
-        self._entries[key] = (time.monotonic() + self.window, future)
-        while len(self._entries) > self.max_keys:
-            self._entries.popitem(last=False)
-        return future
+        entries[key] = (now + self.window, future)
+        while len(entries) > self.max_keys:
+            entries.popitem(last=False)
+        return None
 
-    def release(self, key: str, future: asyncio.Future[PublishResult]) -> None:
-        """Forget a reservation whose publish failed, so that a retry can publish."""
+    async def done(self, key: str, result: PublishResult) -> None:
         entry = self._entries.get(key)
-        if entry is not None and entry[1] is future:
-            del self._entries[key]
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(result)
+
+    async def fail(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(RuntimeError("the first publish with this key failed"))
+            entry[1].exception()  # retrieved: concurrent waiters see it, nobody else
 
 
 class Publisher:
     """Validates and publishes messages; never waits for any subscriber."""
 
     def __init__(
-        self, broker: Broker, stats: Stats, idempotency: IdempotencyCache | None = None
+        self, broker: Broker, stats: Stats, idempotency: IdempotencyStore | None = None
     ) -> None:
         self._broker = broker
         self._stats = stats
-        self._idempotency = idempotency or IdempotencyCache()
+        self._idempotency = idempotency if idempotency is not None else IdempotencyCache()
 
     async def publish(self, message: AnyMessage | Mapping[str, Any]) -> PublishResult:
         """Publish one message (a model, or a mapping with its ``type``)."""
@@ -117,44 +141,42 @@ class Publisher:
         Messages whose ``idempotency_key`` was seen within the window are not published
         again: their result is the first publish's, marked ``duplicate``.
         """
-        cache = self._idempotency
-        results: list[PublishResult | asyncio.Future[PublishResult] | None] = []
-        fresh: list[tuple[AnyMessage, str | None]] = []
+        store = self._idempotency
         given = ids if ids is not None else [None] * len(models)
-        reserved: list[tuple[str, asyncio.Future[PublishResult]] | None] = []
+        fresh: list[tuple[AnyMessage, str | None]] = []
+        slots: list[int | PublishResult] = []  # index into fresh, or an earlier result
+        mine: dict[str, int] = {}  # keys reserved by this call -> index into fresh
         for model, message_id in zip(models, given, strict=True):
             key = model.idempotency_key
             if key is not None:
-                earlier = cache.lookup(key)
-                if earlier is not None:
-                    results.append(earlier)
+                if key in mine:  # the same key twice in one batch
+                    slots.append(-1 - mine[key])
                     continue
-                reserved.append((key, cache.reserve(key)))
-            else:
-                reserved.append(None)
-            results.append(None)
+                earlier = await store.begin(key)
+                if earlier is not None:
+                    slots.append(earlier)
+                    continue
+                mine[key] = len(fresh)
+            slots.append(len(fresh))
             fresh.append((model, message_id))
         try:
             published = await self._publish_fresh(fresh)
-        except BaseException as exc:
-            for slot in reserved:
-                if slot is not None:
-                    cache.release(*slot)
-                    slot[1].set_exception(exc)
-                    slot[1].exception()  # retrieved: concurrent waiters see it, nobody else
+        except BaseException:
+            for key in mine:
+                await store.fail(key)
             raise
-        for slot, result in zip(reserved, published, strict=True):
-            if slot is not None:
-                slot[1].set_result(result)
-        done = iter(published)
+        for key, index in mine.items():
+            await store.done(key, published[index])
         out: list[PublishResult] = []
-        for item in results:
-            if item is None:
-                out.append(next(done))
-            else:
-                earlier_result = item if isinstance(item, PublishResult) else await item
+        for slot in slots:
+            if isinstance(slot, PublishResult):
                 self._stats.duplicates += 1
-                out.append(replace(earlier_result, duplicate=True))
+                out.append(replace(slot, duplicate=True))
+            elif slot < 0:
+                self._stats.duplicates += 1
+                out.append(replace(published[-1 - slot], duplicate=True))
+            else:
+                out.append(published[slot])
         return out
 
     async def _publish_fresh(
