@@ -332,8 +332,12 @@ def render(frame: dict[str, Any]) -> str:
                 parts.append(
                     f"{label}{d[key]:+.2f}%" if key == "change_pct" else f"{label}{d[key]}"
                 )
-        if d.get("volume") is not None:
-            parts.append(f"vol {d['volume']}")
+        volume = d.get("volume")
+        if volume is not None:
+            shown = int(volume) if float(volume).is_integer() else volume
+            parts.append(f"vol {shown}")
+        if frame.get("snapshot"):
+            parts.append("(snapshot)")
         return f"{head} {' '.join(parts)}"
     if kind == "alert":
         sym = f" {frame['symbol']}" if frame.get("symbol") else ""
