@@ -28,8 +28,44 @@ DEFAULT_MAX_MESSAGES = 2048
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB of queued frames per lane
 
 
+CORK_LIMIT = 64 * 1024  # bytes coalesced per connection before they are written
+
+
+class Corker:
+    """Coalesces what a connection is sent during one event-loop turn into one write.
+
+    A publish of many messages (a batch, a burst of ticks) would otherwise cost one write
+    and one system call per message per connection; corked, it costs one per connection.
+    The flush runs at the end of the same loop turn, so no latency is added.
+    """
+
+    __slots__ = ("_dirty", "_scheduled")
+
+    def __init__(self) -> None:
+        self._dirty: list[Connection] = []
+        self._scheduled = False
+
+    def add(self, conn: Connection) -> None:
+        self._dirty.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+
 class Sink(Protocol):
     """Where a connection's frames go: a transport we can write to directly, or ASGI ``send``."""
+
+    def writable(self) -> bool:
+        """True when bytes written now go straight out (no backpressure, not closing)."""
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write already-framed bytes now (only after ``writable()`` said so)."""
 
     def try_write(self, frame: Outgoing) -> bool:
         """Write now if the socket can take it without queuing in memory; False otherwise."""
@@ -51,6 +87,9 @@ class Connection:
     __slots__ = (
         "_busy",
         "_closing",
+        "_cork",
+        "_cork_bytes",
+        "_corker",
         "_gaps",
         "_market",
         "_market_bytes",
@@ -76,8 +115,12 @@ class Connection:
         ip: str = "",
         max_messages: int = DEFAULT_MAX_MESSAGES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        corker: Corker | None = None,
     ) -> None:
         self._sink = sink
+        self._corker = corker
+        self._cork: list[bytes] = []
+        self._cork_bytes = 0
         self._stats = stats
         self._prio: deque[Outgoing] = deque()
         self._market: deque[Outgoing] = deque()
@@ -109,10 +152,24 @@ class Connection:
         """
         if self._closing is not None or not self._sink.is_open:
             return
-        if not (self._busy or self._prio or self._market) and self._sink.try_write(frame):
-            if frame.seq is not None:
-                self._stats.delivered += 1
-            return
+        if not (self._busy or self._prio or self._market):
+            corker = self._corker
+            if corker is not None:
+                if self._sink.writable():
+                    if not self._cork:
+                        corker.add(self)
+                    wire = frame.wire
+                    self._cork.append(wire)
+                    self._cork_bytes += len(wire)
+                    if self._cork_bytes >= CORK_LIMIT:
+                        self.flush()  # a big burst: hand it over in 64 KiB writes
+                    if frame.seq is not None:
+                        self._stats.delivered += 1
+                    return
+            elif self._sink.try_write(frame):
+                if frame.seq is not None:
+                    self._stats.delivered += 1
+                return
         if frame.market:
             self._market.append(frame)
             self._market_bytes += len(frame)
@@ -128,6 +185,17 @@ class Connection:
                 self.abort(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect and resume with since")
                 return
         self._wakeup.set()
+
+    def flush(self) -> None:
+        """Write what was corked this loop turn, in one write."""
+        cork = self._cork
+        if not cork:
+            return
+        data = cork[0] if len(cork) == 1 else b"".join(cork)
+        cork.clear()
+        self._cork_bytes = 0
+        if self._sink.is_open:
+            self._sink.write_bytes(data)
 
     def push_control(self, text: str) -> None:
         self.push(control_frame(text), bounded=False)
@@ -169,7 +237,8 @@ class Connection:
         """Drop everything queued and close now with ``code`` (the slow-consumer path)."""
         self._prio.clear()
         self._market.clear()
-        self._prio_bytes = self._market_bytes = 0
+        self._cork.clear()
+        self._prio_bytes = self._market_bytes = self._cork_bytes = 0
         if self._closing is None:
             self._closing = (code, reason)
             self._sink.close(code, reason)
@@ -188,6 +257,7 @@ class Connection:
         stats = self._stats
         wakeup = self._wakeup
         while True:
+            self.flush()  # what was corked precedes what was queued
             while prio or self._market:
                 # While a popped frame waits here, push() must queue rather than write
                 # directly, or a newer frame would overtake it.

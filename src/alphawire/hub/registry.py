@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import orjson
 
 from alphawire.brokers.base import Broker, HistoryPage
-from alphawire.hub.connection import Connection
+from alphawire.hub.connection import Connection, Corker
 from alphawire.hub.frames import message_frame
 from alphawire.hub.stats import Stats
 
@@ -25,6 +25,7 @@ class Registry:
         # history (the broker may suspend there) are held here, then handed over in order.
         self._joining: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
         self._remote: set[str] = set()  # channels this process subscribed to at the broker
+        self.corker = Corker()
 
     # -- connections -------------------------------------------------------------------------
 

@@ -85,6 +85,13 @@ class TransportSink:
         p = self._proto
         return not (p.close_sent or p.disconnected)
 
+    def writable(self) -> bool:
+        p = self._proto
+        return p.writable.is_set() and not (p.close_sent or p.disconnected)
+
+    def write_bytes(self, data: bytes) -> None:
+        self._proto.transport.write(data)
+
     def try_write(self, frame: Outgoing) -> bool:
         p = self._proto
         if not p.writable.is_set():
@@ -130,6 +137,12 @@ class AsgiSink:
     @property
     def is_open(self) -> bool:
         return self._open
+
+    def writable(self) -> bool:
+        return False  # every frame goes through the writer task and ASGI send
+
+    def write_bytes(self, data: bytes) -> None:  # pragma: no cover - never writable
+        raise RuntimeError("AsgiSink takes frames through write()")
 
     def try_write(self, frame: Outgoing) -> bool:
         return False

@@ -91,6 +91,7 @@ class Session:
             ip=str(client[0]),
             max_messages=settings.queue_max_messages,
             max_bytes=settings.queue_max_bytes,
+            corker=node.registry.corker if proto is not None else None,
         )
         self.grant: Grant | None = None if node.subscribe_auth.required else OPEN
         self._expiry: asyncio.TimerHandle | None = None
