@@ -159,11 +159,15 @@ class Outbox:
         Called from a background thread; uses its own connection so the producers' lock is
         never held meanwhile.
         """
-        if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False
-            )
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # Serialised with close(): closing a connection another thread is using crashes.
+        with self._checkpoint_lock:
+            if self._closed:
+                return
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _settle(self, alert_seq: int, count: int = 1) -> None:
         left = self._pending.get(alert_seq, 0) - count
