@@ -114,6 +114,7 @@ class Node:
         )
         snapshot["tasks"] = self.supervisor.status()
         snapshot["alerts"] = self.alerts.stats()
+        snapshot["gc"] = self.registry.collector.stats()
         return snapshot
 
     def health(self) -> tuple[bool, dict[str, Any]]:

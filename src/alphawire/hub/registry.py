@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import orjson
 
 from alphawire.brokers.base import Broker, HistoryPage
+from alphawire.hub.collector import CollectorTuner
 from alphawire.hub.connection import Connection, Corker
 from alphawire.hub.frames import message_frame
 from alphawire.hub.stats import Stats
@@ -26,6 +27,7 @@ class Registry:
         self._joining: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
         self._remote: set[str] = set()  # channels this process subscribed to at the broker
         self.corker = Corker()
+        self.collector = CollectorTuner()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -33,6 +35,7 @@ class Registry:
         self._connections.add(conn)
         self._per_ip[conn.ip] = self._per_ip.get(conn.ip, 0) + 1
         self._stats.connections_opened += 1
+        self.collector.connection_opened()
 
     def connections_from(self, ip: str) -> int:
         return self._per_ip.get(ip, 0)
