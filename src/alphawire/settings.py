@@ -72,6 +72,7 @@ class Settings:
     # and the bound on undelivered alerts in the outbox (over it, new alerts are refused).
     alert_routes: Path | None = None
     alert_max_pending: int = 100_000
+    alert_sync: str = "NORMAL"  # FULL: survive OS crashes and power cuts too, ~1 fsync per alert
     # Retries of failed deliveries (5xx, timeouts, network): full-jitter exponential backoff
     # from alert_retry_base up to alert_retry_cap seconds between tries, dead after max age.
     alert_retry_base: float = 1.0
@@ -210,6 +211,7 @@ ENV_LIMITS: tuple[str, ...] = (
     "alert_retry_base",
     "alert_retry_cap",
     "alert_max_age",
+    "alert_sync",
 )
 
 
@@ -221,6 +223,9 @@ def apply_env_limits(settings: Settings, environ: dict[str, str] | None = None) 
         if raw is None:
             continue
         kind = type(getattr(settings, name))
+        if kind is str:
+            setattr(settings, name, raw)
+            continue
         try:
             value = kind(raw)
         except ValueError:

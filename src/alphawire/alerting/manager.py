@@ -238,12 +238,13 @@ class AlertManager:
         token: str | None = None,
         policy: RetryPolicy | None = None,
         max_pending: int = 100_000,
+        synchronous: str = "NORMAL",
     ) -> None:
         if path is None:
             from alphawire.settings import default_data_dir
 
             path = default_data_dir() / ("bridge-outbox.sqlite3" if hub_url else "alerts.sqlite3")
-        self.outbox = Outbox(Path(path), max_pending=max_pending)
+        self.outbox = Outbox(Path(path), max_pending=max_pending, synchronous=synchronous)
         self.policy = policy or RetryPolicy()
         self.routes = (
             routes if routes is not None else (RouteTable() if hub_url else RouteTable.from_env())

@@ -1,6 +1,6 @@
 """The durable outbox: every accepted alert and its per-destination delivery state, in SQLite.
 
-An alert is committed (WAL, ``synchronous=FULL``: on disk before the commit returns) before
+An alert is committed (SQLite WAL) before
 the caller gets its receipt, with one delivery row per destination. Dispatchers take due rows
 in order, and record the outcome of every attempt. A crash at any point leaves each row
 either pending (it is attempted again) or finished: delivery is at-least-once, and the only
@@ -115,8 +115,13 @@ class Outbox:
     """SQLite-backed alert store, safe to use from the event loop and from monitor threads."""
 
     def __init__(
-        self, path: Path, *, max_pending: int = 100_000, synchronous: str = "FULL"
+        self, path: Path, *, max_pending: int = 100_000, synchronous: str = "NORMAL"
     ) -> None:
+        # NORMAL (the default): a committed alert survives any crash of the process (SIGKILL
+        # included), in about 0.1 ms; an OS crash or power cut may lose the last commits.
+        # FULL: survives those too, at one fsync per commit (0.5-6 ms measured here).
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_pending = max_pending

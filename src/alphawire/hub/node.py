@@ -51,6 +51,7 @@ class Node:
             publisher=self.publisher,
             routes=routes,
             max_pending=settings.alert_max_pending,
+            synchronous=settings.alert_sync,
             policy=RetryPolicy(
                 settings.alert_retry_base, settings.alert_retry_cap, settings.alert_max_age
             ),
