@@ -35,3 +35,9 @@ test: $(STAMP) lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The side-by-side benchmark (docs/performance.md): installs the peers, runs every scenario,
+# and rewrites the results section of docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,bench]'
+	$(BIN)/python -m bench --update-docs

@@ -150,11 +150,12 @@ class Connection:
 
         ``bounded=False`` is for a recovery replay, whose size the channel's history bounds.
         """
-        if self._closing is not None or not self._sink.is_open:
+        if self._closing is not None:
             return
         if not (self._busy or self._prio or self._market):
             corker = self._corker
             if corker is not None:
+                # writable() is False once the socket closes, so the hot path asks once.
                 if self._sink.writable():
                     if not self._cork:
                         corker.add(self)
@@ -170,6 +171,8 @@ class Connection:
                 if frame.seq is not None:
                     self._stats.delivered += 1
                 return
+        if not self._sink.is_open:
+            return
         if frame.market:
             self._market.append(frame)
             self._market_bytes += len(frame)

@@ -19,13 +19,13 @@ def ws_text_frame(payload: bytes) -> bytes:
 
 
 class Outgoing:
-    """One frame to send: its JSON payload, and its WebSocket framing made at most once.
+    """One frame to send: its JSON payload, and its WebSocket framing made once.
 
     ``seq`` is set for channel messages (which count as delivered) and None for control
     frames. ``market`` puts the frame in the conflatable lane.
     """
 
-    __slots__ = ("_wire", "channel", "market", "payload", "seq")
+    __slots__ = ("channel", "market", "payload", "seq", "wire")
 
     def __init__(
         self, payload: bytes, channel: str = "", seq: int | None = None, *, market: bool = False
@@ -34,14 +34,9 @@ class Outgoing:
         self.channel = channel
         self.seq = seq
         self.market = market
-        self._wire: bytes | None = None
-
-    @property
-    def wire(self) -> bytes:
-        wire = self._wire
-        if wire is None:
-            wire = self._wire = ws_text_frame(self.payload)
-        return wire
+        # Framed at once: a channel message is written to many sockets, and a plain
+        # attribute is cheaper on that path than a lazy property.
+        self.wire = ws_text_frame(payload)
 
     @property
     def text(self) -> str:
