@@ -28,7 +28,10 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from alphawire.brokers.base import DeliverFn, GapFn, HistoryPage, Retention
 from alphawire.brokers.keys import Keys
@@ -39,13 +42,19 @@ logger = logging.getLogger("alphawire.broker.redis")
 
 # KEYS: per message 4 names (seq key, stream key, latest key, pub/sub channel), then the
 # epoch key. ARGV: per message 4 values (body, history length, market flag, unix time), then
-# an epoch to set if Redis has none. Returns {epoch, seq1, seq2, ...}.
+# a fresh epoch to set if Redis has none, then a deadline (unix seconds): a script that runs
+# after it (a Redis that was paused while the client gave up) publishes nothing, so a 503
+# "nothing was published" stays true. Returns {epoch, seq1, seq2, ...} or {"expired"}.
 _PUBLISH = """
 local n = (#KEYS - 1) / 4
+local now = redis.call('TIME')
+if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[#ARGV]) then
+  return {'expired'}
+end
 local epoch_key = KEYS[#KEYS]
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
-  epoch = ARGV[#ARGV]
+  epoch = ARGV[#ARGV - 1]
   redis.call('SET', epoch_key, epoch)
 end
 local out = {epoch}
@@ -82,8 +91,16 @@ class RedisBroker:
         self._keys = Keys(prefix)
         self._retention = retention or Retention()
         self._timeout = timeout
+        # One retry on connection errors: after a Redis restart the pool's idle connections
+        # are dead, and each would otherwise fail one command. Timeouts are not retried (the
+        # command may have run).
         self._redis: aioredis.Redis = aioredis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         self._script = self._redis.register_script(_PUBLISH)
         self._epoch = ""
@@ -145,7 +162,8 @@ class RedisBroker:
         if old and old != epoch:
             logger.warning("Redis epoch changed (%s -> %s): its data was lost", old, epoch)
             lost = dict(self._last)
-            self._last.clear()
+            # The new epoch's messages start at seq 1: catch-up delivers them from there.
+            self._last = dict.fromkeys(lost, 0)
             if self._gap is not None:
                 for channel, seq in lost.items():
                     self._gap(channel, seq, 0, "epoch_changed")
@@ -164,12 +182,18 @@ class RedisBroker:
             limit = self._retention.for_channel(channel)
             args += [body, limit.messages, "1" if channel.startswith("market_") else "0", now]
         keys.append(self._keys.epoch)
-        args.append(self._epoch or secrets.token_hex(8))
+        # Never our own epoch: after Redis lost its data that would restore a stale epoch.
+        args.append(secrets.token_hex(8))
+        # Half the timeout: Redis' clock and ours only need to agree within a second.
+        args.append(f"{time.time() + self._timeout / 2:.3f}")
         try:
             out = await self._script(keys=keys, args=args)
         except _UNREACHABLE as exc:
             raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
-        epoch = out[0].decode() if isinstance(out[0], bytes) else str(out[0])
+        first = out[0].decode() if isinstance(out[0], bytes) else str(out[0])
+        if first == "expired":
+            raise BrokerUnavailable("Redis answered too late (paused or overloaded)")
+        epoch = first
         if epoch != self._epoch:
             self._adopt_epoch(epoch)
         return [int(s) for s in out[1:]]
@@ -179,7 +203,10 @@ class RedisBroker:
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         if not self._connected.is_set():
-            raise BrokerUnavailable("Redis unreachable: cannot subscribe now")
+            try:  # just started, or reconnecting: give the listener a moment
+                await asyncio.wait_for(self._connected.wait(), self._timeout)
+            except TimeoutError:
+                raise BrokerUnavailable("Redis unreachable: cannot subscribe now") from None
         future = self._confirm.get(channel)
         if future is None or future.done():
             future = self._confirm[channel] = asyncio.get_running_loop().create_future()
@@ -358,9 +385,11 @@ class RedisBroker:
             try:
                 self._canary_sent = time.monotonic()
                 await self._redis.publish(self._keys.canary(self._node_id), b"1")
-                exists = await self._redis.exists(self._keys.epoch)
-                if not exists:
+                current = _as_bytes(await self._redis.get(self._keys.epoch))
+                if current is None:
                     await self._read_epoch()  # Redis lost its data: a new epoch
+                elif current.decode() != self._epoch:
+                    self._adopt_epoch(current.decode())  # another process made the new one
             except _UNREACHABLE as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
 
