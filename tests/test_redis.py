@@ -41,8 +41,6 @@ from tests.conftest import IN_CI, connect, free_socket
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from alphawire.errors import BrokerUnavailable
-
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 T = TypeVar("T")
 
