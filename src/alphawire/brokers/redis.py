@@ -28,10 +28,10 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from alphawire.brokers.base import DeliverFn, GapFn, HistoryPage, Retention
 from alphawire.brokers.keys import Keys
@@ -102,6 +102,16 @@ class RedisBroker:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[RedisConnectionError],
         )
+        # The listener's client has no retry: redis-py would reconnect and resubscribe a
+        # broken pub/sub connection by itself, silently, and what was published meanwhile
+        # would be lost. Our listener must see the break, to catch up from the history.
+        self._listen_client: aioredis.Redis = aioredis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._script = self._redis.register_script(_PUBLISH)
         self._epoch = ""
         self._deliver: DeliverFn | None = None
@@ -149,6 +159,8 @@ class RedisBroker:
                 await self._pubsub.aclose()
         with contextlib.suppress(*_UNREACHABLE):
             await self._redis.aclose()
+        with contextlib.suppress(*_UNREACHABLE):
+            await self._listen_client.aclose()
 
     async def _read_epoch(self) -> None:
         fresh = secrets.token_hex(8)
@@ -307,7 +319,7 @@ class RedisBroker:
         if self._pubsub is not None:
             with contextlib.suppress(*_UNREACHABLE):
                 await self._pubsub.aclose()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
+        self._pubsub = self._listen_client.pubsub(ignore_subscribe_messages=False)
         await self._read_epoch()
         names = [self._keys.canary(self._node_id), *(self._keys.pubsub(c) for c in self._channels)]
         loop = asyncio.get_running_loop()
