@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +54,29 @@ def test_ids_sort_in_creation_order() -> None:
     ids = [gen.new() for _ in range(10_000)]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def _decode(ulid: str) -> int:
+    digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = 0
+    for ch in ulid:
+        value = value * 32 + digits.index(ch)
+    return value
+
+
+def test_ids_carry_the_creation_millisecond_and_count_up_within_it() -> None:
+    """An id decodes (Crockford base32, 26 digits) to its creation time in ms and 80 bits that
+    count up by one within a millisecond."""
+    gen = IdGenerator()
+    before = time.time_ns() // 1_000_000
+    ids = [gen.new() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    values = [_decode(i) for i in ids]
+    assert all(len(i) == 26 for i in ids)
+    assert all(before <= v >> 80 <= after for v in values)
+    same_ms = [(a, b) for a, b in itertools.pairwise(values) if a >> 80 == b >> 80]
+    assert same_ms, "2000 ids in a row never shared a millisecond"
+    assert all(b == a + 1 for a, b in same_ms)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])

@@ -8,7 +8,6 @@ strictly increasing by 1 from 1); the hub adds those, producers never send them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, TypeAlias
@@ -18,9 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     TypeAdapter,
-    model_serializer,
 )
 from pydantic import ValidationError as PydanticValidationError
 
@@ -56,12 +53,6 @@ def _agent(value: str) -> str:
     return value  # the producer's spelling is kept in the message; the channel is lower-case
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number (not NaN or infinity)")
-    return value
-
-
 def _utc(value: datetime) -> datetime:
     # A naive timestamp is taken to be UTC: producers in the original system sent naive UTC.
     if value.tzinfo is None:
@@ -71,7 +62,8 @@ def _utc(value: datetime) -> datetime:
 
 Symbol = Annotated[str, Field(description=channels.SYMBOL_RULE), AfterValidator(_symbol)]
 AgentName = Annotated[str, Field(description=channels.AGENT_RULE), AfterValidator(_agent)]
-Finite = Annotated[float, AfterValidator(_finite)]
+# Checked inside pydantic-core (no Python call per number): JSON cannot carry NaN or infinity.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 Timestamp = Annotated[
     datetime,
     AfterValidator(_utc),
@@ -98,15 +90,10 @@ class _Strict(BaseModel):
 
 class _Open(BaseModel):
     # Nested objects keep keys they do not declare: producers attach their own context.
+    # Optional typed fields the producer did not send stay off the wire, as they were in the
+    # original system; everything the producer did send (null too) is kept: ``seal`` serialises
+    # with exclude_unset, after marking every top-level field as set.
     model_config = ConfigDict(extra="allow", ser_json_inf_nan="null")
-
-    @model_serializer(mode="wrap")
-    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Optional typed fields the producer did not send stay off the wire, as they were
-        # in the original system; everything the producer did send (null too) is kept.
-        data: dict[str, Any] = handler(self)
-        sent = self.model_fields_set
-        return {k: v for k, v in data.items() if k in sent or k not in type(self).model_fields}
 
 
 class SignalBody(_Open):
@@ -208,6 +195,11 @@ MODELS: Final[dict[str, type[BaseModel]]] = {
 
 MODEL_TYPES: Final = (Alert, Signal, MarketData, AgentInsight, Narrative)
 
+# Every top-level field is delivered (with its default when not sent): see _Open and seal.
+_TOP_LEVEL_FIELDS: Final[dict[type[BaseModel], frozenset[str]]] = {
+    cls: frozenset(cls.model_fields) for cls in MODEL_TYPES
+}
+
 MESSAGE_ADAPTER: Final[TypeAdapter[AnyMessage]] = TypeAdapter(Message)
 BATCH_ADAPTER: Final[TypeAdapter[list[AnyMessage]]] = TypeAdapter(list[Message])
 
@@ -250,13 +242,22 @@ class Envelope:
     message: AnyMessage
 
 
-def seal(message: AnyMessage, message_id: str | None = None) -> Envelope:
-    """Give a validated message its id (new unless given) and timestamp; serialise it once."""
+def seal(
+    message: AnyMessage, message_id: str | None = None, now: datetime | None = None
+) -> Envelope:
+    """Give a validated message its id (new unless given) and timestamp (``now`` unless the
+    producer sent one; a batch shares one reading of the clock); serialise it once."""
     if message.timestamp is None:
-        message.timestamp = datetime.now(UTC)
+        # Straight into __dict__: pydantic's __setattr__ costs a microsecond and checks nothing
+        # here (assignment is not validated); the field is marked set just below.
+        message.__dict__["timestamp"] = now if now is not None else datetime.now(UTC)
     if message_id is None:
         message_id = new_id()
-    payload = message.__pydantic_serializer__.to_json(message)
+    # exclude_unset is the cheap way (no Python call per nested object) to leave out the
+    # nested typed fields a producer did not send; top-level fields are always delivered, with
+    # their defaults, so they count as set. Only serialisation reads the set.
+    message.__pydantic_fields_set__.update(_TOP_LEVEL_FIELDS[type(message)])
+    payload = message.__pydantic_serializer__.to_json(message, exclude_unset=True)
     body = b'{"id":"' + message_id.encode() + b'",' + payload[1:]
     return Envelope(message_id, message.type, routes(message), body, message)
 

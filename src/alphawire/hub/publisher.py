@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alphawire import messages
@@ -184,20 +184,23 @@ class Publisher:
     ) -> list[PublishResult]:
         if not models:
             return []
-        envelopes = [messages.seal(m, message_id) for m, message_id in models]
+        seal = messages.seal
+        now = datetime.now(UTC)
+        envelopes = [seal(m, message_id, now) for m, message_id in models]
         items = [(channel, env.body) for env in envelopes for channel in env.channels]
         seqs = await self._broker.publish(items)
         published = self._stats.published
         results: list[PublishResult] = []
         pos = 0
         for env in envelopes:
-            n = len(env.channels)
-            results.append(
-                PublishResult(
-                    env.id, env.type, dict(zip(env.channels, seqs[pos : pos + n], strict=True))
-                )
-            )
-            pos += n
+            chans = env.channels
+            if len(chans) == 1:  # all but signals
+                seq = {chans[0]: seqs[pos]}
+                pos += 1
+            else:
+                seq = dict(zip(chans, seqs[pos : pos + len(chans)], strict=True))
+                pos += len(chans)
+            results.append(PublishResult(env.id, env.type, seq))
             published[env.type] += 1
         return results
 
