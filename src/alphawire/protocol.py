@@ -19,7 +19,7 @@ CLOSE_INTERNAL_ERROR: Final = 1011  # also: no pong within the ping deadline
 CLOSE_TRY_AGAIN_LATER: Final = 1013  # connection limits reached, or the broker is unreachable
 
 # Application close codes (4000-4999) --------------------------------------------------------
-CLOSE_UNAUTHORIZED: Final = 4001  # no valid subscribe token (missing, malformed, bad signature)
+CLOSE_UNAUTHORIZED: Final = 4001  # no valid subscribe token (or, producer socket: publish token)
 CLOSE_TOKEN_EXPIRED: Final = 4002  # the token's exp has passed (at connect or later)
 CLOSE_FORBIDDEN: Final = 4003  # a per-channel endpoint whose channel the token does not allow
 CLOSE_SLOW_CONSUMER: Final = 4008  # the client could not keep up: reconnect with since
@@ -34,9 +34,13 @@ ERR_TOO_MANY_CHANNELS: Final = "too_many_channels"
 ERR_FORBIDDEN: Final = "forbidden"
 ERR_INVALID_RECOVERY: Final = "invalid_recovery"
 ERR_UNAVAILABLE: Final = "unavailable"  # the broker (Redis) is unreachable right now
+# Producer socket (/api/v1/ws/publish) only: the frame's messages were not published.
+ERR_INVALID_MESSAGE: Final = "invalid_message"  # a message breaks its schema (errors name it)
+ERR_OUTBOX_FULL: Final = "outbox_full"  # the alert outbox is at its bound: retry later
 
 # Client actions ------------------------------------------------------------------------------
 ACTIONS: Final = ("subscribe", "unsubscribe", "ping", "auth")
+PRODUCER_ACTIONS: Final = ("auth", "ping")  # on the producer socket, beside message frames
 
 PONG_FRAME: Final = '{"type":"pong"}'
 

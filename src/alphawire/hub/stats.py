@@ -22,6 +22,7 @@ class Stats:
         "delivered",
         "dropped",
         "duplicates",
+        "publish_connections",
         "published",
         "recoveries",
         "recovery_failures",
@@ -43,6 +44,9 @@ class Stats:
         self.recovery_failures = 0  # subscriptions told their gap could not be filled
         self.connections_opened = 0
         self.connections_closed = 0
+        self.publish_connections = (
+            0  # open producer sockets (/api/v1/ws/publish), also in connections
+        )
         self.started_monotonic = time.monotonic()
         self.started_at = time.time()
 
@@ -65,5 +69,6 @@ class Stats:
             "recovery_failures": self.recovery_failures,
             "connections_opened": self.connections_opened,
             "connections_closed": self.connections_closed,
+            "publish_connections": self.publish_connections,
             "uptime_seconds": round(self.uptime(), 3),
         }

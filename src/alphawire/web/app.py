@@ -20,7 +20,7 @@ from alphawire.brokers.base import Broker
 from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, metrics, websocket
+from alphawire.web import alerts_api, api, metrics, producer, websocket
 from alphawire.web.schemas import component_schemas
 
 
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
         app.router.routes.append(WebSocketRoute("/api/v1" + path, endpoint))
+    app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:

@@ -1,0 +1,321 @@
+"""The producer WebSocket ``/api/v1/ws/publish``: publishing over one socket, a reply per frame.
+
+The same publish token, messages, batches, validation and results as ``POST /api/v1/publish``
+(README, "Publishing over a WebSocket"):
+
+- Authentication: ``Authorization: Bearer <publish token>`` on the handshake, or a first
+  frame ``{"action":"auth","token":...}`` within ``auth_timeout``; otherwise close 4001 and
+  nothing is published. Never in the URL: the publish token does not expire, and URLs end up
+  in proxy and access logs.
+- A frame is one message (with ``type``), or ``{"messages": [...]}`` (all or nothing, at most
+  ``max_batch``), or ``{"action": "auth" | "ping"}``; each may carry a ``ref`` (string or
+  integer) that its reply echoes. Every frame gets exactly one reply, in order: ``ack`` (the
+  HTTP batch's results), ``error`` (nothing from that frame was published; the socket stays
+  open), ``authenticated`` or ``pong``.
+- Backpressure: one frame at a time. The next frame is read only after the previous one is
+  published and its reply handed to the socket (which waits while the socket's send buffer
+  is full), and uvicorn stops reading from the TCP socket while a frame waits for us. A
+  producer faster than the hub is slowed down by TCP; nothing is buffered without bound.
+- Limits: a frame may be as large as an HTTP publish body (``max_request_bytes``, close 1009
+  over it); binary frames close with 1003. No per-frame rate limit: the token holder is
+  trusted as much as over HTTP. The socket counts as a connection (limits, stats) and gets
+  1001 when the hub shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import orjson
+
+from alphawire import messages, protocol
+from alphawire.alerting.outbox import OutboxFull
+from alphawire.errors import BrokerUnavailable, ValidationError
+from alphawire.hub.connection import Connection, Sink
+from alphawire.hub.node import Node
+from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
+from alphawire.web.websocket import Receive, Refused, Scope, Send, _origin_allowed
+
+logger = logging.getLogger("alphawire.ws")
+
+PATH: Final = "/ws/publish"  # under /api/v1
+MAX_REF_CHARS: Final = 256
+RETRY_AFTER: Final = {protocol.ERR_UNAVAILABLE: 2, protocol.ERR_OUTBOX_FULL: 5}  # as HTTP 503s
+_FRAME_SHAPES: Final = (
+    'a frame is one message with "type", {"messages": [...]}, '
+    'or {"action": "auth" | "ping"}, each with an optional "ref"'
+)
+
+
+class ProducerSocket:
+    """ASGI app of ``/api/v1/ws/publish``: token-authenticated publishing, acked per frame."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        node: Node = scope["app"].state.node
+        event = await receive()
+        if event["type"] != "websocket.connect":  # pragma: no cover - ASGI guarantees it
+            return
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        if not _origin_allowed(headers, node.settings.allowed_origins):
+            logger.warning(
+                "refused producer socket from origin %r", headers.get("origin", "")[:200]
+            )
+            await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
+            return
+        proto = scope.get("extensions", {}).get(EXTENSION)
+        if proto is not None:
+            # uvicorn's frame limit is the subscribers' (64 KiB); a producer frame may be as
+            # large as an HTTP publish body. Raised for this connection only, before the
+            # handshake completes, so no frame is parsed under the old limit.
+            proto.conn.max_message_size = node.settings.max_request_bytes
+        await send({"type": "websocket.accept"})
+        await ProducerSession(node, scope, receive, send).run(headers)
+
+
+class ProducerSession:
+    """One producer socket: authenticates, then publishes its frames one at a time."""
+
+    def __init__(self, node: Node, scope: Scope, receive: Receive, send: Send) -> None:
+        self.node = node
+        self.receive = receive
+        self.send = send
+        self.query = scope.get("query_string", b"")
+        client = scope.get("client") or ("?", 0)
+        proto = scope.get("extensions", {}).get(EXTENSION)
+        sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
+        # Replies go through ASGI send (it waits for the socket's buffer to drain); the
+        # connection is there for the registry: connection limits, stats, 1001 at shutdown.
+        self.conn = Connection(
+            sink, node.stats, client=f"{client[0]}:{client[1]}", ip=str(client[0])
+        )
+
+    async def run(self, headers: dict[str, str]) -> None:
+        settings = self.node.settings
+        registry = self.node.registry
+        conn = self.conn
+        if registry.connection_count() >= settings.max_connections:
+            await self._close(protocol.CLOSE_TRY_AGAIN_LATER, "too many connections to this hub")
+            return
+        if registry.connections_from(conn.ip) >= settings.max_connections_per_ip:
+            await self._close(
+                protocol.CLOSE_TRY_AGAIN_LATER, "too many connections from your address"
+            )
+            return
+        registry.attach(conn)
+        stats = self.node.stats
+        stats.publish_connections += 1
+        writer = asyncio.create_task(self._write())
+        try:
+            if await self._authenticate(headers):
+                await self._read()
+        except Refused as exc:
+            conn.abort(exc.code, exc.reason)
+            await self._drain_until_disconnect()
+        finally:
+            stats.publish_connections -= 1
+            await registry.detach(conn)
+            if not writer.done():
+                writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write(self) -> None:
+        # Only the close frames pass here (shutdown 1001, refusals).
+        try:
+            await self.conn.run_writer()
+        except (OSError, RuntimeError) as exc:
+            logger.debug("producer writer for %s ended: %s", self.conn.client, exc)
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.send(
+            {"type": "websocket.close", "code": code, "reason": Refused(code, reason).reason}
+        )
+
+    async def _drain_until_disconnect(self) -> None:
+        # Frames already received behind a refused one are discarded, never published.
+        while (await self.receive())["type"] != "websocket.disconnect":
+            pass
+
+    # -- authentication ----------------------------------------------------------------------
+
+    async def _authenticate(self, headers: dict[str, str]) -> bool:
+        """True once the publish token is proven; False if the peer left first."""
+        if "token" in parse_qs(self.query.decode("latin-1"), keep_blank_values=True):
+            raise Refused(
+                protocol.CLOSE_UNAUTHORIZED,
+                "the publish token is not accepted in the URL: "
+                "send Authorization: Bearer or an auth frame",
+            )
+        header = headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Refused(
+                    protocol.CLOSE_UNAUTHORIZED, "Authorization must be 'Bearer <publish token>'"
+                )
+            self._check(token.strip())
+            return True
+        deadline = self.node.settings.auth_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                event = await self.receive()
+        except TimeoutError:
+            raise Refused(
+                protocol.CLOSE_UNAUTHORIZED, f"no auth frame within {deadline:g}s"
+            ) from None
+        if event["type"] == "websocket.disconnect":
+            return False
+        frame = _json_object(event.get("text"))
+        if (
+            frame is None
+            or frame.get("action") != "auth"
+            or not isinstance(frame.get("token"), str)
+        ):
+            raise Refused(
+                protocol.CLOSE_UNAUTHORIZED,
+                "publish token required: Authorization: Bearer <token> or a first frame "
+                '{"action":"auth","token":...}',
+            )
+        self._check(frame["token"])
+        ref = frame.get("ref")
+        return await self._reply(_frame("authenticated", ref if _valid_ref(ref) else None))
+
+    def _check(self, token: str) -> None:
+        # Constant-time comparison, as over HTTP: the token must not leak through timing.
+        if not hmac.compare_digest(token.encode(), self.node.publish_token.encode()):
+            raise Refused(protocol.CLOSE_UNAUTHORIZED, "wrong publish token")
+
+    # -- frames ------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        limit = self.node.settings.max_request_bytes
+        conn = self.conn
+        while True:
+            event = await self.receive()
+            kind = event["type"]
+            if kind == "websocket.disconnect":
+                return
+            if kind != "websocket.receive" or conn.is_closing:
+                continue  # closing (shutdown): nothing more is published
+            text = event.get("text")
+            if text is None:
+                raise Refused(
+                    protocol.CLOSE_UNSUPPORTED_DATA,
+                    "binary frames are not supported: send JSON text frames",
+                )
+            if len(text) > limit and len(text.encode()) > limit:
+                raise Refused(
+                    protocol.CLOSE_MESSAGE_TOO_BIG, f"frame exceeds the {limit}-byte limit"
+                )
+            if not await self._reply(await self._handle(text)):
+                return
+
+    async def _reply(self, text: str) -> bool:
+        """Send a reply; waits while the socket's send buffer is full. False if it is gone."""
+        try:
+            await self.send({"type": "websocket.send", "text": text})
+        except (OSError, RuntimeError):  # the peer left, or the socket is closing
+            return False
+        return True
+
+    async def _handle(self, text: str) -> str:
+        """Publish what one frame holds; the reply to send."""
+        try:
+            frame = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return _error(None, protocol.ERR_INVALID_JSON, f"frame is not valid JSON: {exc}")
+        if not isinstance(frame, dict):
+            return _error(None, protocol.ERR_INVALID_FRAME, _FRAME_SHAPES)
+        ref = frame.pop("ref", None)
+        if not _valid_ref(ref):
+            return _error(
+                None,
+                protocol.ERR_INVALID_FRAME,
+                f'"ref" must be a string of up to {MAX_REF_CHARS} characters or an integer',
+            )
+        if "action" in frame:
+            return self._action(frame, ref)
+        try:
+            if "messages" in frame:
+                models = self._batch(frame)
+            elif "type" in frame:
+                models = [messages.validate(frame)]
+            else:
+                return _error(ref, protocol.ERR_INVALID_FRAME, _FRAME_SHAPES)
+        except ValidationError as exc:
+            return _error(ref, protocol.ERR_INVALID_MESSAGE, exc.message, errors=exc.errors)
+        try:
+            results = await self.node.publish_models(models)
+        except BrokerUnavailable as exc:
+            return _error(ref, protocol.ERR_UNAVAILABLE, f"{exc}; nothing was published")
+        except OutboxFull as exc:
+            return _error(ref, protocol.ERR_OUTBOX_FULL, str(exc))
+        except Exception:
+            logger.exception("publishing a producer frame failed")
+            raise Refused(protocol.CLOSE_INTERNAL_ERROR, "internal error") from None
+        body = {"type": "ack", "ref": ref, "accepted": len(results), "results": results}
+        return orjson.dumps(body).decode()
+
+    def _batch(self, frame: dict[str, Any]) -> list[messages.AnyMessage]:
+        unknown = sorted(set(frame) - {"messages"})
+        if unknown:
+            raise ValidationError(
+                f'unknown field(s) {", ".join(unknown)}: a batch frame is {{"messages": [...]}}',
+                [
+                    {"loc": [k], "field": k, "message": "unknown field", "type": "extra_forbidden"}
+                    for k in unknown
+                ],
+            )
+        return messages.validate_batch(frame["messages"], self.node.settings.max_batch)
+
+    def _action(self, frame: dict[str, Any], ref: object) -> str:
+        action = frame.get("action")
+        if action == "ping":
+            return _frame("pong", ref)
+        if action == "auth":
+            token = frame.get("token")
+            if not isinstance(token, str):
+                return _error(ref, protocol.ERR_INVALID_FRAME, 'auth needs "token": a string')
+            self._check(token)  # a wrong token closes the socket, as at the start
+            return _frame("authenticated", ref)
+        shown = action if isinstance(action, str) else orjson.dumps(action).decode()
+        return _error(
+            ref,
+            protocol.ERR_UNKNOWN_ACTION,
+            f"unknown action {shown[:64]!r}: use one of {', '.join(protocol.PRODUCER_ACTIONS)}",
+        )
+
+
+def _valid_ref(ref: object) -> bool:
+    if ref is None or (isinstance(ref, int) and not isinstance(ref, bool)):
+        return True
+    return isinstance(ref, str) and len(ref) <= MAX_REF_CHARS
+
+
+def _frame(kind: str, ref: object) -> str:
+    return orjson.dumps({"type": kind, "ref": ref}).decode()
+
+
+def _error(ref: object, code: str, message: str, **extra: object) -> str:
+    retry = RETRY_AFTER.get(code)
+    if retry is not None:
+        extra["retry_after"] = retry
+    body = {"type": "error", "ref": ref, "code": code, "message": message, **extra}
+    return orjson.dumps(body).decode()
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
