@@ -47,6 +47,15 @@ def one_line(scenario: str, res: dict[str, Any]) -> str:
             f"p99 {s['p99_ms']:.1f}ms"
             for s in res["steps"]
         )
+    if scenario == "E":
+        parts = [f"HTTP batch {_k(res['http_batch']['msgs_per_s'])} msgs/s"]
+        for w in res.get("producer_ws") or []:
+            if isinstance(w, dict):
+                parts.append(
+                    f"WS x{w['batch']} {_k(w['msgs_per_s'])} msgs/s "
+                    f"{_f(w['server_cpu_us_per_msg'], 2)}µs/msg"
+                )
+        return "; ".join(parts)
     return ""
 
 
@@ -403,13 +412,33 @@ def _section_e(results: dict[str, Any]) -> str:
             f"{hb['client_cpu']:.0%}",
             str(hb["errors"]),
         ],
-        ["producer WebSocket", "not implemented", "—", "—", "—", "—"],
     ]
+    ws_rows = e.get("producer_ws")
+    if not isinstance(ws_rows, list):  # results from before the producer socket existed
+        rows.append(["producer WebSocket", "not implemented", "—", "—", "—", "—"])
+        ws_rows = []
+    for w in ws_rows:
+        shape = (
+            "one message per frame"
+            if w["batch"] == 1
+            else f'{{"messages": [...]}} frames of {w["batch"]} market_data'
+        )
+        rows.append(
+            [
+                f"producer WebSocket /api/v1/ws/publish, {shape}, {w['window']} frames in "
+                f"flight, {w['connections']} socket" + ("s" if w["connections"] > 1 else ""),
+                f"**{_f(w['msgs_per_s'], 0)}**" + (" †" if w.get("disturbed") else ""),
+                _f(w["server_cpu_us_per_msg"], 2),
+                f"{_f(w['ack_p50_ms'], 1)} / {_f(w['ack_p99_ms'], 1)}",
+                f"{w['client_cpu']:.0%}",
+                str(w["errors"]) + (f" ({w['closed']})" if w.get("closed") else ""),
+            ]
+        )
     head = [
         "path",
         "msgs/s accepted",
         "server CPU µs/msg",
-        "request p50 / p99 ms",
+        "request (ack) p50 / p99 ms",
         "client CPU",
         "errors",
     ]

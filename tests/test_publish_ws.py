@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.conftest import RunningHub, connect, recv_json, send_json
+from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 from tests.fake_discord import FakeDiscord
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -251,6 +253,57 @@ async def test_ten_thousand_pipelined_messages_are_all_acked_and_delivered_exact
     assert [m["id"] for m in delivered] == [a["results"][0]["id"] for a in acks]
     assert len({m["id"] for m in delivered}) == total
     assert (await stats(hub))["published"]["agent_insight"] == total
+
+
+def test_a_producer_that_does_not_read_its_acks_is_held_back_by_tcp(hub_factory: Any) -> None:
+    """Unread acks stop the hub reading frames: publishing pauses, nothing piles up in the hub,
+    and once the producer reads again every frame it sent is published and acked, in order."""
+    hub = hub_factory(ping_interval=0)  # the raw client answers no pings
+    port = int(hub.url.rsplit(":", 1)[1])
+    client = RawClient("127.0.0.1", port, "/api/v1/ws/publish", rcvbuf=4096)
+    try:
+        client.send_frame(1, orjson.dumps({"action": "auth", "token": hub.token}))
+        assert orjson.loads(client.read_frame()[1])["type"] == "authenticated"
+        # A long ref makes long acks, so that fewer frames fill the socket buffers.
+        tick = {"type": "market_data", "symbol": "BP", "data": {"price": 1}, "ref": "r" * 256}
+        payload = orjson.dumps(tick)
+        wire = b"\x81\xfe" + struct.pack("!H", len(payload)) + b"\0\0\0\0" + payload
+        chunk = wire * 1000
+        client.sock.setblocking(False)
+        sent = 0  # bytes
+        idle = 0
+        while idle < 100:  # until sending has been blocked for a while (TCP window closed)
+            try:
+                sent += client.sock.send(chunk[sent % len(wire) :])
+                idle = 0
+            except BlockingIOError:
+                idle += 1
+                threading.Event().wait(0.01)
+        published = hub.call(_published(hub))
+        threading.Event().wait(0.5)
+        assert hub.call(_published(hub)) == published  # the hub stopped reading
+        frames = -(-sent // len(wire))
+        assert published < frames
+        rest = wire[sent % len(wire) :] if sent % len(wire) else b""
+        client.sock.setblocking(True)
+        client.sock.settimeout(10)
+        if rest:
+            threading.Thread(target=client.sock.sendall, args=(rest,), daemon=True).start()
+        seqs = []
+        for _ in range(frames):
+            opcode, data = client.read_frame()
+            assert opcode == 1, (opcode, data[:100], len(seqs))
+            ack = orjson.loads(data)
+            assert ack["type"] == "ack", ack
+            seqs.append(ack["results"][0]["seq"]["market_BP"])
+        assert seqs == list(range(1, frames + 1))
+        assert hub.call(_published(hub)) == frames
+    finally:
+        client.close()
+
+
+async def _published(hub: RunningHub) -> int:
+    return int(hub.node.stats_snapshot()["published_total"])
 
 
 # -- errors: the frame is refused, the socket stays open ---------------------------------------

@@ -38,7 +38,7 @@ from alphawire.alerting.outbox import OutboxFull
 from alphawire.errors import BrokerUnavailable, ValidationError
 from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
-from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
+from alphawire.web.transport import EXTENSION, AsgiSink, HubWebSocketProtocol, TransportSink
 from alphawire.web.websocket import Receive, Refused, Scope, Send, _origin_allowed
 
 logger = logging.getLogger("alphawire.ws")
@@ -89,11 +89,17 @@ class ProducerSession:
         self.query = scope.get("query_string", b"")
         client = scope.get("client") or ("?", 0)
         proto = scope.get("extensions", {}).get(EXTENSION)
+        self.proto: HubWebSocketProtocol | None = proto
         sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
-        # Replies go through ASGI send (it waits for the socket's buffer to drain); the
-        # connection is there for the registry: connection limits, stats, 1001 at shutdown.
+        # The connection puts the socket in the registry (connection limits, stats, 1001 at
+        # shutdown) and writes the replies: those of frames handled in one loop turn go out
+        # in one write (pipelined single-message frames would otherwise cost a send() each).
         self.conn = Connection(
-            sink, node.stats, client=f"{client[0]}:{client[1]}", ip=str(client[0])
+            sink,
+            node.stats,
+            client=f"{client[0]}:{client[1]}",
+            ip=str(client[0]),
+            corker=node.registry.corker if proto is not None else None,
         )
 
     async def run(self, headers: dict[str, str]) -> None:
@@ -127,7 +133,6 @@ class ProducerSession:
                 await writer
 
     async def _write(self) -> None:
-        # Only the close frames pass here (shutdown 1001, refusals).
         try:
             await self.conn.run_writer()
         except (OSError, RuntimeError) as exc:
@@ -185,7 +190,8 @@ class ProducerSession:
             )
         self._check(frame["token"])
         ref = frame.get("ref")
-        return await self._reply(_frame("authenticated", ref if _valid_ref(ref) else None))
+        await self._reply(_frame("authenticated", ref if _valid_ref(ref) else None))
+        return True
 
     def _check(self, token: str) -> None:
         # Constant-time comparison, as over HTTP: the token must not leak through timing.
@@ -196,14 +202,13 @@ class ProducerSession:
 
     async def _read(self) -> None:
         limit = self.node.settings.max_request_bytes
-        conn = self.conn
         while True:
             event = await self.receive()
             kind = event["type"]
             if kind == "websocket.disconnect":
                 return
-            if kind != "websocket.receive" or conn.is_closing:
-                continue  # closing (shutdown): nothing more is published
+            if kind != "websocket.receive" or self._closing():
+                continue  # closing: nothing more is published; the disconnect follows
             text = event.get("text")
             if text is None:
                 raise Refused(
@@ -214,16 +219,27 @@ class ProducerSession:
                 raise Refused(
                     protocol.CLOSE_MESSAGE_TOO_BIG, f"frame exceeds the {limit}-byte limit"
                 )
-            if not await self._reply(await self._handle(text)):
-                return
+            await self._reply(await self._handle(text))
 
-    async def _reply(self, text: str) -> bool:
-        """Send a reply; waits while the socket's send buffer is full. False if it is gone."""
-        try:
-            await self.send({"type": "websocket.send", "text": text})
-        except (OSError, RuntimeError):  # the peer left, or the socket is closing
-            return False
-        return True
+    def _closing(self) -> bool:
+        proto = self.proto
+        if proto is not None and (proto.close_sent or proto.disconnected):
+            return True
+        return self.conn.is_closing
+
+    async def _reply(self, text: str) -> None:
+        """Send a reply, then wait until the socket can take more: while the peer does not
+        read its replies, no further frame is read (backpressure)."""
+        proto = self.proto
+        if proto is None:  # a server without the hub's protocol: plain ASGI send
+            with contextlib.suppress(OSError, RuntimeError):  # the peer left, or closing
+                await self.send({"type": "websocket.send", "text": text})
+            return
+        conn = self.conn
+        conn.push_control(text)
+        while (conn.queued or not proto.writable.is_set()) and not self._closing():
+            await proto.writable.wait()
+            await asyncio.sleep(0)  # the connection's writer drains what it queued
 
     async def _handle(self, text: str) -> str:
         """Publish what one frame holds; the reply to send."""
