@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -569,3 +570,45 @@ async def test_secrets_never_leak(hub_factory: Any, caplog: pytest.LogCaptureFix
             assert secret not in message, f"{what} in a log line: {message[:200]}"
         for text in (*answers, stats_text, health_text):
             assert secret not in text, f"{what} in an answer: {text[:200]}"
+
+
+def _raw_upgrade(port: int, host: str, path: str = "/api/v1/ws/unified") -> bytes:
+    """The status line of a raw WebSocket upgrade sent with ``host`` as its Host header."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+async def test_host_allow_list_guards_websockets_and_http(hub_factory: Any) -> None:
+    """DNS rebinding: bound to loopback, only loopback Host names are served, on the WebSocket
+    endpoints (refused with 403 before the handshake) as on HTTP (400)."""
+    hub = hub_factory()
+    port = int(hub.url.rsplit(":", 1)[1])
+    for path in ("/api/v1/ws/unified", "/api/v1/ws/market/SPY", "/api/v1/ws"):
+        assert b" 403 " in _raw_upgrade(port, f"evil.example:{port}", path)
+        assert b" 101 " in _raw_upgrade(port, f"localhost:{port}", path)
+    assert b" 101 " in _raw_upgrade(port, f"127.0.0.1:{port}")
+    assert b" 101 " in _raw_upgrade(port, f"[::1]:{port}")
+    assert b" 403 " in _raw_upgrade(port, "")
+    async with httpx.AsyncClient() as client:
+        bad = await client.get(hub.url + "/api/v1/health", headers={"Host": "evil.example"})
+        good = await client.get(hub.url + "/api/v1/health")
+    assert bad.status_code == 400 and good.status_code == 200
+
+    listed = hub_factory(allowed_hosts=("hub.example", "*.desk.example"))
+    port = int(listed.url.rsplit(":", 1)[1])
+    assert b" 101 " in _raw_upgrade(port, "hub.example")
+    assert b" 101 " in _raw_upgrade(port, f"eu.desk.example:{port}")
+    assert b" 403 " in _raw_upgrade(port, f"localhost:{port}")

@@ -2,7 +2,9 @@
 
 Frames are written straight to the socket while it keeps up, and queued only when it does
 not (its transport buffer is above the high-water mark, or a backlog is already queued), so
-a healthy client costs no task switch per message. What is queued waits in one of two lanes:
+a healthy client costs no task switch per message. The lanes and the writer task exist only
+while there is a backlog: an idle or keeping-up connection holds neither (memory per idle
+connection is a headline figure of a hub). What is queued waits in one of two lanes:
 
 - the **priority lane** (alerts, signals, insights, narratives, control frames), bounded by
   messages and bytes; when it overflows the client is too slow to be served and is closed
@@ -15,6 +17,7 @@ a healthy client costs no task switch per message. What is queued waits in one o
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import Protocol
 
@@ -23,6 +26,8 @@ import orjson
 from alphawire.hub.frames import Outgoing, control_frame
 from alphawire.hub.stats import Stats
 from alphawire.protocol import CLOSE_SLOW_CONSUMER
+
+logger = logging.getLogger("alphawire.ws")
 
 DEFAULT_MAX_MESSAGES = 2048
 DEFAULT_MAX_BYTES = 1 << 20  # 1 MiB of queued frames per lane
@@ -86,6 +91,7 @@ class Connection:
 
     __slots__ = (
         "_busy",
+        "_closed",
         "_closing",
         "_cork",
         "_cork_bytes",
@@ -97,7 +103,7 @@ class Connection:
         "_prio_bytes",
         "_sink",
         "_stats",
-        "_wakeup",
+        "_writer",
         "channels",
         "client",
         "ip",
@@ -122,13 +128,15 @@ class Connection:
         self._cork: list[bytes] = []
         self._cork_bytes = 0
         self._stats = stats
-        self._prio: deque[Outgoing] = deque()
-        self._market: deque[Outgoing] = deque()
+        # Lanes made on first use and dropped when drained (a deque is ~600 bytes).
+        self._prio: deque[Outgoing] | None = None
+        self._market: deque[Outgoing] | None = None
         self._prio_bytes = 0
         self._market_bytes = 0
-        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None  # runs only while lanes hold frames
+        self._closed: asyncio.Event | None = None  # made by wait_closed()
         self._closing: tuple[int, str] | None = None
-        self._gaps: dict[str, tuple[int, int]] = {}  # channel -> (first skipped seq, count)
+        self._gaps: dict[str, tuple[int, int]] | None = None  # channel -> (first seq, count)
         self._busy = False  # the writer holds a popped frame: direct writes would overtake it
         self.channels: set[str] = set()
         self.client = client
@@ -143,7 +151,7 @@ class Connection:
 
     @property
     def queued(self) -> int:
-        return len(self._prio) + len(self._market)
+        return len(self._prio or ()) + len(self._market or ())
 
     def push(self, frame: Outgoing, *, bounded: bool = True) -> None:
         """Send or queue ``frame``.
@@ -174,20 +182,25 @@ class Connection:
         if not self._sink.is_open:
             return
         if frame.market:
-            self._market.append(frame)
+            market = self._market
+            if market is None:
+                market = self._market = deque()
+            market.append(frame)
             self._market_bytes += len(frame)
-            if len(self._market) > self.max_messages or self._market_bytes > self.max_bytes:
+            if len(market) > self.max_messages or self._market_bytes > self.max_bytes:
                 self._conflate()
         else:
-            self._prio.append(frame)
+            prio = self._prio
+            if prio is None:
+                prio = self._prio = deque()
+            prio.append(frame)
             self._prio_bytes += len(frame)
-            if bounded and (
-                len(self._prio) > self.max_messages or self._prio_bytes > self.max_bytes
-            ):
+            if bounded and (len(prio) > self.max_messages or self._prio_bytes > self.max_bytes):
                 self._stats.slow_consumers += 1
                 self.abort(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect and resume with since")
                 return
-        self._wakeup.set()
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     def flush(self) -> None:
         """Write what was corked this loop turn, in one write."""
@@ -210,12 +223,16 @@ class Connection:
         just before the kept tick, so the client knows exactly what it did not get.
         """
         newest: dict[str, Outgoing] = {}
+        assert self._market is not None
+        gaps = self._gaps
+        if gaps is None:
+            gaps = self._gaps = {}
         for frame in self._market:
             kept = newest.get(frame.channel)
             if kept is not None:
                 assert kept.seq is not None
-                first, count = self._gaps.get(frame.channel, (kept.seq, 0))
-                self._gaps[frame.channel] = (first, count + 1)
+                first, count = gaps.get(frame.channel, (kept.seq, 0))
+                gaps[frame.channel] = (first, count + 1)
                 self._stats.conflated += 1
                 self.skipped += 1
             newest[frame.channel] = frame
@@ -223,6 +240,8 @@ class Connection:
         self._market_bytes = sum(len(f) for f in self._market)
 
     def _gap_notice(self, frame: Outgoing) -> Outgoing | None:
+        if not self._gaps:
+            return None
         gap = self._gaps.pop(frame.channel, None)
         if gap is None or frame.seq is None:
             return None
@@ -238,41 +257,77 @@ class Connection:
 
     def abort(self, code: int, reason: str) -> None:
         """Drop everything queued and close now with ``code`` (the slow-consumer path)."""
-        self._prio.clear()
-        self._market.clear()
+        self._prio = self._market = None
         self._cork.clear()
         self._prio_bytes = self._market_bytes = self._cork_bytes = 0
         if self._closing is None:
             self._closing = (code, reason)
             self._sink.close(code, reason)
-            self._wakeup.set()
+        self._stop_writer()
+        self._set_closed()
 
     def close(self, code: int, reason: str) -> None:
         """Send what is queued, then close with ``code`` (shutdown, policy closes)."""
-        if self._closing is None:
-            self._closing = (code, reason)
-            self._wakeup.set()
+        if self._closing is not None:
+            return
+        self._closing = (code, reason)
+        if self._writer is None:  # nothing queued: close now (the writer would, at its end)
+            self.flush()
+            if self._sink.is_open:
+                self._sink.close(code, reason)
+            self._set_closed()
+
+    def discard(self) -> None:
+        """The socket is gone: stop the writer, drop what is queued."""
+        self._prio = self._market = None
+        self._cork.clear()
+        self._prio_bytes = self._market_bytes = self._cork_bytes = 0
+        self._stop_writer()
+        self._set_closed()
+
+    async def wait_closed(self) -> None:
+        """Return once the connection has closed (sent its close frame, or was discarded)."""
+        if self._closed is None:
+            self._closed = asyncio.Event()
+            if self._closing is not None and self._writer is None:
+                self._closed.set()
+        await self._closed.wait()
 
     async def run_writer(self) -> None:
-        """Drain the lanes (priority first) until closed; returns when the socket is done."""
-        prio = self._prio
+        """Kept for sessions written before the writer became lazy: waits until closed."""
+        await self.wait_closed()
+
+    def _set_closed(self) -> None:
+        if self._closed is not None:
+            self._closed.set()
+
+    def _stop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+
+    async def _drain(self) -> None:
+        """The writer: drains the lanes (priority first), then ends; push() starts it again."""
         sink = self._sink
         stats = self._stats
-        wakeup = self._wakeup
-        while True:
+        try:
             self.flush()  # what was corked precedes what was queued
-            while prio or self._market:
+            while True:
+                prio, market = self._prio, self._market
+                if prio:
+                    frame = prio.popleft()
+                    self._prio_bytes -= len(frame)
+                elif market:
+                    frame = market.popleft()
+                    self._market_bytes -= len(frame)
+                else:
+                    break
                 # While a popped frame waits here, push() must queue rather than write
                 # directly, or a newer frame would overtake it.
                 self._busy = True
                 try:
-                    if prio:
-                        frame = prio.popleft()
-                        self._prio_bytes -= len(frame)
-                    else:
-                        frame = self._market.popleft()
-                        self._market_bytes -= len(frame)
-                        notice = self._gap_notice(frame) if self._gaps else None
+                    if frame.market:
+                        notice = self._gap_notice(frame)
                         if notice is not None and not sink.try_write(notice):
                             await sink.write(notice)
                     if not sink.try_write(frame):
@@ -281,9 +336,16 @@ class Connection:
                     self._busy = False
                 if frame.seq is not None:
                     stats.delivered += 1
-            if self._closing is not None:
-                if sink.is_open:
-                    sink.close(*self._closing)
-                return
-            wakeup.clear()
-            await wakeup.wait()
+        except (OSError, RuntimeError) as exc:
+            # The peer went away mid-send (OSError), or the server already closed the socket
+            # for a protocol error (RuntimeError from the ASGI server); the reader sees the
+            # disconnect and discards the connection.
+            logger.debug("writer for %s ended: %s", self.client, exc)
+            self._writer = None
+            return
+        self._prio = self._market = None  # drained: give the deques back
+        self._writer = None
+        if self._closing is not None:
+            if sink.is_open:
+                sink.close(*self._closing)
+            self._set_closed()

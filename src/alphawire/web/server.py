@@ -16,6 +16,7 @@ from alphawire.errors import AlphawireError
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app, install_log_redaction
+from alphawire.web.gateway import Gateway
 
 logger = logging.getLogger("alphawire")
 
@@ -43,10 +44,13 @@ class HubServer(uvicorn.Server):
 
 def uvicorn_config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
     """uvicorn settings for the hub: loopback by default, our frame limit, no compression."""
+    entry: Gateway | str = (
+        Gateway(app, settings.trusted_hosts()) if isinstance(app, FastAPI) else app
+    )
     fast_loop = importlib.util.find_spec("uvloop") is not None
     fast_http = importlib.util.find_spec("httptools") is not None
     return uvicorn.Config(
-        app,
+        entry,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -67,13 +71,14 @@ def uvicorn_config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
 
 
 _SETTINGS_ENV = "ALPHAWIRE__WORKER_SETTINGS"  # how the parent hands settings to workers
-_worker_app: FastAPI | None = None
+_worker_app: Gateway | None = None
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> Gateway:
     """App factory run in each worker process of ``serve --workers N``."""
     global _worker_app
-    _worker_app = create_app(Settings.from_json(os.environ[_SETTINGS_ENV]))
+    settings = Settings.from_json(os.environ[_SETTINGS_ENV])
+    _worker_app = Gateway(create_app(settings), settings.trusted_hosts())
     return _worker_app
 
 

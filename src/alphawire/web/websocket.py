@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -46,14 +45,11 @@ class ChannelSocket:
         event = await receive()
         if event["type"] != "websocket.connect":  # pragma: no cover - ASGI guarantees it
             return
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-        }
-        if not _origin_allowed(headers, node.settings.allowed_origins):
-            # Cross-site WebSocket hijacking: refuse before the handshake (HTTP 403).
-            logger.warning("refused WebSocket from origin %r", headers.get("origin", "")[:200])
+        if not _origin_checked(scope, node.settings.allowed_origins):
             await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
             return
+        # Nothing reads the headers after this point: an open socket need not keep them.
+        scope["headers"] = []
         await send({"type": "websocket.accept"})
         try:
             query = {
@@ -117,7 +113,6 @@ class Session:
             return
         registry.attach(conn)
         self.fixed = tuple(initial)
-        writer = asyncio.create_task(self._write())
         try:
             if self.grant is None:
                 await self._authenticate(token)
@@ -141,19 +136,7 @@ class Session:
             if self._expiry is not None:
                 self._expiry.cancel()
             await registry.detach(conn)
-            if not writer.done():
-                writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-
-    async def _write(self) -> None:
-        try:
-            await self.conn.run_writer()
-        except (OSError, RuntimeError) as exc:
-            # The peer went away mid-send (OSError), or the server already closed the socket
-            # for a protocol error (RuntimeError from the ASGI server); the reader sees the
-            # disconnect either way.
-            logger.debug("writer for %s ended: %s", self.conn.client, exc)
+            conn.discard()
 
     async def _drain_until_disconnect(self) -> None:
         while (await self.receive())["type"] != "websocket.disconnect":
@@ -420,6 +403,18 @@ def _since(raw: str | None) -> int | None:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise Refused(protocol.CLOSE_POLICY_VIOLATION, "since must be a non-negative integer")
     return int(raw)
+
+
+def _origin_checked(scope: Scope, allowed: tuple[str, ...]) -> bool:
+    """The Origin check, with a warning when it refuses (headers decoded only here)."""
+    headers = {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+    }
+    if _origin_allowed(headers, allowed):
+        return True
+    # Cross-site WebSocket hijacking: refuse before the handshake (HTTP 403).
+    logger.warning("refused WebSocket from origin %r", headers.get("origin", "")[:200])
+    return False
 
 
 def _origin_allowed(headers: dict[str, str], allowed: tuple[str, ...]) -> bool:
