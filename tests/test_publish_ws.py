@@ -15,6 +15,7 @@ import orjson
 import pytest
 from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 from tests.fake_discord import FakeDiscord
+from tests.test_asyncapi import errors, get_json, unresolved
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -521,3 +522,69 @@ async def test_stats_count_open_producer_sockets(hub: RunningHub) -> None:
         await asyncio.sleep(0.02)
     after = await stats(hub)
     assert (after["publish_connections"], after["total_connections"]) == (0, 0)
+
+
+# -- the AsyncAPI document ---------------------------------------------------------------------
+
+
+async def test_asyncapi_describes_the_producer_socket_and_its_real_frames_validate(
+    hub: RunningHub, producer: ClientConnection
+) -> None:
+    """The publish channel is in the AsyncAPI document; frames the hub sends match its schemas."""
+    doc = await get_json(hub, "/api/v1/asyncapi.json")
+    chan = doc["channels"]["publish"]
+    assert chan["address"] == "/api/v1/ws/publish"
+    assert set(chan["messages"]) == {
+        "publish",
+        "publish_batch",
+        "auth",
+        "ping",
+        "ack",
+        "error",
+        "authenticated",
+        "pong",
+    }
+    assert doc["operations"]["control_publish"]["action"] == "receive"
+    assert doc["operations"]["deliver_publish"]["action"] == "send"
+    assert unresolved(doc) == []
+    real = {
+        "ack": [
+            await publish(producer, {**ALERT, "ref": "x"}),
+            await publish(producer, {"messages": [TICK, {**TICK, "idempotency_key": "i"}]}),
+            await publish(producer, {**TICK, "idempotency_key": "i", "ref": 3}),
+        ],
+        "error": [
+            await publish(producer, {"messages": [ALERT, {"type": "alert"}], "ref": 1}),
+            await publish(producer, {"type": "nope"}),
+            await publish(producer, "[]"),
+        ],
+        "authenticated": [await publish(producer, {"action": "auth", "token": hub.token})],
+        "pong": [await publish(producer, {"action": "ping", "ref": "p"})],
+    }
+    for kind, frames in real.items():
+        pointer = f"/components/messages/{kind}/payload"
+        for frame in frames:
+            assert errors(doc, pointer, frame) == [], frame
+            assert errors(doc, pointer, {**frame, "type": "bogus"}) != []
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        ("publish", {**ALERT, "ref": "a"}, {"alert_type": "x", "source": "y"}),
+        ("publish", {**TICK, "ref": 5}, {**TICK, "ref": {"no": 1}}),
+        ("publish_batch", {"messages": [ALERT, TICK], "ref": 1}, {"messages": []}),
+        ("auth", {"action": "auth", "token": "t"}, {"action": "auth"}),
+    ],
+)
+async def test_asyncapi_producer_frame_schemas_accept_what_the_hub_accepts(
+    hub: RunningHub, producer: ClientConnection, kind: str, good: Any, bad: Any
+) -> None:
+    """The documented client frames accept frames the hub takes and refuse ones it refuses."""
+    doc = await get_json(hub, "/api/v1/asyncapi.json")
+    pointer = f"/components/messages/{kind}/payload"
+    assert errors(doc, pointer, good) == []
+    assert errors(doc, pointer, bad) != []
+    if kind != "auth":
+        assert (await publish(producer, good))["type"] == "ack"
+        assert (await publish(producer, bad))["type"] == "error"

@@ -52,7 +52,78 @@ def component_schemas() -> dict[str, Any]:
         )
         schemas[f"{name}Delivered"] = delivered
     schemas.update(_control_schemas())
+    schemas.update(_producer_schemas(schemas))
     return schemas
+
+
+_REF_PROPERTY: dict[str, Any] = {
+    "anyOf": [{"type": "string", "maxLength": 256}, {"type": "integer"}, {"type": "null"}],
+    "description": "the client's own reference, echoed in the reply to this frame",
+}
+
+
+def _producer_schemas(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Frames of the producer socket (/api/v1/ws/publish): the HTTP bodies plus ``ref``."""
+
+    def with_ref(name: str, title: str, *required: str) -> dict[str, Any]:
+        # A copy with "ref" added: the models forbid extra properties, so allOf cannot work.
+        schema: dict[str, Any] = copy.deepcopy(schemas[name])
+        schema["title"] = title
+        schema["properties"] = {**schema["properties"], "ref": _REF_PROPERTY}
+        schema["required"] = sorted({*schema.get("required", []), *required})
+        return schema
+
+    kinds = [m.__name__ for m in messages.MODEL_TYPES]
+    result = {
+        "type": "object",
+        "required": ["id", "type", "channels", "seq"],
+        "properties": {
+            "id": {"type": "string", "description": "the message's id (ULID)"},
+            "type": {"enum": [m.model_fields["type"].default for m in messages.MODEL_TYPES]},
+            "channels": {"type": "array", "items": {"type": "string"}},
+            "seq": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 1},
+                "description": "channel → the message's seq on it",
+            },
+            "duplicate": {"const": True, "description": "an idempotent retry: nothing published"},
+            "destinations": {"type": "array", "items": {"type": "string"}},
+            "suppressed": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    return {
+        "PublishMessageFrame": {
+            "title": "PublishMessageFrame",
+            "description": "One message (with its type) and an optional ref.",
+            "oneOf": [with_ref(kind, f"{kind}Frame", "type") for kind in kinds],
+        },
+        "PublishBatchFrame": with_ref("PublishBatch", "PublishBatchFrame"),
+        "AuthFrame": {
+            "type": "object",
+            "required": ["action", "token"],
+            "properties": {
+                "action": {"const": "auth"},
+                "token": {"type": "string"},
+                "ref": _REF_PROPERTY,
+            },
+        },
+        "PublishResult": result,
+        "AckFrame": {
+            "type": "object",
+            "required": ["type", "ref", "accepted", "results"],
+            "properties": {
+                "type": {"const": "ack"},
+                "ref": _REF_PROPERTY,
+                "accepted": {"type": "integer", "minimum": 1},
+                "results": {"type": "array", "items": {"$ref": REF.format(model="PublishResult")}},
+            },
+        },
+        "AuthenticatedFrame": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"const": "authenticated"}, "ref": _REF_PROPERTY},
+        },
+    }
 
 
 def _control_schemas() -> dict[str, Any]:
@@ -107,10 +178,31 @@ def _control_schemas() -> dict[str, Any]:
                         protocol.ERR_FORBIDDEN,
                         protocol.ERR_INVALID_RECOVERY,
                         protocol.ERR_UNAVAILABLE,
+                        protocol.ERR_INVALID_MESSAGE,
+                        protocol.ERR_OUTBOX_FULL,
                     ]
                 },
                 "message": {"type": "string"},
                 "channel": {"type": ["string", "null"]},
+                "ref": {
+                    "description": "producer socket: the ref of the refused frame (null if none)"
+                },
+                "errors": {
+                    "type": "array",
+                    "description": "invalid_message: each problem, with index for a batch",
+                    "items": {
+                        "type": "object",
+                        "required": ["loc", "field", "message"],
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "loc": {"type": "array"},
+                            "field": {"type": ["string", "null"]},
+                            "message": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                    },
+                },
+                "retry_after": {"type": "integer", "description": "seconds before retrying"},
             },
         },
     }
@@ -178,7 +270,39 @@ def asyncapi_document(host: str = "127.0.0.1:8000") -> dict[str, Any]:
             "messages": refs(*msgs),
         },
     }
-    operations: dict[str, Any] = {}
+    producer_in = {
+        "publish": ("PublishMessageFrame", "One message, as an item of POST /api/v1/publish."),
+        "publish_batch": ("PublishBatchFrame", "A batch, all or nothing."),
+        "auth": ("AuthFrame", "The publish token, as the first frame (browsers)."),
+    }
+    producer_out = {
+        "ack": ("AckFrame", "The frame's messages were published: their results, in order."),
+        "authenticated": ("AuthenticatedFrame", "The auth frame's token is right."),
+    }
+    for name, (schema, summary) in {**producer_in, **producer_out}.items():
+        msgs[name] = {
+            "name": name,
+            "summary": summary,
+            "contentType": "application/json",
+            "payload": {"$ref": REF.format(model=schema)},
+        }
+    publish_in = (*producer_in, "ping")
+    publish_out = (*producer_out, "error", "pong")
+    operations: dict[str, Any] = {
+        "deliver_publish": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/publish"},
+            "summary": "One reply per frame, in order: ack, error (nothing published), "
+            "authenticated or pong.",
+            "messages": [{"$ref": f"#/channels/publish/messages/{m}"} for m in publish_out],
+        },
+        "control_publish": {
+            "action": "receive",
+            "channel": {"$ref": "#/channels/publish"},
+            "summary": "The hub receives messages, batches, auth and ping frames.",
+            "messages": [{"$ref": f"#/channels/publish/messages/{m}"} for m in publish_in],
+        },
+    }
     for name, chan in chans.items():
         data = [m for m in chan["messages"] if m not in control]
         operations[f"deliver_{name}"] = {
@@ -195,12 +319,21 @@ def asyncapi_document(host: str = "127.0.0.1:8000") -> dict[str, Any]:
             "summary": "The hub receives subscribe, unsubscribe and ping frames.",
             "messages": [{"$ref": f"#/channels/{name}/messages/{m}"} for m in _CLIENT_MESSAGES],
         }
+    chans["publish"] = {
+        "address": "/api/v1/ws/publish",
+        "description": "The producer socket: publish with the publish token "
+        "(Authorization: Bearer on the handshake, or a first auth frame). Frames are handled "
+        "one at a time and each gets one reply, in order; a producer faster than the hub is "
+        "slowed down by TCP.",
+        "messages": refs(*publish_in, *publish_out),
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "alphawire",
             "version": __version__,
-            "description": "Real-time market-intelligence hub: WebSocket channels.",
+            "description": "Real-time market-intelligence hub: WebSocket channels, and the "
+            "producer socket that publishes to them.",
         },
         "defaultContentType": "application/json",
         "servers": {"hub": {"host": host, "protocol": "ws", "description": "alphawire hub"}},
