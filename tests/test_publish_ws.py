@@ -20,7 +20,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from alphawire import protocol
-from alphawire.errors import BrokerUnavailable
+from alphawire.client import StreamPublisher
+from alphawire.errors import BrokerUnavailable, ClientError, ServerRejected
 
 pytestmark = pytest.mark.anyio
 
@@ -588,3 +589,39 @@ async def test_asyncapi_producer_frame_schemas_accept_what_the_hub_accepts(
     if kind != "auth":
         assert (await publish(producer, good))["type"] == "ack"
         assert (await publish(producer, bad))["type"] == "error"
+
+
+# -- the Python client -------------------------------------------------------------------------
+
+
+async def test_stream_publisher_publishes_pipelined_and_raises_refusals(hub: RunningHub) -> None:
+    """StreamPublisher returns results as over HTTP, pipelines calls, raises a refused frame."""
+    async with await connect(hub.ws + "/ws/signals") as sub:
+        assert (await recv_json(sub))["type"] == "subscribed"
+        async with StreamPublisher(hub.url, hub.token, window=16) as pub:
+            first = await pub.publish(ALERT)
+            assert first["seq"] == {"unified": 1}
+            batch = await pub.publish_many([TICK, TICK])
+            assert batch["accepted"] == 2
+            signals = [
+                {"type": "signal", "signal": {"symbol": "NVDA", "n": i}} for i in range(1000)
+            ]
+            results = await asyncio.gather(*(pub.publish(s) for s in signals))
+            assert sorted(r["seq"]["signals"] for r in results) == list(range(1, 1001))
+            with pytest.raises(ServerRejected) as refused:
+                await pub.publish_many([ALERT, {"type": "alert"}])
+            assert refused.value.status == 422
+            assert refused.value.body["errors"][0]["index"] == 1
+            assert (await pub.publish(TICK))["seq"] == {"market_SPY": 3}  # still usable
+        got = [(await recv_json(sub))["signal"]["n"] for _ in range(1000)]
+    assert sorted(got) == list(range(1000))
+
+
+async def test_stream_publisher_fails_unacknowledged_frames_when_the_socket_closes(
+    hub: RunningHub,
+) -> None:
+    """A closed socket fails the calls awaiting acks with ClientError naming the close code."""
+    with pytest.raises(ClientError, match="4001"):
+        async with StreamPublisher(hub.url, "wrong") as pub:
+            await pub.publish(ALERT)
+    assert (await stats(hub))["published_total"] == 0

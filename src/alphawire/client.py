@@ -1,8 +1,9 @@
-"""Python clients: a subscription (async iterator of messages) and a publisher over HTTP."""
+"""Python clients: a subscription, and publishers over HTTP and over the producer WebSocket."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -248,3 +249,135 @@ class PublisherClient:
 
 def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+# Error codes of the producer socket → the HTTP status the same refusal has over HTTP.
+_PRODUCER_STATUS = {
+    "invalid_message": 422,
+    "invalid_json": 400,
+    "invalid_frame": 400,
+    "unknown_action": 400,
+    "unavailable": 503,
+    "outbox_full": 503,
+}
+
+
+class StreamPublisher:
+    """Publishes over the producer WebSocket ``/api/v1/ws/publish``: one socket, acks awaited.
+
+    ``async with StreamPublisher(token=...) as pub: result = await pub.publish({...})``.
+    ``publish`` returns the message's result (``id``, ``type``, ``channels``, ``seq``) and
+    ``publish_many`` the batch's ``{"accepted", "results"}``, as over HTTP. Calls from several
+    tasks are pipelined on the socket; at most ``window`` frames await their acks at once (the
+    others wait for room). A refused frame raises ServerRejected with the HTTP status of the
+    same refusal (422 invalid message, 400 bad frame, 503 unavailable or outbox full) and the
+    error frame as body; the socket stays usable. If the socket closes, frames still awaiting
+    their acks raise ClientError: they may have been published, so retry them with the same
+    ``idempotency_key``.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        *,
+        window: int = 256,
+        timeout: float = 10.0,
+    ) -> None:
+        if not token:
+            from alphawire.settings import read_token_file
+
+            token = os.environ.get("ALPHAWIRE_PUBLISH_TOKEN") or read_token_file()
+        if not token:
+            raise ClientError(
+                "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
+                "or run on the hub's machine"
+            )
+        self.url = url
+        self._token = token
+        self.timeout = timeout
+        self._window = asyncio.Semaphore(window)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._next_ref = 0
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._gone: ClientError | None = None
+
+    async def __aenter__(self) -> StreamPublisher:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def connect(self) -> None:
+        self._ws = await websockets.connect(
+            ws_url(self.url, "/api/v1/ws/publish"),
+            additional_headers={"Authorization": f"Bearer {self._token}"},
+            max_size=None,
+            compression=None,
+            open_timeout=self.timeout,
+        )
+        self._gone = None
+        self._reader = asyncio.create_task(self._read(self._ws))
+
+    async def aclose(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await self._reader
+        self._ws = self._reader = None
+
+    async def publish(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Publish one message (with its ``type``); its result once the hub acked it."""
+        ack = await self._request(dict(message))
+        result: dict[str, Any] = ack["results"][0]
+        return result
+
+    async def publish_many(self, batch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Publish up to 1000 messages (each with its ``type``) all-or-nothing."""
+        ack = await self._request({"messages": list(batch)})
+        return {"accepted": ack["accepted"], "results": ack["results"]}
+
+    async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        async with self._window:
+            ws = self._ws
+            if ws is None or self._gone is not None:
+                raise self._gone or ClientError(
+                    "StreamPublisher is not open: use 'async with StreamPublisher(...)'"
+                )
+            ref = self._next_ref
+            self._next_ref += 1
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._pending[ref] = future
+            frame["ref"] = ref
+            with contextlib.suppress(ConnectionClosed):  # the reader fails the future then
+                await ws.send(orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode())
+            reply = await future
+        if reply.get("type") == "error":
+            raise ServerRejected(_PRODUCER_STATUS.get(str(reply.get("code")), 400), reply)
+        return reply
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                reply: dict[str, Any] = orjson.loads(raw)
+                future = self._pending.pop(reply.get("ref"), None)  # type: ignore[arg-type]
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except ConnectionClosed:
+            pass
+        left = len(self._pending)
+        self._gone = ClientError(
+            f"producer socket closed with {ws.close_code}: {ws.close_reason or ''}"
+            + (
+                f"; {left} frame(s) unacknowledged (they may have been published: "
+                "retry with the same idempotency_key)"
+                if left
+                else ""
+            )
+        )
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(self._gone)
