@@ -4,24 +4,45 @@
 
 The caller's latency is what a monitor pays per ``send_discord``: validation, routing and a
 durable SQLite commit. Discord is made slow (a server that accepts connections and never
-answers) or down (a closed port), to show that neither reaches the caller.
+answers), down (a closed port), or busy: a responsive fake Discord (``tests/fake_discord.py``
+in its own process, rate limit lifted) that the dispatcher thread delivers to as fast as it
+can while the caller publishes, which is when the two threads contend most.
+
+Columns, per call: p50 / p99 / p99.9 / max of the wall time; ``blocked max``, the longest
+time a call spent neither running nor waiting for a CPU (wall minus the thread's CPU time
+minus its run-queue wait from ``/proc/thread-self/schedstat``): waits on the GIL, a lock or
+the disk, which this code can cause, apart from the machine being busy, which it cannot;
+``full GCs``, the generation-2 collections during the row (each pauses every thread for
+the whole heap). Each row starts after a ``gc.collect()``, as a monitor that has been running
+a while would. The ``noise floor`` row times 100 µs of pure Python in the same loop, without
+alerts: its tail is what the machine alone adds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import gc
 import json
+import logging
+import os
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alphawire.alerting.manager import AlertManager
 from alphawire.alerting.routes import Route, RouteTable
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _black_hole() -> tuple[socket.socket, int]:
@@ -51,74 +72,180 @@ def _closed_port() -> int:
     return port
 
 
-def _summary(samples: list[float], elapsed: float) -> dict[str, Any]:
-    ordered = sorted(samples)
+@contextmanager
+def _fake_discord(webhooks: int) -> Iterator[list[str]]:
+    """A responsive fake Discord in another process, rate limit lifted: its webhook URLs."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tests.fake_discord", "--webhooks", str(webhooks)),
+            *("--rate-limit", "1000000000", "--rate-period", "1"),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdin is not None
+    try:
+        yield [proc.stdout.readline().strip() for _ in range(webhooks)]
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _Clock:
+    """Per call: wall time, and the part spent off-CPU but not waiting for a CPU."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:  # not Linux: "blocked" is not measured
+            self._fd = None
+        self.wall: list[float] = []
+        self.blocked: list[float] = []
+
+    def _run_delay(self) -> float:
+        if self._fd is None:
+            return 0.0
+        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+
+    def time(self, call: Callable[[], object]) -> None:
+        queued = self._run_delay()
+        cpu = time.thread_time()
+        start = time.perf_counter()
+        call()
+        wall = time.perf_counter() - start
+        cpu = time.thread_time() - cpu
+        queued = self._run_delay() - queued
+        self.wall.append(wall)
+        self.blocked.append(max(0.0, wall - cpu - queued) if self._fd is not None else 0.0)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+
+
+class _FullCollections:
+    """Counts generation-2 collections (any thread) while in the ``with`` block."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            self.count += 1
+
+    def __enter__(self) -> _FullCollections:
+        gc.collect()
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+def _summary(clock: _Clock, elapsed: float, full_gcs: int) -> dict[str, Any]:
+    ordered = sorted(clock.wall)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6  # noqa: E731
     return {
-        "alerts": len(samples),
-        "accepted_per_second": round(len(samples) / elapsed),
+        "alerts": len(ordered),
+        "accepted_per_second": round(len(ordered) / elapsed),
         "p50_us": round(pick(0.50), 1),
         "p99_us": round(pick(0.99), 1),
-        "max_us": round(max(ordered) * 1e6, 1),
+        "p999_us": round(pick(0.999), 1),
+        "max_us": round(ordered[-1] * 1e6, 1),
         "mean_us": round(statistics.fmean(ordered) * 1e6, 1),
+        "blocked_max_us": round(max(clock.blocked) * 1e6, 1),
+        "full_gcs": full_gcs,
     }
 
 
-def run_sync(discord: str, url: str, n: int, routes: int) -> dict[str, Any]:
+def run_noise_floor(n: int) -> dict[str, Any]:
+    clock = _Clock()
+
+    def work() -> None:
+        total = 0
+        for i in range(2500):  # about 100 µs of pure Python
+            total += i
+
+    with _FullCollections() as full:
+        start = time.perf_counter()
+        for _ in range(n):
+            clock.time(work)
+        elapsed = time.perf_counter() - start
+    clock.close()
+    row = {"api": "noise floor (no alerts)", "discord": "-", "routes": 0}
+    return {**row, **_summary(clock, elapsed, full.count), "accepted_per_second": 0}
+
+
+def run_sync(discord: str, urls: list[str], n: int, routes: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        table = RouteTable(tuple(Route(f"r{i}", url, cooldown=0) for i in range(routes)))
+        table = RouteTable(
+            tuple(Route(f"r{i}", urls[i % len(urls)], cooldown=0) for i in range(routes))
+        )
         manager = AlertManager(Path(tmp) / "alerts.sqlite3", routes=table)
         manager.start_in_thread()
-        samples: list[float] = []
-        start = time.perf_counter()
-        for i in range(n):
-            t = time.perf_counter()
-            manager.send_discord(
-                f"dark pool print #{i}: 2,000,000 SPY @ 598.10",
-                {"title": "Dark pool", "fields": [{"name": "size", "value": "2M"}]},
-                alert_type="dark_pool",
-                source="bench",
-                symbol="SPY",
-                severity="high",
-            )
-            samples.append(time.perf_counter() - t)
-        elapsed = time.perf_counter() - start
+        clock = _Clock()
+        embed = {"title": "Dark pool", "fields": [{"name": "size", "value": "2M"}]}
+        with _FullCollections() as full:
+            start = time.perf_counter()
+            for i in range(n):
+                clock.time(
+                    functools.partial(
+                        manager.send_discord,
+                        f"dark pool print #{i}: 2,000,000 SPY @ 598.10",
+                        embed,
+                        alert_type="dark_pool",
+                        source="bench",
+                        symbol="SPY",
+                        severity="high",
+                    )
+                )
+            elapsed = time.perf_counter() - start
+        clock.close()
+        sent = sum(c.sent for c in manager.counters.values())
         manager.close()
     return {
         "api": "send_discord (sync)",
         "discord": discord,
         "routes": routes,
-        **_summary(samples, elapsed),
+        **_summary(clock, elapsed, full.count),
+        "delivered_meanwhile": sent,
     }
 
 
-async def _run_async(url: str, n: int, routes: int) -> tuple[list[float], float]:
+async def _run_async(url: str, n: int, routes: int) -> tuple[_Clock, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         table = RouteTable(tuple(Route(f"r{i}", url, cooldown=0) for i in range(routes)))
         manager = AlertManager(Path(tmp) / "alerts.sqlite3", routes=table)
         await manager.start()
-        samples: list[float] = []
-        start = time.perf_counter()
-        for i in range(n):
-            t = time.perf_counter()
-            await manager.asend_discord(
-                f"gamma flip #{i}", alert_type="gamma", source="bench", symbol="SPY"
-            )
-            samples.append(time.perf_counter() - t)
-        elapsed = time.perf_counter() - start
+        wall: list[float] = []
+        with _FullCollections() as full:
+            start = time.perf_counter()
+            for i in range(n):
+                t = time.perf_counter()
+                await manager.asend_discord(
+                    f"gamma flip #{i}", alert_type="gamma", source="bench", symbol="SPY"
+                )
+                wall.append(time.perf_counter() - t)
+            elapsed = time.perf_counter() - start
         await manager.stop()
         manager.outbox.close()
-    return samples, elapsed
+    clock = _Clock()
+    clock.close()
+    clock.wall, clock.blocked = wall, [0.0]
+    return clock, elapsed, full.count
 
 
 def run_async(discord: str, url: str, n: int, routes: int) -> dict[str, Any]:
-    samples, elapsed = asyncio.run(_run_async(url, n, routes))
-    return {
-        "api": "asend_discord (async)",
-        "discord": discord,
-        "routes": routes,
-        **_summary(samples, elapsed),
-    }
+    clock, elapsed, full_gcs = asyncio.run(_run_async(url, n, routes))
+    row = {"api": "asend_discord (async)", "discord": discord, "routes": routes}
+    return {**row, **_summary(clock, elapsed, full_gcs), "blocked_max_us": None}
 
 
 def main() -> None:
@@ -126,22 +253,34 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=5000)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    n = args.alerts
+    # One "will retry" line per attempt while Discord is down is noise here.
+    logging.getLogger("alphawire.alerting.discord").setLevel(logging.ERROR)
     hole, hole_port = _black_hole()
     slow = f"http://127.0.0.1:{hole_port}/api/webhooks/1/token"
     down = f"http://127.0.0.1:{_closed_port()}/api/webhooks/2/token"
-    rows = [
-        run_sync("slow (never answers)", slow, args.alerts, 1),
-        run_sync("down (connection refused)", down, args.alerts, 1),
-        run_sync("down, 3 routes", down, args.alerts, 3),
-        run_async("slow (never answers)", slow, args.alerts, 1),
+    rows = [run_noise_floor(n)]
+    rows += [
+        run_sync("slow (never answers)", [slow], n, 1),
+        run_sync("down (connection refused)", [down], n, 1),
+        run_sync("down (connection refused)", [down], n, 3),
     ]
+    with _fake_discord(3) as webhooks:
+        rows.append(run_sync("busy (answers at once)", webhooks[:1], n, 1))
+        rows.append(run_sync("busy (answers at once)", webhooks, n, 3))
+    rows.append(run_async("slow (never answers)", slow, n, 1))
     hole.close()
-    print("| API | Discord | routes | alerts | accepted/s | p50 µs | p99 µs | max µs |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| API | Discord | routes | alerts | accepted/s | p50 µs | p99 µs | p99.9 µs | max µs "
+        "| blocked max µs | full GCs | delivered meanwhile |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        blocked = "-" if r["blocked_max_us"] is None else r["blocked_max_us"]
         print(
-            f"| {r['api']} | {r['discord']} | {r['routes']} | {r['alerts']} | {r['accepted_per_second']:,} "
-            f"| {r['p50_us']} | {r['p99_us']} | {r['max_us']} |"
+            f"| {r['api']} | {r['discord']} | {r['routes']} | {r['alerts']} "
+            f"| {r['accepted_per_second']:,} | {r['p50_us']} | {r['p99_us']} | {r['p999_us']} "
+            f"| {r['max_us']} | {blocked} | {r['full_gcs']} | {r.get('delivered_meanwhile', '-')} |"
         )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))

@@ -589,3 +589,27 @@ class FakeDiscord:
             "components": [],
             "webhook_id": webhook_id,
         }
+
+
+def main() -> None:
+    """Serve a fake Discord in its own process until stdin closes (for ``bench.alerts``).
+
+    ``python -m tests.fake_discord [--webhooks N] [--rate-limit R]`` prints one webhook URL
+    per line, then serves; its own CPU stays out of the measuring process.
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--webhooks", type=int, default=1)
+    parser.add_argument("--rate-limit", type=int, default=5)
+    parser.add_argument("--rate-period", type=float, default=2.0)
+    args = parser.parse_args()
+    with FakeDiscord(rate_limit=args.rate_limit, rate_period=args.rate_period) as fake:
+        for i in range(args.webhooks):
+            print(fake.add_webhook(str(10**17 + i), f"token{i}"), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,8 @@ they differ. Lengths are counted in code points, as Discord counts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import json
 import logging
 import math
@@ -141,6 +143,18 @@ def _guard_httpx_logs() -> None:
         httpx_logger.addFilter(_RedactWebhookTokens())
 
 
+def _preload_transport() -> None:
+    """Import now what httpx's transport imports on its first request.
+
+    That is about 20 ms of CPU (anyio's asyncio backend, h11) that would otherwise run on
+    the dispatcher's thread in the middle of the first alerts, holding the GIL while a
+    monitor thread is sending them.
+    """
+    for name in ("anyio._backends._asyncio", "httpcore._backends.anyio", "h11"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 # -- the client -----------------------------------------------------------------------------
 
 
@@ -239,6 +253,7 @@ class DiscordClient:
         self._invalid: deque[float] = deque()
         self._counts = {"sent": 0, "rate_limited": 0, "retries": 0, "fatal": 0, "held": 0}
         _guard_httpx_logs()
+        _preload_transport()
 
     async def __aenter__(self) -> DiscordClient:
         return self

@@ -113,6 +113,12 @@ class Dispatcher:
         self.counters = counters
         self.wakeup = asyncio.Event()
         self.busy = False
+        # True while asleep with nothing pending: only then can a new alert change what the
+        # dispatcher would do (a busy one asks for due rows again when its batch is done; one
+        # waiting for its head's retry cannot send anything behind it). Producers wake only
+        # an idle dispatcher, so a burst of alerts costs the dispatcher's thread nothing.
+        self.idle = False
+        self.wake_scheduled = False
         self.poll = 1.0  # also picks up replays made by another process (the CLI)
         self.owner = secrets.token_hex(8)
         self.lease_ttl = 5.0
@@ -137,11 +143,20 @@ class Dispatcher:
                 await self._sleep(self.poll)
                 continue
             now = time.time()
+            seen = outbox.version
             batch, next_due = outbox.due(name, now)
             if not batch:
-                await self._sleep(
-                    self.poll if next_due is None else max(0.0, min(next_due - now, self.poll))
-                )
+                if next_due is not None:
+                    await self._sleep(max(0.0, min(next_due - now, self.poll)))
+                    continue
+                # A producer bumps the version after its commit, then looks at idle; this
+                # side sets idle, then looks at the version: one of the two sees the other.
+                self.idle = True
+                try:
+                    if outbox.version == seen:
+                        await self._sleep(self.poll)
+                finally:
+                    self.idle = False
                 continue
             self.busy = True
             try:
@@ -150,6 +165,11 @@ class Dispatcher:
                         break  # the head waits (retry or rate limit): order is kept
             finally:
                 self.busy = False
+
+    def wake(self) -> None:
+        """Wake the dispatcher now (on its loop)."""
+        self.wake_scheduled = False
+        self.wakeup.set()
 
     async def _sleep(self, seconds: float) -> None:
         # A timer setting the event rather than wait_for(event.wait()): one future, nothing
@@ -502,15 +522,25 @@ class AlertManager:
                 out.append(receipt)
         return out
 
-    def _wake(self) -> None:
+    def _wake(self, *, everyone: bool = False) -> None:
+        """Wake idle dispatchers (all with ``everyone``), at most one pending call each."""
         loop = self._loop
         if loop is None:
             return
+        on_loop: bool | None = None
         for dispatcher in self._dispatchers.values():
-            if _on_loop(loop):
-                dispatcher.wakeup.set()
+            if not (dispatcher.idle or everyone) or dispatcher.wake_scheduled:
+                continue
+            if on_loop is None:
+                on_loop = _on_loop(loop)
+            if on_loop:
+                dispatcher.wake()
             else:
-                loop.call_soon_threadsafe(dispatcher.wakeup.set)
+                dispatcher.wake_scheduled = True
+                try:
+                    loop.call_soon_threadsafe(dispatcher.wake)
+                except RuntimeError:  # the loop is closed: nothing left to wake
+                    dispatcher.wake_scheduled = False
 
     # -- operations --------------------------------------------------------------------------
 
@@ -521,7 +551,7 @@ class AlertManager:
             for name in list(self.outbox.disabled()):
                 self.outbox.enable(name)
         count = self.outbox.replay(alert_id, destination)
-        self._wake()
+        self._wake(everyone=True)  # a replayed delivery may go ahead of a waiting head
         return count
 
     def stats(self) -> dict[str, Any]:
