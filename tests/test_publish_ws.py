@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import struct
 import threading
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 from tests.fake_discord import FakeDiscord
 from tests.test_asyncapi import errors, get_json, unresolved
@@ -625,3 +628,104 @@ async def test_stream_publisher_fails_unacknowledged_frames_when_the_socket_clos
         async with StreamPublisher(hub.url, "wrong") as pub:
             await pub.publish(ALERT)
     assert (await stats(hub))["published_total"] == 0
+
+
+# -- fuzz --------------------------------------------------------------------------------------
+
+VALID = [
+    ALERT,
+    TICK,
+    {"type": "signal", "signal": {"symbol": "NVDA"}},
+    {"type": "agent_insight", "agent": "MarketAgent", "insight": {}},
+    {"type": "narrative", "narrative": {"headline": "h"}},
+]
+PRODUCER_ERRORS = {
+    protocol.ERR_INVALID_JSON,
+    protocol.ERR_INVALID_FRAME,
+    protocol.ERR_INVALID_MESSAGE,
+    protocol.ERR_UNKNOWN_ACTION,
+}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+keys = st.sampled_from(
+    ["type", "ref", "messages", "action", "token", "symbol", "data", "signal", "agent", "x"]
+)
+mutated = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.sampled_from(VALID),
+    st.dictionaries(keys, json_values | st.sampled_from(["alert", "ping", "auth"]), max_size=2),
+)
+frames = st.one_of(
+    st.tuples(st.just("text"), st.text(max_size=60)),
+    st.tuples(st.just("json"), json_values),
+    st.tuples(st.just("json"), mutated),
+    st.tuples(st.just("json"), st.sampled_from(VALID)),
+    st.tuples(
+        st.just("json"),
+        st.builds(
+            lambda m, r: {"messages": m, "ref": r}, st.lists(mutated, max_size=3), json_values
+        ),
+    ),
+    st.tuples(st.just("json"), st.fixed_dictionaries({"action": json_values | keys})),
+    st.tuples(st.just("binary"), st.binary(max_size=20)),
+)
+
+
+def test_random_frames_get_a_documented_reply_or_close(hub: RunningHub) -> None:
+    """Random frames on the producer socket: one reply each (ack or a documented error), or a
+    documented close (1003 binary, 4001 wrong token); never an internal error."""
+    state: dict[str, Any] = {"ws": None, "closes": [], "kinds": set()}
+
+    async def exchange(kind: str, payload: Any) -> None:
+        if state["ws"] is None:
+            state["ws"] = await open_producer(hub)
+        ws: ClientConnection = state["ws"]
+        # Encoded with the standard library: big integers and NaN reach the hub as sent.
+        data = {"binary": bytes, "text": str}.get(kind, json.dumps)(payload)
+        await try_send(ws, data)
+        await try_send(ws, {"action": "ping", "ref": "fuzz"})
+        try:
+            reply = await recv_json(ws)
+            pong = await recv_json(ws)
+        except ConnectionClosed as exc:
+            state["ws"] = None
+            assert exc.rcvd is not None, data
+            state["closes"].append(exc.rcvd.code)
+            wrong_auth = isinstance(payload, dict) and payload.get("action") == "auth"
+            allowed = {protocol.CLOSE_UNSUPPORTED_DATA} if kind == "binary" else set()
+            if wrong_auth:
+                allowed.add(protocol.CLOSE_UNAUTHORIZED)
+            assert exc.rcvd.code in allowed, (exc.rcvd.code, data)
+            return
+        assert kind != "binary"
+        assert pong == {"type": "pong", "ref": "fuzz"}, (data, reply, pong)
+        state["kinds"].add(reply["type"])
+        if reply["type"] == "error":
+            assert reply["code"] in PRODUCER_ERRORS and reply["message"], reply
+        elif reply["type"] == "ack":
+            assert reply["accepted"] == len(reply["results"]) >= 1
+        else:
+            assert reply["type"] in ("pong", "authenticated"), reply
+
+    with asyncio.Runner() as runner:
+
+        @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=250)
+        @given(frame=frames)
+        @example(frame=("json", {"action": "auth", "token": "wrong"}))
+        @example(frame=("binary", b"\x00"))
+        @example(frame=("json", {"messages": [ALERT, TICK], "ref": 1}))
+        def run(frame: tuple[str, Any]) -> None:
+            runner.run(exchange(*frame))
+
+        run()
+        if state["ws"] is not None:
+            runner.run(state["ws"].close())
+    assert {"ack", "error"} <= state["kinds"]
+    assert {protocol.CLOSE_UNSUPPORTED_DATA, protocol.CLOSE_UNAUTHORIZED} <= set(state["closes"])
+    with httpx.Client(base_url=hub.url) as http:
+        assert http.get("/api/v1/health").status_code == 200
