@@ -28,3 +28,30 @@ async def test_freezes_once_after_a_burst_settles() -> None:
         assert tuner.freezes == 1  # one more connection is not a burst
     finally:
         gc.unfreeze()
+
+
+async def test_a_steady_trickle_of_connections_still_freezes() -> None:
+    """Connections arriving faster than the settle time, without end, do not postpone the
+    freeze forever: it runs at most ``max_wait`` after it was first due."""
+    tuner = CollectorTuner(settle=0.1, every=3, max_wait=0.3)
+    try:
+        for _ in range(50):  # one every 0.02 s: never 0.1 s without an arrival
+            tuner.connection_opened()
+            await asyncio.sleep(0.02)
+        assert tuner.freezes >= 2  # a purely debounced freeze would not have run once
+    finally:
+        gc.unfreeze()
+
+
+async def test_a_freeze_waits_for_the_burst_when_it_settles_in_time() -> None:
+    """A burst shorter than ``max_wait`` is frozen once, after its last connection."""
+    tuner = CollectorTuner(settle=0.2, every=3, max_wait=10.0)
+    try:
+        for _ in range(10):
+            tuner.connection_opened()
+            await asyncio.sleep(0.01)
+        assert tuner.freezes == 0
+        await asyncio.sleep(0.5)
+        assert tuner.freezes == 1
+    finally:
+        gc.unfreeze()
