@@ -46,6 +46,10 @@ class Subscription:
     cannot fill is yielded as a ``{"type": "recovery", "recovered": false, ...}`` frame, never
     hidden. Other control frames (``subscribed``, ``pong``) are yielded only with
     ``control=True``. A refusal (bad token, forbidden channel) raises ClientError.
+
+    ``batch=True`` subscribes in batch mode: the hub sends each channel's messages of one
+    event-loop turn (or of ``linger_ms``) as one JSON-array frame, which costs both ends less
+    at high rates; the iterator still yields one message at a time.
     """
 
     def __init__(
@@ -59,8 +63,12 @@ class Subscription:
         since: Mapping[str, int] | None = None,
         epoch: str | None = None,
         max_backoff: float = 10.0,
+        batch: bool = False,
+        linger_ms: int = 0,
     ) -> None:
         self.channels = list(channels)
+        self.batch = batch
+        self.linger_ms = linger_ms
         self.url = url
         self.token = token
         self.include_control = control
@@ -106,6 +114,9 @@ class Subscription:
         if self.token is not None:
             await self._ws.send(orjson.dumps({"action": "auth", "token": self.token}).decode())
         frame: dict[str, Any] = {"action": "subscribe", "channels": self.channels}
+        if self.batch:
+            frame["batch"] = True
+            frame["linger_ms"] = self.linger_ms
         if self.last_seq:
             frame["since"] = self.last_seq
             frame["epoch"] = self.epoch
@@ -122,9 +133,10 @@ class Subscription:
             assert ws is not None
             try:
                 async for raw in ws:
-                    frame: dict[str, Any] = orjson.loads(raw)
-                    if self._accept(frame):
-                        yield frame
+                    data = orjson.loads(raw)
+                    for frame in data if isinstance(data, list) else (data,):
+                        if self._accept(frame):
+                            yield frame
             except ConnectionClosed:
                 pass
             if self._closed:

@@ -104,6 +104,7 @@ class Connection:
         "_sink",
         "_stats",
         "_writer",
+        "batched",
         "channels",
         "client",
         "ip",
@@ -139,6 +140,8 @@ class Connection:
         self._gaps: dict[str, tuple[int, int]] | None = None  # channel -> (first seq, count)
         self._busy = False  # the writer holds a popped frame: direct writes would overtake it
         self.channels: set[str] = set()
+        # channel -> linger (seconds) for channels subscribed in batch mode (JSON-array frames)
+        self.batched: dict[str, float] | None = None
         self.client = client
         self.ip = ip
         self.max_messages = max_messages
@@ -173,11 +176,11 @@ class Connection:
                     if self._cork_bytes >= CORK_LIMIT:
                         self.flush()  # a big burst: hand it over in 64 KiB writes
                     if frame.seq is not None:
-                        self._stats.delivered += 1
+                        self._stats.delivered += frame.count
                     return
             elif self._sink.try_write(frame):
                 if frame.seq is not None:
-                    self._stats.delivered += 1
+                    self._stats.delivered += frame.count
                 return
         if not self._sink.is_open:
             return
@@ -231,10 +234,12 @@ class Connection:
             kept = newest.get(frame.channel)
             if kept is not None:
                 assert kept.seq is not None
+                # A batch frame drops all its messages; they are consecutive, so the gap
+                # stays one range: from the first dropped seq to just before the kept frame.
                 first, count = gaps.get(frame.channel, (kept.seq, 0))
-                gaps[frame.channel] = (first, count + 1)
-                self._stats.conflated += 1
-                self.skipped += 1
+                gaps[frame.channel] = (first, count + kept.count)
+                self._stats.conflated += kept.count
+                self.skipped += kept.count
             newest[frame.channel] = frame
         self._market = deque(newest.values())
         self._market_bytes = sum(len(f) for f in self._market)
@@ -335,7 +340,7 @@ class Connection:
                 finally:
                     self._busy = False
                 if frame.seq is not None:
-                    stats.delivered += 1
+                    stats.delivered += frame.count
         except (OSError, RuntimeError) as exc:
             # The peer went away mid-send (OSError), or the server already closed the socket
             # for a protocol error (RuntimeError from the ASGI server); the reader sees the

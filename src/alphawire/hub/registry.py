@@ -1,7 +1,15 @@
-"""Which local connections take which channel, and fan-out of broker deliveries to them."""
+"""Which local connections take which channel, and fan-out of broker deliveries to them.
+
+Batch mode (opt-in per subscription): the messages of a channel that arrive within one
+event-loop turn, or within the subscription's linger, reach the connection as one frame, a
+JSON array. The array is built once per channel and window and shared by every batch
+subscriber with that linger, so a busy channel costs one push and one write per connection
+per window instead of one per message.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import orjson
@@ -9,8 +17,12 @@ import orjson
 from alphawire.brokers.base import Broker, HistoryPage
 from alphawire.hub.collector import CollectorTuner
 from alphawire.hub.connection import Connection, Corker
-from alphawire.hub.frames import message_frame
+from alphawire.hub.frames import Outgoing, batch_frame, message_frame
 from alphawire.hub.stats import Stats
+
+BATCH_MAX_MESSAGES = 1000  # per batch frame; a fuller window is sent at once
+BATCH_MAX_BYTES = 256 * 1024  # likewise, in bytes of JSON
+BATCH_MAX_LINGER = 1.0  # seconds a subscription may ask to wait for more messages
 
 
 class Registry:
@@ -26,6 +38,12 @@ class Registry:
         # history (the broker may suspend there) are held here, then handed over in order.
         self._joining: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
         self._remote: set[str] = set()  # channels this process subscribed to at the broker
+        # Batch mode: channel -> linger -> subscribers; (channel, linger) -> frames waiting for
+        # the end of the window, and the timer or callback that ends it.
+        self._batch_subs: dict[str, dict[float, set[Connection]]] = {}
+        self._pending: dict[tuple[str, float], list[Outgoing]] = {}
+        self._pending_bytes: dict[tuple[str, float], int] = {}
+        self._flushers: dict[tuple[str, float], asyncio.Handle] = {}
         self.corker = Corker()
         self.collector = CollectorTuner()
 
@@ -62,12 +80,21 @@ class Registry:
         return len(self._connections)
 
     def channel_counts(self) -> dict[str, int]:
-        return {channel: len(subs) for channel, subs in sorted(self._subscribers.items())}
+        counts = {channel: len(subs) for channel, subs in self._subscribers.items()}
+        for channel, groups in self._batch_subs.items():
+            counts[channel] = counts.get(channel, 0) + sum(len(g) for g in groups.values())
+        return dict(sorted(counts.items()))
 
     # -- subscriptions -----------------------------------------------------------------------
 
     async def subscribe(
-        self, conn: Connection, channel: str, *, since: int | None = None, epoch: str | None = None
+        self,
+        conn: Connection,
+        channel: str,
+        *,
+        since: int | None = None,
+        epoch: str | None = None,
+        batch: float | None = None,
     ) -> None:
         """Subscribe ``conn``, queue its ``subscribed`` frame, and recover or snapshot.
 
@@ -79,9 +106,13 @@ class Registry:
         No gap, no duplicate: the connection joins the channel's deliveries *before* the
         broker is asked for the last seq or the history; whatever is delivered meanwhile is
         held, and after the answer only what is newer than it is passed on.
+
+        ``batch`` (a linger in seconds, 0 = one loop turn) subscribes in batch mode: every
+        message frame of the channel, replays included, is a JSON array. Subscribing again
+        to a channel already taken keeps its mode.
         """
         broker = self._broker
-        if conn in self._subscribers.get(channel, ()):
+        if channel in conn.channels:
             ack = {"type": "subscribed", "channel": channel, "seq": await broker.last_seq(channel)}
             conn.push_control(orjson.dumps({**ack, "epoch": broker.epoch}).decode())
             return
@@ -108,12 +139,39 @@ class Registry:
         if conn not in self._connections:  # it went away while we waited
             await self._release(channel)
             return
-        self._subscribers.setdefault(channel, set()).add(conn)
+        if batch is None:
+            self._subscribers.setdefault(channel, set()).add(conn)
+        else:
+            # What is already waiting for this window was published before the subscriber
+            # joined (its "subscribed" seq or its held messages cover it): send it out first.
+            self._flush((channel, batch))
+            self._batch_subs.setdefault(channel, {}).setdefault(batch, set()).add(conn)
+            if conn.batched is None:
+                conn.batched = {}
+            conn.batched[channel] = batch
         conn.channels.add(channel)
         self._acknowledge(conn, channel, last, since, epoch, page, latest)
-        for seq, body in held:
-            if seq > last:
-                conn.push(message_frame(channel, seq, body))
+        self._push_messages(conn, channel, [(seq, body) for seq, body in held if seq > last])
+
+    def _push_messages(
+        self,
+        conn: Connection,
+        channel: str,
+        messages: list[tuple[int, bytes]],
+        *,
+        bounded: bool = True,
+        snapshot: bool = False,
+    ) -> None:
+        """Hand ``conn`` messages outside the live stream (replays, held, a snapshot)."""
+        if not messages:
+            return
+        frames = [message_frame(channel, seq, body, snapshot=snapshot) for seq, body in messages]
+        if conn.batched is None or channel not in conn.batched:
+            for frame in frames:
+                conn.push(frame, bounded=bounded)
+            return
+        for start in range(0, len(frames), BATCH_MAX_MESSAGES):
+            conn.push(batch_frame(frames[start : start + BATCH_MAX_MESSAGES]), bounded=bounded)
 
     def _acknowledge(
         self,
@@ -135,16 +193,15 @@ class Registry:
         if page is None or since is None:
             conn.push_control(orjson.dumps(ack).decode())
             if latest is not None and latest[0] <= last:
-                conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
+                self._push_messages(conn, channel, [latest], snapshot=True)
             return
         reason = _unrecoverable(since, epoch, current_epoch, page.first_seq, last)
         ack["recovered"] = reason is None
         conn.push_control(orjson.dumps(ack).decode())
         if reason is None:
             self._stats.recoveries += 1
-            for seq, body in page.entries:
-                if seq <= last:
-                    conn.push(message_frame(channel, seq, body), bounded=False)
+            replay = [(seq, body) for seq, body in page.entries if seq <= last]
+            self._push_messages(conn, channel, replay, bounded=False)
             return
         self._stats.recovery_failures += 1
         notice = {
@@ -158,22 +215,39 @@ class Registry:
         }
         conn.push_control(orjson.dumps(notice).decode())
         if latest is not None and latest[0] <= last:
-            conn.push(message_frame(channel, latest[0], latest[1], snapshot=True))
+            self._push_messages(conn, channel, [latest], snapshot=True)
 
     async def unsubscribe(self, conn: Connection, channel: str) -> None:
-        conn.channels.discard(channel)
-        subs = self._subscribers.get(channel)
-        if subs is None:
+        if channel not in conn.channels:
             return
-        subs.discard(conn)
-        if not subs:
-            del self._subscribers[channel]
+        conn.channels.discard(channel)
+        linger = conn.batched.pop(channel, None) if conn.batched is not None else None
+        if linger is None:
+            subs = self._subscribers.get(channel)
+            if subs is None:
+                return
+            subs.discard(conn)
+            if not subs:
+                del self._subscribers[channel]
+        else:
+            # Messages of the open window were published while it was subscribed: send them.
+            self._flush((channel, linger))
+            groups = self._batch_subs.get(channel, {})
+            group = groups.get(linger)
+            if group is not None:
+                group.discard(conn)
+                if not group:
+                    del groups[linger]
+                    if not groups:
+                        del self._batch_subs[channel]
+        if not self._subscribers.get(channel) and not self._batch_subs.get(channel):
             await self._release(channel)
 
     async def _release(self, channel: str) -> None:
         """Unsubscribe at the broker when nobody here takes the channel any more."""
         if (
             self._subscribers.get(channel)
+            or self._batch_subs.get(channel)
             or self._joining.get(channel)
             or channel not in self._remote
         ):
@@ -190,11 +264,53 @@ class Registry:
             for held in joining.values():
                 held.append((seq, body))
         subs = self._subscribers.get(channel)
-        if not subs:
+        groups = self._batch_subs.get(channel)
+        if not subs and not groups:
             return
         frame = message_frame(channel, seq, body)
+        if subs:
+            for conn in subs:
+                conn.push(frame)
+        if groups:
+            for linger in groups:
+                self._add_pending((channel, linger), frame)
+
+    def _add_pending(self, key: tuple[str, float], frame: Outgoing) -> None:
+        pending = self._pending.get(key)
+        if pending is None:
+            self._pending[key] = [frame]
+            self._pending_bytes[key] = len(frame)
+            loop = asyncio.get_running_loop()
+            linger = key[1]
+            self._flushers[key] = (
+                loop.call_later(linger, self._flush, key)
+                if linger > 0
+                else loop.call_soon(self._flush, key)
+            )
+            return
+        pending.append(frame)
+        size = self._pending_bytes[key] + len(frame)
+        self._pending_bytes[key] = size
+        # Bounded: a window holds at most BATCH_MAX_MESSAGES messages or BATCH_MAX_BYTES;
+        # a fuller one is sent at once and the next message opens a new window.
+        if len(pending) >= BATCH_MAX_MESSAGES or size >= BATCH_MAX_BYTES:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, float]) -> None:
+        """End a batch window: one array frame, pushed to each batch subscriber of the key."""
+        frames = self._pending.pop(key, None)
+        if frames is None:
+            return
+        del self._pending_bytes[key]
+        handle = self._flushers.pop(key, None)
+        if handle is not None:
+            handle.cancel()  # harmless when it is the callback running now
+        subs = self._batch_subs.get(key[0], {}).get(key[1])
+        if not subs:
+            return
+        out = batch_frame(frames)
         for conn in subs:
-            conn.push(frame)
+            conn.push(out)
 
     def gap(self, channel: str, after: int, upto: int, reason: str) -> None:
         """Tell every subscriber of ``channel`` that messages ``after+1..upto`` are lost here.
@@ -202,7 +318,9 @@ class Registry:
         Called by a broker that missed deliveries it could not recover (a Redis outage longer
         than the history, or Redis losing its data): never a silent gap.
         """
-        subs = self._subscribers.get(channel)
+        for linger in self._batch_subs.get(channel, {}):
+            self._flush((channel, linger))  # what arrived before the gap goes out before it
+        subs = self._all_subscribers(channel)
         if not subs:
             return
         self._stats.recovery_failures += len(subs)
@@ -216,8 +334,14 @@ class Registry:
             "epoch": self._broker.epoch,
         }
         text = orjson.dumps(notice).decode()
-        for conn in subs:
+        for conn in self._all_subscribers(channel):
             conn.push_control(text)
+
+    def _all_subscribers(self, channel: str) -> list[Connection]:
+        out = list(self._subscribers.get(channel, ()))
+        for group in self._batch_subs.get(channel, {}).values():
+            out.extend(group)
+        return out
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self._connections:

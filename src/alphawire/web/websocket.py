@@ -16,6 +16,7 @@ from alphawire.auth import OPEN, Grant, TokenExpired
 from alphawire.errors import AuthError, BrokerUnavailable, ChannelError
 from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
+from alphawire.hub.registry import BATCH_MAX_LINGER
 from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
 
 logger = logging.getLogger("alphawire.ws")
@@ -59,6 +60,7 @@ class ChannelSocket:
             initial = self._initial(scope.get("path_params", {}))
             since = _since(query.get("since"))
             epoch = query.get("epoch")
+            batch = _batch_query(query)
         except ChannelError as exc:
             await _close(send, protocol.CLOSE_POLICY_VIOLATION, exc.rule)
             return
@@ -66,7 +68,7 @@ class ChannelSocket:
             await _close(send, exc.code, exc.reason)
             return
         session = Session(node, scope, receive, send)
-        await session.run(initial, query.get("token"), since, epoch)
+        await session.run(initial, query.get("token"), since, epoch, batch)
 
 
 class Session:
@@ -96,7 +98,12 @@ class Session:
         self._last_frame = time.monotonic()
 
     async def run(
-        self, initial: list[str], token: str | None, since: int | None, epoch: str | None
+        self,
+        initial: list[str],
+        token: str | None,
+        since: int | None,
+        epoch: str | None,
+        batch: float | None = None,
     ) -> None:
         settings = self.node.settings
         registry = self.node.registry
@@ -123,7 +130,7 @@ class Session:
                         protocol.CLOSE_FORBIDDEN, f"token does not allow channel {channel}"
                     )
                 try:
-                    await registry.subscribe(conn, channel, since=since, epoch=epoch)
+                    await registry.subscribe(conn, channel, since=since, epoch=epoch, batch=batch)
                 except BrokerUnavailable:
                     raise Refused(
                         protocol.CLOSE_TRY_AGAIN_LATER, "broker unavailable: reconnect shortly"
@@ -326,10 +333,23 @@ class Session:
                 return None
         return since, epoch
 
+    def _batch_of(self, frame: dict[str, Any]) -> tuple[bool, float | None]:
+        """(valid, linger): ``"batch": true`` and ``"linger_ms"`` of a subscribe frame."""
+        batch = frame.get("batch", False)
+        linger_ms = frame.get("linger_ms", 0)
+        if not isinstance(batch, bool):
+            self._error(protocol.ERR_INVALID_FRAME, '"batch" must be true or false')
+            return False, None
+        if not _valid_linger(linger_ms):
+            self._error(protocol.ERR_INVALID_FRAME, LINGER_RULE)
+            return False, None
+        return True, (linger_ms / 1000 if batch else None)
+
     async def _subscribe(self, frame: dict[str, Any]) -> None:
         requested = self._channels_of(frame)
         recovery = self._recovery_of(frame)
-        if requested is None or recovery is None:
+        valid, batch = self._batch_of(frame)
+        if requested is None or recovery is None or not valid:
             return
         since, epoch = recovery
         conn = self.conn
@@ -362,7 +382,7 @@ class Session:
                 continue
             try:
                 await self.node.registry.subscribe(
-                    conn, channel, since=since.get(channel), epoch=epoch
+                    conn, channel, since=since.get(channel), epoch=epoch, batch=batch
                 )
             except BrokerUnavailable as exc:
                 self._error(
@@ -395,6 +415,34 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+LINGER_RULE = f'"linger_ms" must be an integer from 0 to {int(BATCH_MAX_LINGER * 1000)}'
+
+
+def _valid_linger(value: object) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 0 <= value <= BATCH_MAX_LINGER * 1000
+    )
+
+
+def _batch_query(query: dict[str, str]) -> float | None:
+    """``?batch=1&linger_ms=N``: the initial channels in batch mode, or None."""
+    raw = query.get("batch")
+    raw_linger = query.get("linger_ms", "0")
+    if raw is None or raw in ("0", "false"):
+        if "linger_ms" in query:
+            raise Refused(protocol.CLOSE_POLICY_VIOLATION, "linger_ms needs batch=1")
+        return None
+    if raw not in ("1", "true"):
+        raise Refused(protocol.CLOSE_POLICY_VIOLATION, "batch must be 1 or 0")
+    digits = raw_linger.isascii() and raw_linger.isdigit() and len(raw_linger) <= 6
+    linger = int(raw_linger) if digits else -1
+    if not _valid_linger(linger):
+        raise Refused(protocol.CLOSE_POLICY_VIOLATION, LINGER_RULE.replace('"', ""))
+    return linger / 1000
 
 
 def _since(raw: str | None) -> int | None:
