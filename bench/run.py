@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             fn = SCENARIOS[scenario]
             for spec in runnable:
+                if scenario not in spec.scenarios:
+                    continue
                 quiet = h.wait_quiet()
                 log(f"{scenario}: {spec.name} (machine: {quiet})")
                 res = _guard(lambda fn=fn, spec=spec: fn(h, spec))  # type: ignore[misc]

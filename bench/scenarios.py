@@ -193,7 +193,7 @@ class Harness:
                 port=srv.port,
                 groups=g,
                 mode=spec.mode,
-                snapshot_check=spec.name == "alphawire",
+                snapshot_check=spec.module == "alphawire",
                 timeout=60.0,
             )
         out = {"connected": 0, "failed": 0, "errors": {}, "seconds": 0.0}
@@ -383,7 +383,7 @@ def clean_step(h: Harness, srv: RunningServer, step: int, **kw: Any) -> dict[str
 
 
 def _alphawire_stats(srv: RunningServer) -> dict[str, Any] | None:
-    if srv.spec.name != "alphawire":
+    if srv.spec.module != "alphawire":
         return None
     try:
         with urllib.request.urlopen(f"http://{HOST}:{srv.port}/api/v1/ws/stats", timeout=5) as r:
@@ -485,7 +485,7 @@ def scenario_c(h: Harness, spec: ServerSpec) -> dict[str, Any]:
 def _scenario_c_once(h: Harness, spec: ServerSpec) -> dict[str, Any]:
     p = h.p
     channel = "agent_bench" if p.c_kind == "agent" else "unified"
-    env = {"ALPHAWIRE_HISTORY": p.c_history} if spec.name == "alphawire" else None
+    env = {"ALPHAWIRE_HISTORY": p.c_history} if spec.module == "alphawire" else None
     srv = h.start(spec, "C", env)
     try:
         conn = h.connect(srv, [(channel, p.c_subs)])

@@ -33,6 +33,8 @@ class ServerSpec:
     mode: str = "plain"  # subscriber protocol: "plain" or "socketio"
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    sub_query: str = ""  # appended to each subscriber's path (alphawire's batch mode)
+    scenarios: str = "ABCD"  # the fan-out scenarios this server takes part in
 
     def available(self) -> str | None:
         """None when it can run here, else why not."""
@@ -42,18 +44,20 @@ class ServerSpec:
         return None
 
     def sub_path(self, channel: str) -> str:
-        if self.name == "alphawire":
+        if self.module == "alphawire":
             if channel.startswith("market_"):
-                return "/api/v1/ws/market/" + channel.removeprefix("market_")
-            if channel.startswith("agent_"):
-                return "/api/v1/ws/agents/" + channel.removeprefix("agent_")
-            return "/api/v1/ws/" + channel
+                path = "/api/v1/ws/market/" + channel.removeprefix("market_")
+            elif channel.startswith("agent_"):
+                path = "/api/v1/ws/agents/" + channel.removeprefix("agent_")
+            else:
+                path = "/api/v1/ws/" + channel
+            return path + self.sub_query
         if self.mode == "socketio":
             return "/socket.io/?EIO=4&transport=websocket"
         return "/ws/" + channel
 
     def argv(self, port: int, data_dir: str) -> list[str]:
-        if self.name == "alphawire":
+        if self.module == "alphawire":
             return [
                 sys.executable,
                 "-m",
@@ -84,6 +88,18 @@ SERVERS: dict[str, ServerSpec] = {
     for s in (
         ServerSpec(
             "alphawire", "alphawire", "alphawire", ("alphawire",), "alphawire", env=ALPHAWIRE_ENV
+        ),
+        # The same hub, subscribers in batch mode: one JSON-array frame per channel per loop
+        # turn (opt-in; the seed format is one object per frame).
+        ServerSpec(
+            "alphawire_batch",
+            "alphawire, batch mode (?batch=1)",
+            "alphawire",
+            ("alphawire",),
+            "alphawire",
+            env=ALPHAWIRE_ENV,
+            sub_query="?batch=1",
+            scenarios="AD",
         ),
         ServerSpec(
             "fastapi_naive",

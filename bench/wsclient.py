@@ -163,6 +163,7 @@ class Subscriber(asyncio.Protocol):
         stats = self.stats
         steps = stats.steps
         search = MARK.search
+        finditer = MARK.finditer
         snapshot_check = self.snapshot_check
         while end - pos >= 2:
             b0 = buf[pos]
@@ -182,7 +183,26 @@ class Subscriber(asyncio.Protocol):
             if stop > end:
                 break
             op = b0 & 0x0F
-            if op <= 2:
+            if op <= 2 and buf[h : h + 1] == b"[":
+                # A batch frame (alphawire's batch mode): a JSON array of messages; the
+                # snapshot tick on subscribe comes as an array of one.
+                s = None
+                if snapshot_check and buf.find(SNAPSHOT, h, h + 96) >= 0:
+                    stats.snapshots += 1
+                    pos = stop
+                    continue
+                for m in finditer(buf, h, stop):
+                    step = int(m.group(2))
+                    s = steps.get(step)
+                    if s is None:
+                        s = steps[step] = StepStats(now)
+                    s.count += 1
+                    s.last = now
+                    s.lat.append(now - int(m.group(1)))
+                if s is not None:
+                    s.bytes += ln
+                stats.frames_after_resume += 1
+            elif op <= 2:
                 m = search(buf, h, stop)
                 if m is None:
                     self._control(buf[h:stop])
