@@ -327,7 +327,10 @@ class FakeDiscord:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> FakeDiscord:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says
+        # TCP, and accepted sockets inherit the listener's. Without it every answer (headers
+        # and body written separately) waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
