@@ -190,6 +190,8 @@ def test_route_table_first_match_and_continue(tmp_path: Path) -> None:
         ("[[routes]]\nname='a'\nwebhook_url='https://x'\nwebhok='x'\n", "unknown key(s) webhok"),
         ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncooldown=-1\n", "cooldown"),
         ("[[routes]]\nname='a'\nwebhook_url='https://x'\nthread_id='abc'\n", "snowflake"),
+        ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce='2m'\n", "(a): coalesce"),
+        ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce=301\n", "0 to 300"),
         (
             "[[routes]]\nname='a'\nwebhook_url='https://x'\n[[routes]]\nname='a'\nwebhook_url='https://y'\n",
             "unique",
@@ -215,3 +217,37 @@ def test_default_route_from_environment() -> None:
     )
     assert [r.name for r in table.select({"alert_type": "anything"})] == ["default"]
     assert RouteTable.from_env({}).routes == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [('"2s"', 2.0), ('"500ms"', 0.5), ("1.5", 1.5), ("0", 0.0)]
+)
+def test_route_coalesce_takes_seconds_or_a_duration(
+    tmp_path: Path, value: str, seconds: float
+) -> None:
+    """``coalesce`` is a number of seconds or a string such as "2s" or "500ms"; off by default."""
+    path = tmp_path / "routes.toml"
+    path.write_text(
+        f"[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce={value}\n"
+        "[[routes]]\nname='b'\nwebhook_url='https://y'\n"
+    )
+    table = RouteTable.from_toml(path, {})
+    a, b = table.routes
+    assert a.coalesce == seconds
+    assert b.coalesce == 0.0
+
+
+def test_mark_sent_many_records_one_message_for_several_deliveries(tmp_path: Path) -> None:
+    """Coalesced deliveries are all marked sent with the same message id, in one transaction."""
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.add([_alert(i, "discord:a") for i in range(4)], now=100.0)
+    due, _ = box.due("discord:a", now=100.0)
+    box.mark_sent_many(due[:3], "m1", 101.0)
+    left, _ = box.due("discord:a", now=101.0)
+    assert [d.alert_id for d in left] == ["A0003"]
+    assert box.pending_alerts == 1
+    for i in range(3):
+        stored = box.get(f"A{i:04d}")
+        assert stored is not None
+        assert stored["deliveries"][0]["state"] == SENT
+        assert stored["deliveries"][0]["message_id"] == "m1"

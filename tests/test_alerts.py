@@ -305,6 +305,66 @@ async def test_send_discord_returns_before_discord_answers(
         await asyncio.to_thread(manager.close)
 
 
+async def test_coalescing_route_sends_a_burst_as_few_messages_in_order(
+    discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A route with ``coalesce`` merges a burst into messages within Discord's limits, in order."""
+    url = discord.add_webhook("911", "tok-k")
+    routes = RouteTable((Route("desk", url, cooldown=0, coalesce=0.5),))
+    manager = AlertManager(tmp_path / "alerts.sqlite3", routes=routes)
+    await manager.start()
+    try:
+        receipts = [
+            await manager.asend_discord(
+                f"alert #{i}", {"title": f"t{i}"}, alert_type="gex", source="monitor"
+            )
+            for i in range(25)
+        ]
+        titles = lambda: [e["title"] for m in discord.messages("911") for e in m["embeds"]]  # noqa: E731
+        await wait_for(lambda: len(titles()) >= 25)
+        await wait_for(lambda: manager.stats()["discord:desk"]["sent"] == 25)
+        messages = discord.messages("911")
+        assert titles() == [f"t{i}" for i in range(25)]
+        assert "\n".join(m["content"] for m in messages) == "\n".join(
+            f"alert #{i}" for i in range(25)
+        )
+        assert len(messages) < 25
+        assert all(len(m["embeds"]) <= 10 for m in messages)
+        assert set(discord.statuses("911")) == {200}
+        # Each alert's delivery records the id of the message that carried it.
+        carried_by = {e["title"]: m["id"] for m in messages for e in m["embeds"]}
+        for i, receipt in enumerate(receipts):
+            stored = manager.outbox.get(receipt.id)
+            assert stored is not None
+            (delivery,) = stored["deliveries"]
+            assert delivery["state"] == "sent"
+            assert delivery["message_id"] == carried_by[f"t{i}"]
+    finally:
+        await manager.stop()
+        manager.outbox.close()
+
+
+async def test_a_refused_merged_message_is_resent_one_alert_at_a_time(
+    discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """When Discord refuses a merged message, each alert is tried alone: none is dead-lettered."""
+    url = discord.add_webhook("912", "tok-l")
+    routes = RouteTable((Route("desk", url, cooldown=0, coalesce=0.3),))
+    manager = AlertManager(tmp_path / "alerts.sqlite3", routes=routes)
+    discord.fail_next(1, status=400)
+    await manager.start()
+    try:
+        for i in range(5):
+            await manager.asend_discord(f"alert #{i}", alert_type="gex", source="monitor")
+        await wait_for(lambda: manager.stats()["discord:desk"]["sent"] == 5)
+        assert contents(discord, "912") == [f"alert #{i}" for i in range(5)]
+        assert discord.statuses("912") == [400, 200, 200, 200, 200, 200]
+        assert manager.stats()["discord:desk"]["dead"] == 0
+    finally:
+        await manager.stop()
+        manager.outbox.close()
+
+
 async def test_bridge_keeps_alerts_while_the_hub_is_down(tmp_path: Path) -> None:
     """A monitor's bridge holds alerts on disk while the hub is down and delivers them after."""
     sock = free_socket()

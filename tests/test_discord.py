@@ -30,6 +30,7 @@ from alphawire.alerting.discord import (
     embed_size,
     redact,
 )
+from alphawire.alerting.payloads import merge_payloads
 
 TOKEN = "s3cr3t-T0KEN_never-in-logs"
 HOOK = "223704706495545344"
@@ -273,6 +274,53 @@ def test_lone_surrogates_become_replacement_characters() -> None:
 def test_the_fake_refuses_what_discord_documents_as_invalid(body: dict[str, Any]) -> None:
     """The fake's checks (spec schema plus documented rules) refuse known-bad bodies."""
     assert payload_problems(body)
+
+
+def test_merged_payloads_keep_order_and_every_limit() -> None:
+    """Coalescing merges whole alerts in order, stopping before a limit would break."""
+    one = lambda i, **e: build_payloads(f"alert {i}", e or None)[0]  # noqa: E731
+    merged, count = merge_payloads([one(i, title=f"t{i}") for i in range(12)])
+    assert count == 10  # ten embeds at most
+    assert merged["content"] == "\n".join(f"alert {i}" for i in range(10))
+    assert [e["title"] for e in merged["embeds"]] == [f"t{i}" for i in range(10)]
+    big = [build_payloads("x" * 900)[0] for _ in range(3)]
+    merged, count = merge_payloads(big)
+    assert count == 2  # 900 + newline + 900 fits in 2000; a third would not
+    assert len(merged["content"]) == 1801
+    heavy = [one(i, description="d" * 2500) for i in range(3)]
+    merged, count = merge_payloads(heavy)
+    assert count == 2  # 6000 embed characters in all
+    assert sum(embed_size(e) for e in merged["embeds"]) <= 6000
+    only_embeds = [build_payloads("", {"title": f"t{i}"})[0] for i in range(3)]
+    merged, count = merge_payloads(only_embeds)
+    assert count == 3
+    assert "content" not in merged
+    assert merge_payloads([one(0)]) == (one(0), 1)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=700),
+            st.none() | st.fixed_dictionaries({"description": st.text(max_size=2500)}),
+        ),
+        min_size=1,
+        max_size=15,
+    )
+)
+@PROPERTY
+def test_merged_payloads_are_valid_and_lose_nothing(
+    alerts: list[tuple[str, dict[str, Any] | None]],
+) -> None:
+    """Any run of one-part alerts merges into a message the spec and limits accept, in order."""
+    payloads = [build_payloads(content, embed)[0] for content, embed in alerts]
+    merged, count = merge_payloads(payloads)
+    assert 1 <= count <= len(payloads)
+    assert payload_problems(merged) == []
+    texts = [p["content"] for p in payloads[:count] if p.get("content")]
+    assert merged.get("content", "") == "\n".join(texts)
+    embeds = [e for p in payloads[:count] for e in p.get("embeds", [])]
+    assert merged.get("embeds", []) == embeds
 
 
 def test_the_fake_knows_an_empty_message() -> None:

@@ -6,7 +6,7 @@ retries, ordering and bookkeeping, so a destination only says what happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -15,6 +15,7 @@ import httpx
 from alphawire import messages
 from alphawire.alerting.discord import DiscordClient, build_payloads, redact
 from alphawire.alerting.outbox import Delivery
+from alphawire.alerting.payloads import merge_payloads
 from alphawire.alerting.routes import Route
 from alphawire.errors import ValidationError
 from alphawire.hub.publisher import Publisher
@@ -118,19 +119,59 @@ class DiscordDestination:
         self._client = client
         self.name = route.destination
 
+    @property
+    def coalesce(self) -> float:
+        return self.route.coalesce
+
     def describe(self) -> str:
         return redact(self.route.webhook_url)
 
-    async def deliver(self, delivery: Delivery, progress: ProgressFn) -> Outcome:
+    def _payloads(self, delivery: Delivery) -> list[dict[str, Any]]:
         route = self.route
         body = delivery.body
-        payloads = build_payloads(
+        return build_payloads(
             body.get("content") or "",
             body.get("embed"),
             username=route.username,
             avatar_url=route.avatar_url,
             allowed_mentions=route.allowed_mentions,
         )
+
+    async def deliver_group(
+        self, deliveries: Sequence[Delivery], progress: ProgressFn
+    ) -> tuple[Outcome, int]:
+        """Send the leading deliveries as one message; the outcome and how many it covered.
+
+        Only alerts whose whole message is one part are merged (``merge_payloads`` keeps
+        Discord's limits); a head that is split, or resumed, goes alone through ``deliver``.
+        """
+        head = deliveries[0]
+        payloads: list[dict[str, Any]] = []
+        for delivery in deliveries:
+            parts = self._payloads(delivery)
+            if len(parts) != 1 or delivery.parts_sent:
+                break
+            payloads.append(parts[0])
+        if len(payloads) < 2:
+            return await self.deliver(head, progress), 1
+        message, count = merge_payloads(payloads)
+        if count == 1:
+            return await self.deliver(head, progress), 1
+        route = self.route
+        result = await self._client.send(route.webhook_url, message, thread_id=route.thread_id)
+        if result.kind != "sent":
+            outcome = Outcome(
+                result.kind,
+                retry_after=result.retry_after,
+                error=result.error,
+                disable=result.disable_webhook,
+            )
+            return outcome, count
+        return Outcome("sent", message_id=result.message_id), count
+
+    async def deliver(self, delivery: Delivery, progress: ProgressFn) -> Outcome:
+        route = self.route
+        payloads = self._payloads(delivery)
         first_id: str | None = None
         for index in range(delivery.parts_sent, len(payloads)):
             result = await self._client.send(

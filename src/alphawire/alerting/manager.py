@@ -36,6 +36,7 @@ from alphawire.alerting.outbox import (
     NewDelivery,
     Outbox,
 )
+from alphawire.alerting.payloads import EMBEDS_LIMIT
 from alphawire.alerting.routes import RouteTable
 from alphawire.hub.publisher import Publisher
 from alphawire.ids import new_id
@@ -119,6 +120,8 @@ class Dispatcher:
         # an idle dispatcher, so a burst of alerts costs the dispatcher's thread nothing.
         self.idle = False
         self.wake_scheduled = False
+        # Deliveries up to this alert seq go one message each (a merged message was refused).
+        self._solo_through = 0
         self.poll = 1.0  # also picks up replays made by another process (the CLI)
         self.owner = secrets.token_hex(8)
         self.lease_ttl = 5.0
@@ -158,6 +161,20 @@ class Dispatcher:
                 finally:
                     self.idle = False
                 continue
+            window = getattr(self.destination, "coalesce", 0.0)
+            if window > 0 and batch[0].alert_seq > self._solo_through:
+                # Coalescing: a fresh head waits out its window for company, unless a full
+                # message is already due; then one message, and the due rows are read again.
+                wait = batch[0].created + window - now
+                if wait > 0 and len(batch) < EMBEDS_LIMIT:
+                    await self._sleep(wait)
+                    continue
+                self.busy = True
+                try:
+                    await self._attempt_group(batch[:EMBEDS_LIMIT])
+                finally:
+                    self.busy = False
+                continue
             self.busy = True
             try:
                 for delivery in batch:
@@ -181,6 +198,36 @@ class Dispatcher:
         finally:
             timer.cancel()
 
+    async def _attempt_group(self, deliveries: Sequence[Delivery]) -> bool:
+        """Try the leading deliveries as one message (a coalescing route); as ``_attempt``."""
+        head = deliveries[0]
+        outbox = self.outbox
+
+        def progress(parts: int, message_id: str | None) -> None:
+            outbox.mark_part(head, parts, message_id, time.time())
+
+        deliver_group = getattr(self.destination, "deliver_group", None)
+        if deliver_group is None or len(deliveries) < 2:
+            return await self._attempt(head)
+        try:
+            outcome, count = await deliver_group(deliveries, progress)
+        except Exception as exc:  # a bug in a destination must not kill the dispatcher
+            logger.exception("delivery to %s raised", self.destination.describe())
+            outcome, count = Outcome("retry", error=f"{type(exc).__name__}: {exc}"), 1
+        if count < 2:
+            return self._record(head, outcome)
+        group = deliveries[:count]
+        if outcome.kind == "sent":
+            outbox.mark_sent_many(group, outcome.message_id, time.time())
+            self.counters.sent += count
+            return True
+        if outcome.kind == "fatal" and not outcome.disable:
+            # Discord refused the merged message: each alert gets its own attempt and its
+            # own verdict, one message each, rather than all of them dead-lettered together.
+            self._solo_through = group[-1].alert_seq
+            return True
+        return self._record(head, outcome)  # a retry or a wait holds the head, as alone
+
     async def _attempt(self, delivery: Delivery) -> bool:
         """Try one delivery; True when the dispatcher may go on to the next."""
         outbox = self.outbox
@@ -193,6 +240,11 @@ class Dispatcher:
         except Exception as exc:  # a bug in a destination must not kill the dispatcher
             logger.exception("delivery to %s raised", self.destination.describe())
             outcome = Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+        return self._record(delivery, outcome)
+
+    def _record(self, delivery: Delivery, outcome: Outcome) -> bool:
+        """Record one delivery's outcome; True when the dispatcher may go on to the next."""
+        outbox = self.outbox
         now = time.time()
         counters = self.counters
         if outcome.kind == "sent":

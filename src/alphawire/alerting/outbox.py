@@ -398,6 +398,26 @@ class Outbox:
             )
             self._settle(delivery.alert_seq)
 
+    def mark_sent_many(
+        self, deliveries: Sequence[Delivery], message_id: str | None, now: float
+    ) -> None:
+        """Record deliveries sent as one message (coalesced), in one transaction."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, "
+                    "last_error = NULL WHERE alert_seq = ? AND destination = ?",
+                    [(SENT, message_id, now, d.alert_seq, d.destination) for d in deliveries],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            for delivery in deliveries:
+                self._settle(delivery.alert_seq)
+
     def mark_part(
         self, delivery: Delivery, parts_sent: int, message_id: str | None, now: float
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000
+EMBEDS_LIMIT = 10  # embeds in one message
 USERNAME_LIMIT = 80
 URL_LIMIT = 2048
 COLOR_MAX = 0xFFFFFF
@@ -116,6 +117,45 @@ def build_payloads(
     if repaired is not None:
         payloads[-1]["embeds"] = [repaired]
     return payloads
+
+
+def merge_payloads(payloads: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], int]:
+    """One message for the leading ``payloads`` (each one alert's whole message): how many.
+
+    Greedy and in order, never reordering: contents are joined by newlines up to 2000
+    characters, embeds listed up to 10 and 6000 characters in all; the first payload that
+    would break a limit, and everything after it, is left out. The first is always taken.
+    Other keys (``username``, ``avatar_url``, ``allowed_mentions``) are the first one's:
+    payloads of one route share them.
+    """
+    merged = dict(payloads[0])
+    texts = [merged["content"]] if merged.get("content") else []
+    embeds = list(merged.get("embeds") or [])
+    length = sum(map(len, texts)) + max(0, len(texts) - 1)
+    size = sum(embed_size(e) for e in embeds)
+    taken = 1
+    for payload in payloads[1:]:
+        text = payload.get("content") or ""
+        more = list(payload.get("embeds") or [])
+        grown = length + len(text) + (1 if texts and text else 0)
+        grown_size = size + sum(embed_size(e) for e in more)
+        if (
+            grown > CONTENT_LIMIT
+            or len(embeds) + len(more) > EMBEDS_LIMIT
+            or grown_size > EMBED_TOTAL_LIMIT
+        ):
+            break
+        if text:
+            texts.append(text)
+        embeds += more
+        length, size, taken = grown, grown_size, taken + 1
+    merged.pop("content", None)
+    merged.pop("embeds", None)
+    if texts:
+        merged["content"] = "\n".join(texts)
+    if embeds:
+        merged["embeds"] = embeds
+    return merged, taken
 
 
 def _part_marker(index: int, count: int) -> str:

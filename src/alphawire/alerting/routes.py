@@ -12,6 +12,7 @@ match = { alert_type = ["dark_pool"], symbol = ["SPY", "QQQ"], severity = ["high
 continue = true                 # keep looking for more matching routes
 thread_id = "123456789012345678"
 mentions = "none"               # none | users | roles | everyone | a table of allowed_mentions
+coalesce = "2s"                 # alerts due within 2 s go out as one message (default: off)
 
 [[routes]]
 name = "everything-else"        # no match table: matches every alert
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,8 +55,11 @@ _ROUTE_KEYS = {
     "thread_id",
     "mentions",
     "cooldown",
+    "coalesce",
     "enabled",
 }
+COALESCE_MAX = 300.0  # seconds
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Route:
     thread_id: str | None = None
     allowed_mentions: Mapping[str, Any] = field(default_factory=lambda: {"parse": []})
     cooldown: float = DEFAULT_COOLDOWN
+    coalesce: float = 0.0  # seconds; alerts due within it go out as one message (0: off)
 
     @property
     def destination(self) -> str:
@@ -190,6 +196,7 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
     cooldown = raw.get("cooldown", DEFAULT_COOLDOWN)
     if not isinstance(cooldown, int | float) or cooldown < 0:
         raise ValidationError(f"{where}: cooldown must be a number of seconds >= 0")
+    coalesce = _seconds(raw.get("coalesce", 0), f"{where}: coalesce")
     thread_id = raw.get("thread_id")
     if thread_id is not None and not str(thread_id).isdigit():
         raise ValidationError(f"{where}: thread_id must be a Discord snowflake (digits)")
@@ -203,7 +210,23 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
         thread_id=str(thread_id) if thread_id is not None else None,
         allowed_mentions=allowed,
         cooldown=float(cooldown),
+        coalesce=coalesce,
     )
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A duration: a number of seconds, or a string such as ``"2s"`` or ``"500ms"``."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
+        seconds = float(match[1]) / (1000 if match[2] == "ms" else 1)
+    if seconds is None or not 0 <= seconds <= COALESCE_MAX:
+        raise ValidationError(
+            f"{where} must be seconds from 0 to {COALESCE_MAX:g} (a number, or a string "
+            f'such as "2s" or "500ms"), got {value!r}'
+        )
+    return seconds
 
 
 def _check_url(url: str, where: str) -> str:
