@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import orjson
 import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry
@@ -161,6 +163,8 @@ async def test_asyncapi_document_describes_the_channels(
         name: {m for m in chan["messages"] if m in DATA_TYPES}
         for name, chan in asyncapi["channels"].items()
     }
+    for name, chan in asyncapi["channels"].items():
+        assert ("batch" in chan["messages"]) == (name != "publish")
     assert carried == {
         "unified": {"alert", "signal"},
         "signals": {"signal"},
@@ -287,3 +291,27 @@ async def test_openapi_request_schemas_accept_what_the_hub_accepts(hub: RunningH
     assert errors(doc, pointer, {"messages": []}) != []
     market = "/components/schemas/MarketDataFields"
     assert errors(doc, market, {"data": {"price": 1.0}}) == []  # symbol comes from the path
+
+
+async def test_real_batch_frames_validate_against_their_schema(
+    hub: RunningHub, asyncapi: dict[str, Any]
+) -> None:
+    """An array frame captured from a batch-mode subscription satisfies the BatchFrame schema,
+    and so does the subscribe frame that asked for it."""
+    subscribe = {"action": "subscribe", "channels": ["unified"], "batch": True, "linger_ms": 5}
+    assert errors(asyncapi, "/components/messages/subscribe/payload", subscribe) == []
+    bad = {**subscribe, "linger_ms": 5000}
+    assert errors(asyncapi, "/components/messages/subscribe/payload", bad) != []
+    async with await connect(hub.ws + "/ws") as ws:
+        await send_json(ws, subscribe)
+        assert (await recv_json(ws))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=hub.url, headers=hub.headers()) as http:
+            body = {"messages": [m for m in BATCH if m["type"] in ("alert", "signal")]}
+            response = await http.post("/api/v1/publish", json=body)
+        assert response.status_code == 202, response.text
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert isinstance(frame, list) and frame
+    pointer = "/components/messages/batch/payload"
+    assert errors(asyncapi, pointer, frame) == []
+    assert errors(asyncapi, pointer, []) != []
+    assert errors(asyncapi, pointer, [{**frame[0], "seq": "x"}]) != []

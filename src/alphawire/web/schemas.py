@@ -51,6 +51,18 @@ def component_schemas() -> dict[str, Any]:
             {*delivered.get("required", []), "id", "channel", "seq", "timestamp"}
         )
         schemas[f"{name}Delivered"] = delivered
+    schemas["BatchFrame"] = {
+        "title": "BatchFrame",
+        "description": "Batch mode (opt-in at subscribe): consecutive messages of one channel, "
+        "in seq order, as one frame.",
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "oneOf": [
+                {"$ref": REF.format(model=f"{m.__name__}Delivered")} for m in messages.MODEL_TYPES
+            ]
+        },
+    }
     schemas.update(_control_schemas())
     schemas.update(_producer_schemas(schemas))
     return schemas
@@ -132,7 +144,26 @@ def _control_schemas() -> dict[str, Any]:
         "SubscribeFrame": {
             "type": "object",
             "required": ["action", "channels"],
-            "properties": {"action": {"const": "subscribe"}, "channels": channel_list},
+            "properties": {
+                "action": {"const": "subscribe"},
+                "channels": channel_list,
+                "since": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                    "description": "channel -> last seq processed: replay what followed",
+                },
+                "epoch": {"type": "string", "description": "the epoch the since seqs belong to"},
+                "batch": {
+                    "type": "boolean",
+                    "description": "batch mode: message frames are JSON arrays (BatchFrame)",
+                },
+                "linger_ms": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 1000,
+                    "description": "batch mode: wait up to this long to gather more messages",
+                },
+            },
         },
         "UnsubscribeFrame": {
             "type": "object",
@@ -232,6 +263,15 @@ def asyncapi_document(host: str = "127.0.0.1:8000") -> dict[str, Any]:
             "payload": {"$ref": REF.format(model=schema)},
         }
 
+    msgs["batch"] = {
+        "name": "batch",
+        "title": "BatchFrame",
+        "summary": "Several messages of one channel in one frame (subscriptions in batch mode: "
+        "?batch=1&linger_ms=N, or batch/linger_ms in the subscribe frame).",
+        "contentType": "application/json",
+        "payload": {"$ref": REF.format(model="BatchFrame")},
+    }
+
     def refs(*names: str) -> dict[str, Any]:
         return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
 
@@ -240,29 +280,29 @@ def asyncapi_document(host: str = "127.0.0.1:8000") -> dict[str, Any]:
         "unified": {
             "address": "/api/v1/ws/unified",
             "description": "Every alert and signal.",
-            "messages": refs("alert", "signal", *control),
+            "messages": refs("alert", "signal", "batch", *control),
         },
         "signals": {
             "address": "/api/v1/ws/signals",
             "description": "Every signal.",
-            "messages": refs("signal", *control),
+            "messages": refs("signal", "batch", *control),
         },
         "market": {
             "address": "/api/v1/ws/market/{symbol}",
             "description": "Ticks of one symbol (channel market_{SYMBOL}).",
             "parameters": {"symbol": {"description": channels.SYMBOL_RULE}},
-            "messages": refs("market_data", *control),
+            "messages": refs("market_data", "batch", *control),
         },
         "agent": {
             "address": "/api/v1/ws/agents/{agent_name}",
             "description": "Insights of one agent (channel agent_{name}, lower case).",
             "parameters": {"agent_name": {"description": channels.AGENT_RULE}},
-            "messages": refs("agent_insight", *control),
+            "messages": refs("agent_insight", "batch", *control),
         },
         "narrative": {
             "address": "/api/v1/ws/narrative",
             "description": "The Narrative Brain's syntheses.",
-            "messages": refs("narrative", *control),
+            "messages": refs("narrative", "batch", *control),
         },
         "multiplex": {
             "address": "/api/v1/ws",
