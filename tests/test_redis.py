@@ -1218,6 +1218,33 @@ async def test_subscribe_right_after_start_waits_for_the_listener(shared_redis: 
         await broker.stop()
 
 
+async def test_a_retried_publish_script_publishes_nothing_twice(shared_redis: str) -> None:
+    """The publish script run twice with the same arguments (redis-py's one retry after a
+    connection broke once Redis had run it, the reply lost) publishes once: the second run
+    answers the first run's seqs; the counters, history and pub/sub saw one publish. A run
+    after the deadline still answers a publish that happened, not "expired"."""
+    from alphawire.brokers.redis import RedisBroker
+
+    delivered: list[tuple[str, int]] = []
+    broker = RedisBroker(shared_redis, prefix=f"test-{uuid.uuid4().hex[:12]}")
+    await broker.start(lambda c, s, b: delivered.append((c, s)))
+    try:
+        await broker.subscribe("unified")
+        keys, args = broker._publish_call([("unified", b'{"n":1}'), ("signals", b'{"n":1}')])
+        first = await broker._script(keys=keys, args=args)
+        again = await broker._script(keys=keys, args=args)
+        assert again == first and [int(x) for x in first[1:]] == [1, 1]
+        args[-1] = "0"  # a deadline long past
+        assert await broker._script(keys=keys, args=args) == first
+        assert await broker.last_seq("unified") == 1 and await broker.last_seq("signals") == 1
+        page = await broker.history("unified", 0)
+        assert [seq for seq, _ in page.entries] == [1]
+        assert await broker.publish([("unified", b'{"n":2}')]) == [2]
+        await until(lambda: delivered == [("unified", 1), ("unified", 2)], "two deliveries")
+    finally:
+        await broker.stop()
+
+
 # -- 4. serve --workers N on one port ------------------------------------------------------------
 
 

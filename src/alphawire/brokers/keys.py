@@ -34,6 +34,10 @@ class Keys:
     def idempotency(self, key: str) -> str:
         return f"{self.prefix}:idem:{key}"
 
+    def once(self, token: str) -> str:
+        """One publish's answer, kept briefly so that a retried run publishes nothing."""
+        return f"{self.prefix}:once:{token}"
+
     def canary(self, node_id: str) -> str:
         return f"{self.prefix}:canary:{node_id}"
 

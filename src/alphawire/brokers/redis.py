@@ -41,17 +41,36 @@ from alphawire.hub.publisher import PublishResult
 logger = logging.getLogger("alphawire.broker.redis")
 
 # KEYS: per message 4 names (seq key, stream key, latest key, pub/sub channel), then the
-# epoch key. ARGV: per message 4 values (body, history length, market flag, unix time), then
-# a fresh epoch to set if Redis has none, then a deadline (unix seconds): a script that runs
-# after it (a Redis that was paused while the client gave up) publishes nothing, so a 503
-# "nothing was published" stays true. Returns {epoch, seq1, seq2, ...} or {"expired"}.
+# epoch key, then this publish's "once" key. ARGV: per message 4 values (body, history length,
+# market flag, unix time), then a fresh epoch to set if Redis has none, then a deadline (unix
+# seconds): a script that runs after it (a Redis that was paused while the client gave up)
+# publishes nothing, so a 503 "nothing was published" stays true. Returns {epoch, seq1, ...}
+# or {"expired"}.
+#
+# The once key makes a run of the same publish idempotent: redis-py retries a command once on
+# a connection error, and when the connection broke after Redis ran the script (the reply was
+# lost) the retry would publish every message again. The first run stores its answer under the
+# once key (for a minute); a second run returns it and publishes nothing. It is checked before
+# the deadline, so a late retry of a publish that happened is not reported as refused.
 _PUBLISH = """
-local n = (#KEYS - 1) / 4
+local n = (#KEYS - 2) / 4
+local once_key = KEYS[#KEYS]
+local done = redis.call('GET', once_key)
+if done then
+  local out = {}
+  for part in string.gmatch(done, '[^,]+') do
+    out[#out + 1] = part
+  end
+  for i = 2, #out do
+    out[i] = tonumber(out[i])
+  end
+  return out
+end
 local now = redis.call('TIME')
 if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[#ARGV]) then
   return {'expired'}
 end
-local epoch_key = KEYS[#KEYS]
+local epoch_key = KEYS[#KEYS - 1]
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
   epoch = ARGV[#ARGV - 1]
@@ -69,6 +88,7 @@ for i = 0, n - 1 do
   redis.call('PUBLISH', KEYS[k + 4], epoch .. '|' .. seq .. '|' .. ARGV[k + 1])
   out[i + 2] = seq
 end
+redis.call('SET', once_key, table.concat(out, ','), 'EX', 60)
 return out
 """
 
@@ -99,8 +119,10 @@ class RedisBroker:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry_on_timeout=False,
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
+            # Connection errors only (redis-py's default also retries timeouts, which would
+            # double the time a paused Redis takes to be reported). A retried publish is
+            # harmless: the script's once key (see _PUBLISH) keeps it from running twice.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         # The listener's client has no retry: redis-py would reconnect and resubscribe a
         # broken pub/sub connection by itself, silently, and what was published meanwhile
@@ -185,6 +207,21 @@ class RedisBroker:
     async def publish(self, items: Sequence[tuple[str, bytes]]) -> list[int]:
         if not items:
             return []
+        keys, args = self._publish_call(items)
+        try:
+            out = await self._script(keys=keys, args=args)
+        except _UNREACHABLE as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+        first = out[0].decode() if isinstance(out[0], bytes) else str(out[0])
+        if first == "expired":
+            raise BrokerUnavailable("Redis answered too late (paused or overloaded)")
+        epoch = first
+        if epoch != self._epoch:
+            self._adopt_epoch(epoch)
+        return [int(s) for s in out[1:]]
+
+    def _publish_call(self, items: Sequence[tuple[str, bytes]]) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of one run of the publish script (see _PUBLISH)."""
         keys: list[str] = []
         args: list[Any] = []
         now = f"{time.time():.3f}"
@@ -198,17 +235,8 @@ class RedisBroker:
         args.append(secrets.token_hex(8))
         # Half the timeout: Redis' clock and ours only need to agree within a second.
         args.append(f"{time.time() + self._timeout / 2:.3f}")
-        try:
-            out = await self._script(keys=keys, args=args)
-        except _UNREACHABLE as exc:
-            raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
-        first = out[0].decode() if isinstance(out[0], bytes) else str(out[0])
-        if first == "expired":
-            raise BrokerUnavailable("Redis answered too late (paused or overloaded)")
-        epoch = first
-        if epoch != self._epoch:
-            self._adopt_epoch(epoch)
-        return [int(s) for s in out[1:]]
+        keys.append(self._keys.once(secrets.token_hex(12)))
+        return keys, args
 
     # -- subscriptions -----------------------------------------------------------------------
 
