@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json
 from tests.fake_discord import FakeDiscord
 from tests.test_asyncapi import errors, get_json, unresolved
+from tests.test_security import capture_logs
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -729,3 +730,26 @@ def test_random_frames_get_a_documented_reply_or_close(hub: RunningHub) -> None:
     assert {protocol.CLOSE_UNSUPPORTED_DATA, protocol.CLOSE_UNAUTHORIZED} <= set(state["closes"])
     with httpx.Client(base_url=hub.url) as http:
         assert http.get("/api/v1/health").status_code == 200
+
+
+async def test_the_publish_token_never_reaches_logs_or_replies(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither the publish token nor a near miss of it appears in a log line, reply or reason."""
+    secrets = (hub.token, hub.token + "x")
+    said: list[str] = []
+    with capture_logs(caplog, ("uvicorn.error", "uvicorn.access", "alphawire")):
+        async with await connect(producer_url(hub, f"?token={hub.token}")) as ws:
+            said.append((await closed_with(ws))[1])
+        async with await open_producer(hub, token=hub.token + "x") as ws:
+            said.append((await closed_with(ws))[1])
+        async with await connect(producer_url(hub)) as ws:
+            said.append(orjson.dumps(await publish(ws, {"action": "auth", "token": hub.token})))
+            said.append(orjson.dumps(await publish(ws, {"action": "auth", "token": 5})))
+            await send_json(ws, {"action": "auth", "token": hub.token + "x"})
+            said.append((await closed_with(ws))[1])
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("[redacted]" in m for m in messages), "no redacted log line: capture is vacuous"
+    for secret in secrets:
+        for text in (*messages, *map(str, said)):
+            assert secret not in text, text[:200]
