@@ -6,7 +6,8 @@ The caller's latency is what a monitor pays per ``send_discord``: validation, ro
 durable SQLite commit. Discord is made slow (a server that accepts connections and never
 answers), down (a closed port), or busy: a responsive fake Discord (``tests/fake_discord.py``
 in its own process, rate limit lifted) that the dispatcher thread delivers to as fast as it
-can while the caller publishes, which is when the two threads contend most.
+can while the caller publishes, which is when the two threads contend most; and the same
+with the routes coalescing bursts (``coalesce``), which sends a tenth of the requests.
 
 Columns, per call: p50 / p99 / p99.9 / max of the wall time; the p99.9 and max once each
 call's run-queue wait (``/proc/thread-self/schedstat``: runnable, but the CPUs busy with other
@@ -193,10 +194,15 @@ def run_noise_floor(n: int) -> dict[str, Any]:
     return {**row, **_summary(clock, elapsed, full.count), "accepted_per_second": 0}
 
 
-def run_sync(discord: str, urls: list[str], n: int, routes: int) -> dict[str, Any]:
+def run_sync(
+    discord: str, urls: list[str], n: int, routes: int, coalesce: float = 0.0
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         table = RouteTable(
-            tuple(Route(f"r{i}", urls[i % len(urls)], cooldown=0) for i in range(routes))
+            tuple(
+                Route(f"r{i}", urls[i % len(urls)], cooldown=0, coalesce=coalesce)
+                for i in range(routes)
+            )
         )
         manager = AlertManager(Path(tmp) / "alerts.sqlite3", routes=table)
         manager.start_in_thread()
@@ -219,13 +225,15 @@ def run_sync(discord: str, urls: list[str], n: int, routes: int) -> dict[str, An
             elapsed = time.perf_counter() - start
         clock.close()
         sent = sum(c.sent for c in manager.counters.values())
+        requests = manager.stats()["discord_client"]["sent"]
         manager.close()
     return {
         "api": "send_discord (sync)",
-        "discord": discord,
+        "discord": discord + (f", coalesce {coalesce:g} s" if coalesce else ""),
         "routes": routes,
         **_summary(clock, elapsed, full.count),
         "delivered_meanwhile": sent,
+        "discord_requests": requests,
     }
 
 
@@ -258,6 +266,12 @@ def run_async(discord: str, url: str, n: int, routes: int) -> dict[str, Any]:
     return {**row, **_summary(clock, elapsed, full_gcs), "blocked_max_us": None}
 
 
+def _delivered(row: dict[str, Any]) -> str:
+    if "delivered_meanwhile" not in row:
+        return "-"
+    return f"{row['delivered_meanwhile']} in {row['discord_requests']} requests"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alerts", type=int, default=5000)
@@ -278,6 +292,7 @@ def main() -> None:
     with _fake_discord(3) as webhooks:
         rows.append(run_sync("busy (answers at once)", webhooks[:1], n, 1))
         rows.append(run_sync("busy (answers at once)", webhooks, n, 3))
+        rows.append(run_sync("busy (answers at once)", webhooks, n, 3, coalesce=0.25))
     rows.append(run_async("slow (never answers)", slow, n, 1))
     hole.close()
     print(
@@ -293,7 +308,7 @@ def main() -> None:
             f"| {r['accepted_per_second']:,} | {r['p50_us']} | {r['p99_us']} | {r['p999_us']} "
             f"| {r['max_us']} | {dash(r['own_p999_us'])} / {dash(r['own_max_us'])} "
             f"| {dash(r['blocked_max_us'])} | {r['full_gcs']} "
-            f"| {r.get('delivered_meanwhile', '-')} |"
+            f"| {_delivered(r)} |"
         )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
