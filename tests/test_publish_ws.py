@@ -753,3 +753,18 @@ async def test_the_publish_token_never_reaches_logs_or_replies(
     for secret in secrets:
         for text in (*messages, *map(str, said)):
             assert secret not in text, text[:200]
+
+
+async def test_large_frames_only_after_authentication(hub: RunningHub) -> None:
+    """Before its token is proven a peer gets the 64 KiB frame limit (nothing big is read from
+    strangers); after an auth frame's reply, frames up to the request limit are taken."""
+    big = {"messages": [{**ALERT, "content": "x" * 30_000} for _ in range(3)]}  # ~90 KB
+    async with await connect(producer_url(hub)) as ws:
+        await ws.send(orjson.dumps(big).decode())
+        code, _ = await closed_with(ws)
+    assert code == protocol.CLOSE_MESSAGE_TOO_BIG
+    async with await connect(producer_url(hub)) as ws:
+        assert (await publish(ws, {"action": "auth", "token": hub.token}))["type"] == (
+            "authenticated"
+        )
+        assert (await publish(ws, big))["accepted"] == 3

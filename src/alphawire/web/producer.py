@@ -16,8 +16,9 @@ The same publish token, messages, batches, validation and results as ``POST /api
   published and its reply handed to the socket (which waits while the socket's send buffer
   is full), and uvicorn stops reading from the TCP socket while a frame waits for us. A
   producer faster than the hub is slowed down by TCP; nothing is buffered without bound.
-- Limits: a frame may be as large as an HTTP publish body (``max_request_bytes``, close 1009
-  over it); binary frames close with 1003. No per-frame rate limit: the token holder is
+- Limits: once authenticated, a frame may be as large as an HTTP publish body
+  (``max_request_bytes``; before, the subscribers' 64 KiB), close 1009 over it; binary frames
+  close with 1003. No per-frame rate limit: the token holder is
   trusted as much as over HTTP. The socket counts as a connection (limits, stats) and gets
   1001 when the hub shuts down.
 """
@@ -69,12 +70,6 @@ class ProducerSocket:
             )
             await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
             return
-        proto = scope.get("extensions", {}).get(EXTENSION)
-        if proto is not None:
-            # uvicorn's frame limit is the subscribers' (64 KiB); a producer frame may be as
-            # large as an HTTP publish body. Raised for this connection only, before the
-            # handshake completes, so no frame is parsed under the old limit.
-            proto.conn.max_message_size = node.settings.max_request_bytes
         await send({"type": "websocket.accept"})
         await ProducerSession(node, scope, receive, send).run(headers)
 
@@ -166,6 +161,8 @@ class ProducerSession:
                     protocol.CLOSE_UNAUTHORIZED, "Authorization must be 'Bearer <publish token>'"
                 )
             self._check(token.strip())
+            # No await since the handshake: no frame has been parsed yet under the old limit.
+            self._raise_frame_limit()
             return True
         deadline = self.node.settings.auth_timeout
         try:
@@ -189,9 +186,17 @@ class ProducerSession:
                 '{"action":"auth","token":...}',
             )
         self._check(frame["token"])
+        self._raise_frame_limit()  # frames that came with the auth frame may be parsed already
         ref = frame.get("ref")
         await self._reply(_frame("authenticated", ref if _valid_ref(ref) else None))
         return True
+
+    def _raise_frame_limit(self) -> None:
+        """uvicorn's frame limit is the subscribers' (64 KiB); an authenticated producer's
+        frame may be as large as an HTTP publish body. Unauthenticated peers never get it:
+        over HTTP too, a body is read only after its token is checked."""
+        if self.proto is not None:
+            self.proto.conn.max_message_size = self.node.settings.max_request_bytes
 
     def _check(self, token: str) -> None:
         # Constant-time comparison, as over HTTP: the token must not leak through timing.
