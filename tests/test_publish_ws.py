@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import struct
 import threading
 from collections.abc import AsyncIterator
@@ -768,3 +769,29 @@ async def test_large_frames_only_after_authentication(hub: RunningHub) -> None:
             "authenticated"
         )
         assert (await publish(ws, big))["accepted"] == 3
+
+
+async def test_a_refusal_racing_the_peers_close_is_quiet(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong token and the peer's own close in one packet: no error logged, nothing left open."""
+    port = int(hub.url.rsplit(":", 1)[1])
+    wrong = orjson.dumps({"action": "auth", "token": "wrong"})
+    with capture_logs(caplog, ("uvicorn.error", "alphawire")):
+        for _ in range(5):
+            client = RawClient("127.0.0.1", port, "/api/v1/ws/publish")
+            mask = b"\0\0\0\0"
+            auth = bytes((0x81, 0x80 | len(wrong))) + mask + wrong
+            close = bytes((0x88, 0x82)) + mask + struct.pack("!H", 1000)
+            client.sock.sendall(auth + close)
+            with contextlib.suppress(ConnectionError, OSError):
+                while client.read_frame()[0] != 8:
+                    pass
+            client.close()
+        for _ in range(200):
+            if (await stats(hub))["total_connections"] == 0:
+                break
+            await asyncio.sleep(0.02)
+    assert (await stats(hub))["total_connections"] == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []

@@ -33,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 import orjson
+from websockets.exceptions import InvalidState
 
 from alphawire import messages, protocol
 from alphawire.alerting.outbox import OutboxFull
@@ -117,7 +118,8 @@ class ProducerSession:
             if await self._authenticate(headers):
                 await self._read()
         except Refused as exc:
-            conn.abort(exc.code, exc.reason)
+            with contextlib.suppress(InvalidState):  # the peer's close frame came first
+                conn.abort(exc.code, exc.reason)
             await self._drain_until_disconnect()
         finally:
             stats.publish_connections -= 1
@@ -130,7 +132,8 @@ class ProducerSession:
     async def _write(self) -> None:
         try:
             await self.conn.run_writer()
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, InvalidState) as exc:
+            # The peer went away, or its close frame came before ours: the reader sees it.
             logger.debug("producer writer for %s ended: %s", self.conn.client, exc)
 
     async def _close(self, code: int, reason: str) -> None:
