@@ -18,9 +18,10 @@ The same publish token, messages, batches, validation and results as ``POST /api
   producer faster than the hub is slowed down by TCP; nothing is buffered without bound.
 - Limits: once authenticated, a frame may be as large as an HTTP publish body
   (``max_request_bytes``; before, the subscribers' 64 KiB), close 1009 over it; binary frames
-  close with 1003. No per-frame rate limit: the token holder is
-  trusted as much as over HTTP. The socket counts as a connection (limits, stats) and gets
-  1001 when the hub shuts down.
+  close with 1003. No per-frame rate limit: the token holder is trusted as much as over HTTP.
+  The socket counts as a connection (limits, stats) and gets 1001 when the hub shuts down.
+- A frame whose reply the producer did not get may have been published: it retries with the
+  same ``idempotency_key``.
 """
 
 from __future__ import annotations
