@@ -32,18 +32,23 @@ from typing import Any
 # collector tracks, so recording does not itself make collections more frequent or longer.
 _starts = array("d")  # time.monotonic() when the collection started
 _durations = array("d")  # seconds, perf_counter between "start" and "stop"
+# CPU seconds of the collecting thread over the same span: a pause much longer than its CPU
+# time was the process waiting for the core (other load on the machine), not the collector.
+_cpu = array("d")
 _generations = array("b")
 _collected = array("q")
 _freezes = array("d")  # time.monotonic() of each gc.freeze()
-_began = [0.0]
+_began = [0.0, 0.0]
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
-        _began[0] = time.perf_counter()
         _starts.append(time.monotonic())
+        _began[1] = time.thread_time()
+        _began[0] = time.perf_counter()
         return
     _durations.append(time.perf_counter() - _began[0])
+    _cpu.append(time.thread_time() - _began[1])
     _generations.append(info["generation"])
     _collected.append(info["collected"])
 
@@ -68,6 +73,16 @@ def _disable_collector() -> None:
     collector.CollectorTuner.connection_opened = nothing  # type: ignore[method-assign]
 
 
+def _collector_max_wait(seconds: float) -> None:
+    """alphawire's tuner with another ``max_wait`` (``inf``: the purely debounced freeze)."""
+    from alphawire.hub import collector
+
+    defaults = collector.CollectorTuner.__init__.__kwdefaults__
+    if defaults is None or "max_wait" not in defaults:
+        raise SystemExit("this CollectorTuner has no max_wait")
+    defaults["max_wait"] = seconds
+
+
 def snapshot(types: int = 25) -> dict[str, Any]:
     """The records so far and the collector's state (counting objects takes a moment)."""
     n = len(_durations)
@@ -79,7 +94,13 @@ def snapshot(types: int = 25) -> dict[str, Any]:
         "pid": os.getpid(),
         "time": time.monotonic(),
         "collections": [
-            [_starts[i], _generations[i], round(_durations[i] * 1e3, 4), _collected[i]]
+            [
+                _starts[i],
+                _generations[i],
+                round(_durations[i] * 1e3, 4),
+                _collected[i],
+                round(_cpu[i] * 1e3, 4),
+            ]
             for i in range(n)
         ],
         "freezes": list(_freezes),
@@ -106,14 +127,20 @@ def audit() -> dict[str, Any]:
     full_ms = (time.perf_counter() - began) * 1e3
     frozen = gc.get_freeze_count()
     gc.unfreeze()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # keep what it finds in gc.garbage, to count it by type
     began = time.perf_counter()
     frozen_garbage = gc.collect()
+    unfrozen_ms = (time.perf_counter() - began) * 1e3
+    gc.set_debug(0)
+    garbage_types = Counter(type(o).__qualname__ for o in gc.garbage).most_common(25)
+    gc.garbage.clear()
     return {
         "full_collection_ms": round(full_ms, 3),
         "full_collection_collected": collected,
         "frozen_before": frozen,
         "frozen_garbage": frozen_garbage,
-        "unfrozen_full_collection_ms": round((time.perf_counter() - began) * 1e3, 3),
+        "frozen_garbage_types": garbage_types,
+        "unfrozen_full_collection_ms": round(unfrozen_ms, 3),
         "tracked_after": len(gc.get_objects()),
     }
 
@@ -132,11 +159,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.gc_launch", description=__doc__)
     ap.add_argument("--out", required=True, help="JSON file written on SIGUSR1 and at exit")
     ap.add_argument("--no-collector", action="store_true", help="disable alphawire's tuner")
+    ap.add_argument("--collector-max-wait", type=float, help="alphawire's tuner max_wait (s)")
     ap.add_argument("module")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     ns = ap.parse_args()
     if ns.no_collector:
         _disable_collector()
+    if ns.collector_max_wait is not None:
+        _collector_max_wait(ns.collector_max_wait)
     _record_freezes()
     gc.callbacks.append(_on_gc)
 

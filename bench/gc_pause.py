@@ -43,11 +43,18 @@ from bench.wsclient import Stats, Subscriber, open_subscriber
 
 TARGET_MS = 20.0
 PHASES = ("startup", "burst", "settle", "warmup", "steady", "after")
-# name -> (server in bench/servers.py, alphawire's collector tuner on, label)
-VARIANTS = {
-    "alphawire": ("alphawire", True, "alphawire (collector tuner on)"),
-    "alphawire_nocollector": ("alphawire", False, "alphawire, tuner off (CPython defaults)"),
-    "websockets": ("websockets", True, "websockets broadcast() (CPython defaults)"),
+# name -> (server in bench/servers.py, alphawire's collector tuner on, launcher options, label)
+VARIANTS: dict[str, tuple[str, bool, tuple[str, ...], str]] = {
+    "alphawire": ("alphawire", True, (), "alphawire (collector tuner on)"),
+    "alphawire_nocollector": ("alphawire", False, (), "alphawire, tuner off (CPython defaults)"),
+    # The tuner as it was before max_wait: a freeze postponed for as long as clients arrive.
+    "alphawire_debounce_only": (
+        "alphawire",
+        True,
+        ("--collector-max-wait", "inf"),
+        "alphawire, tuner without max_wait",
+    ),
+    "websockets": ("websockets", True, (), "websockets broadcast() (CPython defaults)"),
 }
 
 
@@ -57,21 +64,23 @@ class GcSpec(ServerSpec):
 
     gc_out: str = ""
     collector: bool = True
+    launch_args: tuple[str, ...] = ()
 
     def argv(self, port: int, data_dir: str) -> list[str]:
         python, _, *rest = super().argv(port, data_dir)  # [python, "-m", module, *args]
         launch = [python, "-m", "bench.gc_launch", "--out", self.gc_out]
         if not self.collector:
             launch.append("--no-collector")
+        launch += self.launch_args
         return [*launch, *rest]
 
 
 def gc_spec(variant: str, out: str) -> GcSpec:
-    server, collector, label = VARIANTS[variant]
+    server, collector, launch_args, label = VARIANTS[variant]
     base = SERVERS[server]
     kw = {f.name: getattr(base, f.name) for f in fields(ServerSpec)}
     kw["label"] = label
-    return GcSpec(**kw, gc_out=out, collector=collector)
+    return GcSpec(**kw, gc_out=out, collector=collector, launch_args=launch_args)
 
 
 class Churner:
@@ -143,19 +152,25 @@ def phase_of(t: float, marks: dict[str, float]) -> str:
 
 
 def summarise(collections: list[list[float]], marks: dict[str, float]) -> dict[str, Any]:
-    """Per phase and generation: count, p99, max and total pause (ms)."""
-    grouped: dict[str, dict[int, list[float]]] = {p: {0: [], 1: [], 2: []} for p in PHASES}
-    for start, gen, ms, _collected in collections:
-        grouped[phase_of(start, marks)][int(gen)].append(ms)
+    """Per phase and generation: count, p99, max and total pause (ms), and the longest
+    pause's CPU time (ms): much less than the pause means the process was descheduled."""
+    grouped: dict[str, dict[int, list[tuple[float, float]]]] = {
+        p: {0: [], 1: [], 2: []} for p in PHASES
+    }
+    for start, gen, ms, _collected, *cpu in collections:
+        grouped[phase_of(start, marks)][int(gen)].append((ms, cpu[0] if cpu else ms))
     out: dict[str, Any] = {}
     for phase, gens in grouped.items():
         out[phase] = {}
-        for gen, values in gens.items():
-            values.sort()
+        for gen, pairs in gens.items():
+            pairs.sort()
+            values = [ms for ms, _ in pairs]
             out[phase][str(gen)] = {
                 "count": len(values),
                 "p99_ms": round(nearest_rank(values, 0.99), 3),
                 "max_ms": round(values[-1], 3) if values else 0.0,
+                "max_cpu_ms": round(pairs[-1][1], 3) if pairs else 0.0,
+                "max_of_cpu_ms": round(max(c for _, c in pairs), 3) if pairs else 0.0,
                 "total_ms": round(sum(values), 3),
             }
     return out
@@ -256,7 +271,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     """One Markdown row per run and generation: burst and steady side by side."""
     head = (
         "| server | connections | gen | burst: count / p99 / max ms | "
-        "steady: count / p99 / max ms | steady p99 latency ms | other load (cores) |\n"
+        "steady: count / p99 / max ms (its CPU ms) | steady p99 latency ms | other load (cores) |\n"
         "|---|---|---|---|---|---|---|\n"
     )
     rows = []
@@ -268,7 +283,7 @@ def table(runs: list[dict[str, Any]]) -> str:
                 f"{r['connections']:,}",
                 gen,
                 f"{b['count']} / {b['p99_ms']:.1f} / {b['max_ms']:.1f}",
-                f"{s['count']} / {s['p99_ms']:.1f} / **{s['max_ms']:.1f}**",
+                f"{s['count']} / {s['p99_ms']:.1f} / **{s['max_ms']:.1f}** ({s['max_cpu_ms']:.1f})",
                 f"{r['steady']['p99_ms']:.1f}",
                 f"{r['other_cpu']:.2f}",
             ]

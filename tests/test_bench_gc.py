@@ -25,13 +25,18 @@ def test_collections_fall_into_the_phase_they_started_in() -> None:
     assert phase_of(10.0, marks) == "burst"
     assert phase_of(45.0, marks) == "steady"
     assert phase_of(61.0, marks) == "after"
-    summary = summarise([[12.0, 2, 150.0, 0], [31.0, 0, 0.5, 3], [32.0, 0, 1.5, 0]], marks)
+    summary = summarise(
+        [[12.0, 2, 150.0, 0, 149.0], [31.0, 0, 0.5, 3, 0.5], [32.0, 0, 1.5, 0, 0.2]], marks
+    )
     assert summary["burst"]["2"] == {
         "count": 1,
         "p99_ms": 150.0,
         "max_ms": 150.0,
+        "max_cpu_ms": 149.0,
+        "max_of_cpu_ms": 149.0,
         "total_ms": 150.0,
     }
+    assert summary["steady"]["0"]["max_cpu_ms"] == 0.2  # the longest pause was descheduled
     assert summary["steady"]["0"]["count"] == 2
     assert summary["steady"]["0"]["max_ms"] == 1.5
     assert summary["steady"]["2"]["count"] == 0
@@ -90,6 +95,7 @@ def test_gc_pause_smoke(tmp_path: Path) -> None:
             assert set(gens) == {"0", "1", "2"}
             for g in gens.values():
                 assert g["count"] >= 0 and 0 <= g["p99_ms"] <= g["max_ms"] <= g["total_ms"]
+                assert 0 <= g["max_cpu_ms"] <= g["max_of_cpu_ms"]
         assert phases["burst"]["0"]["count"] > 0  # 200 handshakes allocate plenty
         recorded = sum(g["count"] for gens in phases.values() for g in gens.values())
         assert recorded > 0
