@@ -251,3 +251,26 @@ def test_mark_sent_many_records_one_message_for_several_deliveries(tmp_path: Pat
         assert stored is not None
         assert stored["deliveries"][0]["state"] == SENT
         assert stored["deliveries"][0]["message_id"] == "m1"
+
+
+def test_reserved_wal_keeps_every_commit_and_stays_put_while_idle(tmp_path: Path) -> None:
+    """The WAL's reserved tail loses no commit after a crash, and idle checkpoints keep its size."""
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.add([_alert(i, "discord:a") for i in range(50)], now=100.0)
+    wal = tmp_path / "o.sqlite3-wal"
+    box.checkpoint()
+    size = wal.stat().st_size
+    for _ in range(3):
+        box.checkpoint()
+    assert wal.stat().st_size == size
+    box.add([_alert(i, "discord:a") for i in range(50, 60)], now=101.0)
+    # A crash: the files as they are on disk while the outbox is open, WAL tail included.
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for suffix in ("", "-wal"):
+        (crashed / f"o.sqlite3{suffix}").write_bytes((tmp_path / f"o.sqlite3{suffix}").read_bytes())
+    reopened = Outbox(crashed / "o.sqlite3")
+    due, _ = reopened.due("discord:a", now=102.0, limit=100)
+    assert [d.alert_id for d in due] == [f"A{i:04d}" for i in range(60)]
+    reopened.close()
+    box.close()
