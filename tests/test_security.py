@@ -20,7 +20,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from tests.conftest import RunningHub, connect, recv_json, send_json, without_epoch
+from tests.conftest import RunningHub, connect, recv_json, send_json, wait_until, without_epoch
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -612,3 +612,34 @@ async def test_host_allow_list_guards_websockets_and_http(hub_factory: Any) -> N
     assert b" 101 " in _raw_upgrade(port, "hub.example")
     assert b" 101 " in _raw_upgrade(port, f"eu.desk.example:{port}")
     assert b" 403 " in _raw_upgrade(port, f"localhost:{port}")
+
+
+async def test_a_client_closing_before_its_auth_frame_is_refused_quietly(
+    hub_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusal (no auth frame) races the client's own close frame: the hub lets the
+    client's close win, with no "Exception in ASGI application" and no leaked connection."""
+    hub = token_hub(hub_factory)
+    port = int(hub.url.rsplit(":", 1)[1])
+    with capture_logs(caplog, ("uvicorn", "uvicorn.error", "alphawire")):
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(
+                    (
+                        f"GET /api/v1/ws/unified HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n"
+                    ).encode()
+                )
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += s.recv(4096)
+                assert b" 101 " in data.split(b"\r\n", 1)[0]
+                # A masked close frame (1000) as soon as the handshake is done.
+                s.sendall(bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]))
+                while s.recv(4096):
+                    pass
+        await wait_until(lambda: hub.node.registry.connection_count() == 0)
+    assert "Exception in ASGI application" not in caplog.text
+    assert "InvalidState" not in caplog.text

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from alphawire.hub.frames import Outgoing
 
@@ -181,6 +182,11 @@ class TransportSink:
     def close(self, code: int, reason: str) -> None:
         p = self._proto
         if p.close_sent or p.disconnected:
+            return
+        if p.conn.state is not State.OPEN:
+            # The peer's close frame came first (uvicorn answered it and is closing the
+            # transport): there is nothing left to close, and websockets would refuse to.
+            p.close_sent = True
             return
         p.conn.send_close(code, reason)
         p.transport.write(b"".join(p.conn.data_to_send()))
