@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from typing import Any
 
 import pytest
 
-from alphawire.hub.collector import CollectorTuner
+from alphawire.hub.collector import YOUNG_THRESHOLD, CollectorTuner
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +56,24 @@ async def test_a_freeze_waits_for_the_burst_when_it_settles_in_time() -> None:
         assert tuner.freezes == 1
     finally:
         gc.unfreeze()
+
+
+async def test_the_young_threshold_is_raised_while_running_and_put_back() -> None:
+    before = gc.get_threshold()
+    tuner = CollectorTuner()
+    try:
+        tuner.start()
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        CollectorTuner().start()  # a second hub in the process leaves it as it is
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        tuner.stop()
+    assert gc.get_threshold() == before
+
+
+def test_a_running_hub_has_the_raised_threshold(hub_factory: Any) -> None:
+    before = gc.get_threshold()
+    hub = hub_factory()
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    hub.stop()
+    assert gc.get_threshold() == before

@@ -7,12 +7,23 @@ burst of new connections settles, ``gc.freeze()`` moves everything alive into th
 generation, which collections skip.
 
 Measured by ``python -m bench.gc_pause`` (docs/performance.md, "Garbage-collection pauses").
+
+While the hub runs, the young generation is also collected less often (every 10,000 net
+allocations instead of CPython's 700). A publish of a 1,000-message batch allocates tens of
+thousands of container objects (the parsed body, models, results) that all live until the
+request ends: at 700 the young collector ran dozens of times per request, found nothing to
+free, and promoted every one of them to the older generations, which were then walked again.
+Measured on the batch endpoint in-process: 21 µs per message at 700, 15 µs at 10,000 (no
+gain beyond). Only cyclic garbage waits longer to be freed; a young collection of 10,000
+objects takes about a millisecond.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+
+YOUNG_THRESHOLD = 10_000
 
 
 class CollectorTuner:
@@ -31,6 +42,7 @@ class CollectorTuner:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None  # loop time by which the pending freeze runs
         self.freezes = 0
+        self._saved_threshold: tuple[int, ...] | None = None
 
     def connection_opened(self) -> None:
         self._since_freeze += 1
@@ -51,6 +63,19 @@ class CollectorTuner:
         gc.collect(1)  # young garbage first, so that it is not frozen
         gc.freeze()
         self.freezes += 1
+
+    def start(self) -> None:
+        """Raise the young generation's threshold for as long as the hub runs."""
+        current = gc.get_threshold()
+        if current[0] < YOUNG_THRESHOLD:
+            self._saved_threshold = current
+            gc.set_threshold(YOUNG_THRESHOLD, *current[1:])
+
+    def stop(self) -> None:
+        """Put back the threshold ``start`` found (unless someone changed it since)."""
+        saved, self._saved_threshold = self._saved_threshold, None
+        if saved is not None and gc.get_threshold()[0] == YOUNG_THRESHOLD:
+            gc.set_threshold(*saved)
 
     def stats(self) -> dict[str, int]:
         return {"freezes": self.freezes, "frozen_objects": gc.get_freeze_count()}

@@ -63,6 +63,7 @@ class Node:
         )
 
     async def start(self) -> None:
+        self.registry.collector.start()
         await self.broker.start(self.registry.deliver, self.registry.gap)
         await self.alerts.start()
         if self.settings.demo:
@@ -87,6 +88,7 @@ class Node:
         await self.alerts.stop()
         self.alerts.outbox.close()
         await self.broker.stop()
+        self.registry.collector.stop()
 
     async def publish_models(self, models: Sequence[AnyMessage]) -> list[dict[str, Any]]:
         """Publish validated messages in order: alerts through the AlertManager (durable, to
