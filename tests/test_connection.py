@@ -33,7 +33,8 @@ class Sink:
         return self.open and self.can_write
 
     def write_bytes(self, data: bytes) -> None:
-        self.wire.append(data)
+        if self.open:
+            self.wire.append(data)
 
     def try_write(self, frame: Outgoing) -> bool:
         if not self.writable():

@@ -70,7 +70,8 @@ class Sink(Protocol):
         """True when bytes written now go straight out (no backpressure, not closing)."""
 
     def write_bytes(self, data: bytes) -> None:
-        """Write already-framed bytes now (only after ``writable()`` said so)."""
+        """Write already-framed bytes now if the socket is still open (after ``writable()``
+        said so, earlier in the same loop turn); dropped if it closed meanwhile."""
 
     def try_write(self, frame: Outgoing) -> bool:
         """Write now if the socket can take it without queuing in memory; False otherwise."""
@@ -213,8 +214,7 @@ class Connection:
         data = cork[0] if len(cork) == 1 else b"".join(cork)
         cork.clear()
         self._cork_bytes = 0
-        if self._sink.is_open:
-            self._sink.write_bytes(data)
+        self._sink.write_bytes(data)
 
     def push_control(self, text: str) -> None:
         self.push(control_frame(text), bounded=False)

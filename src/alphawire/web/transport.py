@@ -163,7 +163,9 @@ class TransportSink:
         return p.writable.is_set() and not (p.close_sent or p.disconnected)
 
     def write_bytes(self, data: bytes) -> None:
-        self._proto.transport.write(data)
+        p = self._proto
+        if not (p.close_sent or p.disconnected):  # it may have closed since writable()
+            p.transport.write(data)
 
     def try_write(self, frame: Outgoing) -> bool:
         p = self._proto
