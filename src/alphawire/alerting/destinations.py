@@ -6,7 +6,7 @@ retries, ordering and bookkeeping, so a destination only says what happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -32,6 +32,7 @@ class Outcome:
     retry_after: float | None = None
     error: str = ""
     disable: bool = False  # the destination itself is gone (404 webhook, revoked token)
+    seq: Mapping[str, int] | None = None  # a hub's sequence numbers for the message, by channel
 
 
 ProgressFn = Callable[[int, str | None], None]
@@ -75,7 +76,7 @@ class HubDestination:
             return Outcome("fatal", error=f"stored alert no longer valid: {exc}")
         (result,) = await self._publisher.publish_validated([model], [delivery.alert_id])
         self.last_seq = result.seq
-        return Outcome("sent", message_id=result.id)
+        return Outcome("sent", message_id=result.id, seq=result.seq)
 
 
 class HttpHubDestination:
@@ -103,7 +104,12 @@ class HttpHubDestination:
             return Outcome("retry", error=f"hub unreachable: {type(exc).__name__}")
         if response.status_code == 202:
             data: dict[str, Any] = response.json()
-            return Outcome("sent", message_id=str(data.get("id")))
+            seq = data.get("seq")
+            return Outcome(
+                "sent",
+                message_id=str(data.get("id")),
+                seq=seq if isinstance(seq, dict) else None,
+            )
         if response.status_code in (408, 429) or response.status_code >= 500:
             return Outcome("retry", error=f"hub answered {response.status_code}")
         return Outcome(

@@ -1,9 +1,12 @@
 """The AlertManager: alerts accepted durably at once, then delivered to the hub and Discord.
 
 ``send_discord`` (for synchronous monitor code) and ``asend_discord`` return as soon as the
-alert is committed to the outbox; they never wait for Discord or the hub. One dispatcher task
-per destination delivers in order, retrying with backoff, pacing Discord's rate limits,
-dead-lettering what cannot be delivered, and disabling webhooks Discord says are gone.
+alert is committed to the outbox; they never wait for Discord or the hub. One dispatcher
+(``dispatcher.py``) per destination delivers in order, retrying with backoff, pacing Discord's
+rate limits, dead-lettering what cannot be delivered, and disabling webhooks Discord says are
+gone. The dispatchers run on the caller's event loop (``start``), or, for synchronous code, in
+a delivery process (``start_in_process``, ``worker.py``; what ``send_discord`` starts) or on a
+background thread (``start_in_thread``).
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
-import secrets
+import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -27,34 +30,26 @@ from alphawire.alerting.destinations import (
     DiscordDestination,
     HttpHubDestination,
     HubDestination,
-    Outcome,
 )
 from alphawire.alerting.discord import DiscordClient
-from alphawire.alerting.outbox import (
-    Delivery,
-    NewAlert,
-    NewDelivery,
-    Outbox,
-)
-from alphawire.alerting.payloads import EMBEDS_LIMIT
+from alphawire.alerting.dispatcher import Counters, Dispatcher, RetryPolicy
+from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
 from alphawire.alerting.routes import RouteTable
+from alphawire.alerting.worker import DeliveryProcess, worker_config
 from alphawire.hub.publisher import Publisher
 from alphawire.ids import new_id
 from alphawire.messages import Alert
 
+__all__ = ["AlertManager", "AlertReceipt", "Counters", "Dispatcher", "RetryPolicy", "dedup_key"]
+
 logger = logging.getLogger("alphawire.alerts")
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, up to a maximum age, for retryable failures."""
-
-    base: float = 1.0
-    cap: float = 300.0
-    max_age: float = 24 * 3600.0
-
-    def delay(self, attempts: int) -> float:
-        return random.uniform(0, min(self.cap, self.base * 2 ** min(attempts, 30)))
+# Checkpoints: about every CHECKPOINT_INTERVAL seconds, once no alert has come for
+# CHECKPOINT_QUIET seconds (a checkpoint's fsync can stall a commit 2-6 ms), but never put
+# off for more than CHECKPOINT_MAX_DEFER.
+CHECKPOINT_INTERVAL = 1.0
+CHECKPOINT_QUIET = 0.1
+CHECKPOINT_MAX_DEFER = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,206 +85,6 @@ def dedup_key(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-class _Counters:
-    __slots__ = ("accepted", "dead", "rate_limited", "retried", "sent", "suppressed")
-
-    def __init__(self) -> None:
-        self.accepted = self.sent = self.retried = self.rate_limited = self.suppressed = (
-            self.dead
-        ) = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-
-class Dispatcher:
-    """Delivers one destination's pending alerts in order, forever."""
-
-    def __init__(
-        self, outbox: Outbox, destination: Destination, policy: RetryPolicy, counters: _Counters
-    ) -> None:
-        self.outbox = outbox
-        self.destination = destination
-        self.policy = policy
-        self.counters = counters
-        self.wakeup = asyncio.Event()
-        self.busy = False
-        # True while asleep with nothing pending: only then can a new alert change what the
-        # dispatcher would do (a busy one asks for due rows again when its batch is done; one
-        # waiting for its head's retry cannot send anything behind it). Producers wake only
-        # an idle dispatcher, so a burst of alerts costs the dispatcher's thread nothing.
-        self.idle = False
-        self.wake_scheduled = False
-        # Deliveries up to this alert seq go one message each (a merged message was refused).
-        self._solo_through = 0
-        self.poll = 1.0  # also picks up replays made by another process (the CLI)
-        self.owner = secrets.token_hex(8)
-        self.lease_ttl = 5.0
-        self._lease_until = 0.0
-
-    def holds_lease(self) -> bool:
-        """Whether this process may deliver to the destination now (renewed at half-life)."""
-        now = time.time()
-        if now < self._lease_until - self.lease_ttl / 2:
-            return True
-        if self.outbox.hold_lease(self.destination.name, self.owner, self.lease_ttl, now):
-            self._lease_until = now + self.lease_ttl
-            return True
-        self._lease_until = 0.0
-        return False
-
-    async def run(self) -> None:
-        outbox = self.outbox
-        name = self.destination.name
-        while True:
-            if name in outbox.disabled() or not self.holds_lease():
-                await self._sleep(self.poll)
-                continue
-            now = time.time()
-            seen = outbox.version
-            batch, next_due = outbox.due(name, now)
-            if not batch:
-                if next_due is not None:
-                    await self._sleep(max(0.0, min(next_due - now, self.poll)))
-                    continue
-                # A producer bumps the version after its commit, then looks at idle; this
-                # side sets idle, then looks at the version: one of the two sees the other.
-                self.idle = True
-                try:
-                    if outbox.version == seen:
-                        await self._sleep(self.poll)
-                finally:
-                    self.idle = False
-                continue
-            window = getattr(self.destination, "coalesce", 0.0)
-            if window > 0 and batch[0].alert_seq > self._solo_through:
-                # Coalescing: a fresh head waits out its window for company, unless a full
-                # message is already due; then one message, and the due rows are read again.
-                wait = batch[0].created + window - now
-                if wait > 0 and len(batch) < EMBEDS_LIMIT:
-                    await self._sleep(wait)
-                    continue
-                self.busy = True
-                try:
-                    await self._attempt_group(batch[:EMBEDS_LIMIT])
-                finally:
-                    self.busy = False
-                continue
-            self.busy = True
-            try:
-                for delivery in batch:
-                    if not await self._attempt(delivery):
-                        break  # the head waits (retry or rate limit): order is kept
-            finally:
-                self.busy = False
-
-    def wake(self) -> None:
-        """Wake the dispatcher now (on its loop)."""
-        self.wake_scheduled = False
-        self.wakeup.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        # A timer setting the event rather than wait_for(event.wait()): one future, nothing
-        # for a cancellation to race with.
-        self.wakeup.clear()
-        timer = asyncio.get_running_loop().call_later(seconds, self.wakeup.set)
-        try:
-            await self.wakeup.wait()
-        finally:
-            timer.cancel()
-
-    async def _attempt_group(self, deliveries: Sequence[Delivery]) -> bool:
-        """Try the leading deliveries as one message (a coalescing route); as ``_attempt``."""
-        head = deliveries[0]
-        outbox = self.outbox
-
-        def progress(parts: int, message_id: str | None) -> None:
-            outbox.mark_part(head, parts, message_id, time.time())
-
-        deliver_group = getattr(self.destination, "deliver_group", None)
-        if deliver_group is None or len(deliveries) < 2:
-            return await self._attempt(head)
-        try:
-            outcome, count = await deliver_group(deliveries, progress)
-        except Exception as exc:  # a bug in a destination must not kill the dispatcher
-            logger.exception("delivery to %s raised", self.destination.describe())
-            outcome, count = Outcome("retry", error=f"{type(exc).__name__}: {exc}"), 1
-        if count < 2:
-            return self._record(head, outcome)
-        group = deliveries[:count]
-        if outcome.kind == "sent":
-            outbox.mark_sent_many(group, outcome.message_id, time.time())
-            self.counters.sent += count
-            return True
-        if outcome.kind == "fatal" and not outcome.disable:
-            # Discord refused the merged message: each alert gets its own attempt and its
-            # own verdict, one message each, rather than all of them dead-lettered together.
-            self._solo_through = group[-1].alert_seq
-            return True
-        return self._record(head, outcome)  # a retry or a wait holds the head, as alone
-
-    async def _attempt(self, delivery: Delivery) -> bool:
-        """Try one delivery; True when the dispatcher may go on to the next."""
-        outbox = self.outbox
-
-        def progress(parts: int, message_id: str | None) -> None:
-            outbox.mark_part(delivery, parts, message_id, time.time())
-
-        try:
-            outcome = await self.destination.deliver(delivery, progress)
-        except Exception as exc:  # a bug in a destination must not kill the dispatcher
-            logger.exception("delivery to %s raised", self.destination.describe())
-            outcome = Outcome("retry", error=f"{type(exc).__name__}: {exc}")
-        return self._record(delivery, outcome)
-
-    def _record(self, delivery: Delivery, outcome: Outcome) -> bool:
-        """Record one delivery's outcome; True when the dispatcher may go on to the next."""
-        outbox = self.outbox
-        now = time.time()
-        counters = self.counters
-        if outcome.kind == "sent":
-            outbox.mark_sent(delivery, outcome.message_id, now)
-            counters.sent += 1
-            return True
-        if outcome.kind == "rate_limited":
-            # Waiting out a rate limit is not a failed attempt.
-            wait = outcome.retry_after if outcome.retry_after is not None else 1.0
-            outbox.mark_retry(
-                delivery, now + wait, outcome.error or "rate limited", now, spend=False
-            )
-            counters.rate_limited += 1
-            return False
-        if outcome.kind == "retry":
-            if now - delivery.created > self.policy.max_age:
-                outbox.mark_dead(
-                    delivery,
-                    f"gave up after {delivery.attempts + 1} attempts: {outcome.error}",
-                    now,
-                )
-                counters.dead += 1
-                return True
-            delay = self.policy.delay(delivery.attempts)
-            outbox.mark_retry(delivery, now + delay, outcome.error, now, spend=True)
-            counters.retried += 1
-            return False
-        outbox.mark_dead(delivery, outcome.error or "refused", now)
-        counters.dead += 1
-        if outcome.disable:
-            reason = f"disabled: {outcome.error}"
-            outbox.disable(self.destination.name, reason, now)
-            killed = outbox.kill_pending(self.destination.name, f"destination {reason}", now)
-            counters.dead += killed
-            logger.error(
-                "destination %s (%s) %s; %d pending alerts dead-lettered (replay them once fixed)",
-                self.destination.name,
-                self.destination.describe(),
-                reason,
-                killed,
-            )
-            return False
-        return True
-
-
 class AlertManager:
     """Accepts alerts durably and delivers each to the hub and its Discord routes.
 
@@ -317,6 +112,9 @@ class AlertManager:
 
             path = default_data_dir() / ("bridge-outbox.sqlite3" if hub_url else "alerts.sqlite3")
         self.outbox = Outbox(Path(path), max_pending=max_pending, synchronous=synchronous)
+        self._synchronous = synchronous
+        self._hub_url, self._token = hub_url, token
+        self._own_discord = discord is None
         self.policy = policy or RetryPolicy()
         self.routes = (
             routes if routes is not None else (RouteTable() if hub_url else RouteTable.from_env())
@@ -335,6 +133,7 @@ class AlertManager:
                 raise ClientError(
                     "AlertManager(hub_url=...) needs the hub's publish token: token=..."
                 )
+            self._token = token
             destinations.append(HttpHubDestination(hub_url, token))
             self.routes = RouteTable()  # the hub routes to Discord
         elif publisher is not None:
@@ -345,12 +144,19 @@ class AlertManager:
             destinations.extend(
                 DiscordDestination(route, self._discord) for route in self.routes.routes
             )
-        self.counters: dict[str, _Counters] = {d.name: _Counters() for d in destinations}
+        self.counters: dict[str, Counters] = {d.name: Counters() for d in destinations}
         self._destinations = destinations
         self._dispatchers: dict[str, Dispatcher] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.worker: DeliveryProcess | None = None
+        self._last_activity = 0.0  # time.monotonic() of the last alert accepted (or woken for)
+
+    @property
+    def discord_client(self) -> DiscordClient | None:
+        """The Discord client of this process's dispatchers (None without Discord routes)."""
+        return self._discord
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -380,9 +186,20 @@ class AlertManager:
                 delay = min(delay * 2, 30.0)
 
     async def _checkpoints(self) -> None:
-        """Fold the outbox's WAL into its database every second, off the producers' path."""
+        """Fold the outbox's WAL into its database, off the producers' path, while they are quiet.
+
+        A checkpoint fsyncs the WAL, and a producer's commit appending to it meanwhile can
+        wait for that (2-6 ms measured): it runs once no alert came for CHECKPOINT_QUIET.
+        """
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(CHECKPOINT_INTERVAL)
+            deferred = 0.0
+            while (
+                time.monotonic() - self._last_activity < CHECKPOINT_QUIET
+                and deferred < CHECKPOINT_MAX_DEFER
+            ):
+                await asyncio.sleep(CHECKPOINT_QUIET)
+                deferred += CHECKPOINT_QUIET
             try:
                 await asyncio.to_thread(self.outbox.checkpoint)
             except Exception:  # a busy database: the next round catches up
@@ -401,9 +218,54 @@ class AlertManager:
         if self._discord is not None:
             await self._discord.aclose()
 
+    def start_in_process(self) -> None:
+        """Run the dispatchers in a child process (what ``send_discord`` starts by default).
+
+        The caller's thread then only commits to the outbox and writes a wake byte: no
+        delivery work shares its GIL. The child opens the same outbox with the same routes,
+        policy and hub bridge; it stops when ``close`` is called or this process dies, and
+        is restarted (with backoff) if it dies alone. Counters are shared (see ``stats``).
+        """
+        if self.worker is not None or self._loop is not None:
+            return
+        if not self._own_discord or self._hub is not None:
+            raise RuntimeError(
+                "start_in_process needs everything the child builds itself: not with a "
+                "publisher= (the hub's own process) or a discord= client; use start_in_thread"
+            )
+        config = worker_config(
+            path=self.outbox.path,
+            synchronous=self._synchronous,
+            max_pending=self.outbox.max_pending,
+            policy=self.policy,
+            routes=self.routes,
+            hub_url=self._hub_url,
+            token=self._token,
+            destinations=list(self.counters),
+        )
+        worker = DeliveryProcess(config)
+        for name, counters in self.counters.items():  # keep what was counted before
+            worker.counters[name].cells[:] = counters.cells
+        self.counters = worker.counters
+        worker.start()
+        self.worker = worker
+
+    def _can_start_process(self) -> bool:
+        return (
+            self._own_discord
+            and self._hub is None
+            and os.name == "posix"
+            and bool(sys.executable)
+            and bool(self._destinations)
+        )
+
     def start_in_thread(self) -> None:
-        """Run the dispatchers on a background thread (for synchronous monitor programs)."""
-        if self._thread is not None:
+        """Run the dispatchers on a background thread of this process.
+
+        Delivering then takes this process's GIL (about 1 ms of Python per Discord request),
+        which the caller's ``send_discord`` sometimes waits for; ``start_in_process`` avoids it.
+        """
+        if self._thread is not None or self.worker is not None:
             return
         ready = threading.Event()
 
@@ -422,7 +284,11 @@ class AlertManager:
         ready.wait(10)
 
     def close(self) -> None:
-        """Stop a background thread started by ``start_in_thread`` and close the outbox."""
+        """Stop the delivery process or thread (``start_in_process``, ``start_in_thread``), then
+        close the outbox; undelivered alerts stay in it for the next start."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None:
             asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
@@ -446,9 +312,17 @@ class AlertManager:
         dedup_key: str | None = None,
         idempotency_key: str | None = None,
     ) -> AlertReceipt:
-        """Accept an alert durably and return at once (the original system's API, synchronous)."""
-        if self._loop is None:
-            self.start_in_thread()
+        """Accept an alert durably and return at once (the original system's API, synchronous).
+
+        The first call starts delivery: in a child process (``start_in_process``), or on a
+        thread when this manager cannot be rebuilt in one (a ``publisher`` or ``discord``
+        client given); nothing if it already runs on a loop.
+        """
+        if self._loop is None and self.worker is None:
+            if self._can_start_process():
+                self.start_in_process()
+            else:
+                self.start_in_thread()
         fields = _fields(
             content,
             embed,
@@ -496,15 +370,19 @@ class AlertManager:
     def accept(self, alerts: Sequence[Alert], *, test: bool = False) -> list[AlertReceipt]:
         """Commit validated alerts to the outbox (one transaction) and wake the dispatchers."""
         now = time.time()
+        self._last_activity = time.monotonic()
         receipts: list[AlertReceipt] = []
         batch: list[NewAlert] = []
-        keys: dict[str, str] = {}  # idempotency keys met in this call
+        keys: dict[str, int] = {}  # idempotency keys met in this call: their receipt's index
         for alert in alerts:
             key = alert.idempotency_key
             if key is not None:
-                earlier = keys.get(key) or self.outbox.find(key)
+                if key in keys:  # its receipt is filled in once the first is committed
+                    receipts.append(AlertReceipt(receipts[keys[key]].id, (), duplicate=True))
+                    continue
+                earlier = self.outbox.find(key)
                 if earlier is not None:
-                    receipts.append(AlertReceipt(earlier, (), duplicate=True))
+                    receipts.append(self._receipt_of(earlier))
                     continue
             if alert.timestamp is None:
                 alert.timestamp = datetime.now(UTC)
@@ -520,7 +398,7 @@ class AlertManager:
                 )
             batch.append(NewAlert(alert_id, body, deliveries, key))
             if key is not None:
-                keys[key] = alert_id
+                keys[key] = len(receipts)
             receipts.append(AlertReceipt(alert_id, tuple(d.destination for d in deliveries)))
         if not batch:
             return receipts
@@ -538,8 +416,13 @@ class AlertManager:
                     counters.suppressed += name in quiet
             kept = tuple(d for d in receipt.destinations if d not in quiet)
             out.append(AlertReceipt(receipt.id, kept, tuple(quiet)))
-        self._wake()
-        return out
+        self.wake()
+        return _fill_duplicates(out)
+
+    def _receipt_of(self, alert_id: str) -> AlertReceipt:
+        """The receipt of an alert accepted earlier, as its first publish answered (a retry's)."""
+        going, quiet, seq = self.outbox.accepted(alert_id)
+        return AlertReceipt(alert_id, tuple(going), tuple(quiet), seq, duplicate=True)
 
     async def accept_and_publish(
         self, alerts: Sequence[Alert], *, test: bool = False
@@ -572,10 +455,17 @@ class AlertManager:
                 )
             else:
                 out.append(receipt)
-        return out
+        return _fill_duplicates(out)
 
-    def _wake(self, *, everyone: bool = False) -> None:
+    def note_activity(self) -> None:
+        """Record that an alert just came (checkpoints wait for a quiet moment)."""
+        self._last_activity = time.monotonic()
+
+    def wake(self, *, everyone: bool = False) -> None:
         """Wake idle dispatchers (all with ``everyone``), at most one pending call each."""
+        if self.worker is not None:
+            self.worker.wake(everyone=everyone)
+            return
         loop = self._loop
         if loop is None:
             return
@@ -603,11 +493,16 @@ class AlertManager:
             for name in list(self.outbox.disabled()):
                 self.outbox.enable(name)
         count = self.outbox.replay(alert_id, destination)
-        self._wake(everyone=True)  # a replayed delivery may go ahead of a waiting head
+        self.wake(everyone=True)  # a replayed delivery may go ahead of a waiting head
         return count
 
     def stats(self) -> dict[str, Any]:
-        """Per destination: event counters and what the outbox holds."""
+        """Per destination: event counters and what the outbox holds.
+
+        With a delivery process the counters are the cells this process shares with it:
+        ``accepted`` and ``suppressed`` counted here, the others there, all current; the
+        ``discord_client`` counts are the child's, up to 0.25 s old.
+        """
         now = time.time()
         stored = self.outbox.counters(now)
         disabled = self.outbox.disabled()
@@ -624,9 +519,22 @@ class AlertManager:
             row["oldest_undelivered_seconds"] = held.get("oldest_undelivered_seconds", 0.0)
             row["disabled"] = disabled.get(name)
             out[name] = row
-        if self._discord is not None:
+        if self.worker is not None and self.routes.routes:
+            out["discord_client"] = self.worker.discord_stats()
+        elif self._discord is not None:
             out["discord_client"] = self._discord.stats()
         return out
+
+
+def _fill_duplicates(receipts: list[AlertReceipt]) -> list[AlertReceipt]:
+    """A duplicate of an alert accepted in the same call gets that alert's receipt."""
+    first = {r.id: r for r in receipts if not r.duplicate}
+    return [
+        AlertReceipt(r.id, f.destinations, f.suppressed, f.seq, duplicate=True)
+        if r.duplicate and (f := first.get(r.id)) is not None
+        else r
+        for r in receipts
+    ]
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ WAL_RESERVE = 32 << 20
 WAL_RESERVE_MAX = 256 << 20
 _WAL_HEADER, _WAL_FRAME_HEADER = 32, 24  # bytes (SQLite's WAL file format)
 _WAL_RESERVE_STEP = 4 << 20
+# How long a write waits for another process's write transaction before giving up (seconds),
+# and its first and longest pause between tries.
+BUSY_TIMEOUT = 5.0
+_BUSY_FIRST_PAUSE, _BUSY_MAX_PAUSE = 20e-6, 1e-3
+# At most this often is the pending count read again from the database (see _recount).
+_RECOUNT_INTERVAL = 1.0
 
 PENDING = "pending"
 SENT = "sent"
@@ -57,6 +64,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     message_id TEXT,
     parts_sent INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
+    seq TEXT,
     PRIMARY KEY (alert_seq, destination)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(destination, state, alert_seq);
@@ -145,6 +153,7 @@ class Outbox:
         # a producer's commit would cost it milliseconds.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        _add_column(self._db, "deliveries", "seq TEXT")  # outboxes made before it existed
         self._read_lock = threading.Lock()
         self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._reader.execute("PRAGMA busy_timeout=5000")
@@ -158,6 +167,18 @@ class Outbox:
                 (PENDING,),
             ).fetchall()
         )
+        # Destinations that had pending deliveries: what _recount asks the index about.
+        self._destinations: set[str] = {
+            name
+            for (name,) in self._db.execute(
+                "SELECT DISTINCT destination FROM deliveries WHERE state = ?", (PENDING,)
+            )
+        }
+        self._recounted = 0.0
+        # SQLite's own busy handler sleeps 1 ms, then 2, 5, 10...: another process's write
+        # (a delivery process recording a delivery, ~0.1 ms) would cost a producer's commit
+        # that much. _begin() retries in microseconds instead.
+        self._db.execute("PRAGMA busy_timeout=0")
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpoint_lock = threading.Lock()
         self._closed = False
@@ -245,6 +266,64 @@ class Outbox:
         else:
             self._pending.pop(alert_seq, None)
 
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE on the writer (under ``_lock``), retried in microseconds while busy.
+
+        Busy means another process (a delivery process, another worker) is in a write
+        transaction, which lasts about 0.1 ms; waiting for it in short pauses costs a
+        producer little more than that.
+        """
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = _BUSY_FIRST_PAUSE
+        while True:
+            time.sleep(pause)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            pause = min(2 * pause, _BUSY_MAX_PAUSE)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the writer connection (holding ``_lock``)."""
+        with self._lock:
+            db = self._db
+            self._begin()
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _recount(self, now: float) -> None:
+        """Read the pending count from the database again (under ``_lock``), at most once a second.
+
+        Deliveries recorded by another process (a delivery process, another worker) settle
+        there, not in this process's count: a count that says the outbox is full is checked.
+        """
+        if now - self._recounted < _RECOUNT_INTERVAL:
+            return
+        self._recounted = now
+        pending: dict[int, int] = {}
+        for name in self._destinations:
+            for seq, count in self._db.execute(
+                "SELECT alert_seq, COUNT(*) FROM deliveries WHERE destination = ? AND state = ? "
+                "GROUP BY alert_seq",
+                (name, PENDING),
+            ):
+                pending[seq] = pending.get(seq, 0) + count
+        self._pending = pending
+
     # -- accepting ---------------------------------------------------------------------------
 
     def add(self, alerts: Sequence[NewAlert], now: float | None = None) -> list[list[str]]:
@@ -262,11 +341,13 @@ class Outbox:
         with self._lock:
             db = self._db
             if self.max_pending and len(self._pending) + len(alerts) > self.max_pending:
+                self._recount(time.monotonic())
+            if self.max_pending and len(self._pending) + len(alerts) > self.max_pending:
                 raise OutboxFull(
                     f"the outbox holds {len(self._pending)} undelivered alerts "
                     f"(limit {self.max_pending}); nothing was accepted"
                 )
-            db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 for alert_id, body, deliveries, idem in alerts:
                     cur = db.execute(
@@ -305,6 +386,7 @@ class Outbox:
                     waiting = sum(1 for row in rows if row[2] == PENDING)
                     if waiting:
                         fresh[seq] = waiting
+                        self._destinations.update(row[1] for row in rows)
                     db.executemany(
                         "INSERT INTO deliveries (alert_seq, destination, state, next_attempt, "
                         "updated, last_error) "
@@ -342,8 +424,31 @@ class Outbox:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def accepted(self, alert_id: str) -> tuple[list[str], list[str], dict[str, int]]:
+        """What accepting an alert did: its destinations, those suppressed, and its hub seq.
+
+        Destinations come in the order they were accepted; the seq is the one the hub
+        answered its delivery with, once recorded (empty before).
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.destination, d.state, d.seq FROM deliveries d "
+                "JOIN alerts a ON a.seq = d.alert_seq WHERE a.id = ? ORDER BY d.rowid",
+                (alert_id,),
+            ).fetchall()
+        going = [name for name, state, _ in rows if state != SUPPRESSED]
+        quiet = [name for name, state, _ in rows if state == SUPPRESSED]
+        seq: dict[str, int] = {}
+        for _, _, raw in rows:
+            if raw:
+                seq.update(orjson.loads(raw))
+        return going, quiet, seq
+
     def check_room(self, count: int) -> None:
         """Raise OutboxFull when ``count`` more alerts would exceed ``max_pending``."""
+        if self.max_pending and count and len(self._pending) + count > self.max_pending:
+            with self._lock:
+                self._recount(time.monotonic())
         pending = len(self._pending)
         if self.max_pending and count and pending + count > self.max_pending:
             raise OutboxFull(
@@ -357,15 +462,15 @@ class Outbox:
         Several hub processes (``serve --workers N``) share one outbox; only the holder of a
         destination's lease delivers to it, so no alert is sent twice by two processes.
         """
-        with self._lock:
-            self._db.execute(
+        with self._write() as db:
+            db.execute(
                 "INSERT INTO leases (destination, owner, expires) VALUES (?, ?, ?) "
                 "ON CONFLICT(destination) DO UPDATE SET owner = excluded.owner, "
                 "expires = excluded.expires "
                 "WHERE leases.owner = excluded.owner OR leases.expires < ?",
                 (destination, owner, now + ttl, now),
             )
-            (holder,) = self._db.execute(
+            (holder,) = db.execute(
                 "SELECT owner FROM leases WHERE destination = ?", (destination,)
             ).fetchone()
         return bool(holder == owner)
@@ -400,15 +505,30 @@ class Outbox:
         return out, None
 
     def _update(self, sql: str, args: Iterable[Any]) -> None:
-        with self._lock:
-            self._db.execute(sql, tuple(args))
+        with self._write() as db:
+            db.execute(sql, tuple(args))
 
-    def mark_sent(self, delivery: Delivery, message_id: str | None, now: float) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, last_error = NULL "
-                "WHERE alert_seq = ? AND destination = ?",
-                (SENT, message_id, now, delivery.alert_seq, delivery.destination),
+    def mark_sent(
+        self,
+        delivery: Delivery,
+        message_id: str | None,
+        now: float,
+        *,
+        seq: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record a delivery done; ``seq``: a hub's sequence numbers for it, by channel."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, last_error = NULL, "
+                "seq = ? WHERE alert_seq = ? AND destination = ?",
+                (
+                    SENT,
+                    message_id,
+                    now,
+                    orjson.dumps(dict(seq)).decode() if seq else None,
+                    delivery.alert_seq,
+                    delivery.destination,
+                ),
             )
             self._settle(delivery.alert_seq)
 
@@ -416,19 +536,12 @@ class Outbox:
         self, deliveries: Sequence[Delivery], message_id: str | None, now: float
     ) -> None:
         """Record deliveries sent as one message (coalesced), in one transaction."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(
-                    "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, "
-                    "last_error = NULL WHERE alert_seq = ? AND destination = ?",
-                    [(SENT, message_id, now, d.alert_seq, d.destination) for d in deliveries],
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._write() as db:
+            db.executemany(
+                "UPDATE deliveries SET state = ?, message_id = ?, updated = ?, "
+                "last_error = NULL WHERE alert_seq = ? AND destination = ?",
+                [(SENT, message_id, now, d.alert_seq, d.destination) for d in deliveries],
+            )
             for delivery in deliveries:
                 self._settle(delivery.alert_seq)
 
@@ -454,8 +567,8 @@ class Outbox:
         )
 
     def mark_dead(self, delivery: Delivery, error: str, now: float) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._write() as db:
+            db.execute(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_error = ?, "
                 "updated = ? WHERE alert_seq = ? AND destination = ?",
                 (DEAD, error, now, delivery.alert_seq, delivery.destination),
@@ -464,15 +577,15 @@ class Outbox:
 
     def kill_pending(self, destination: str, error: str, now: float) -> int:
         """Dead-letter everything pending for a destination that was disabled."""
-        with self._lock:
+        with self._write() as db:
             seqs = [
                 seq
-                for (seq,) in self._db.execute(
+                for (seq,) in db.execute(
                     "SELECT alert_seq FROM deliveries WHERE destination = ? AND state = ?",
                     (destination, PENDING),
                 )
             ]
-            self._db.execute(
+            db.execute(
                 "UPDATE deliveries SET state = ?, last_error = ?, updated = ? "
                 "WHERE destination = ? AND state = ?",
                 (DEAD, error, now, destination, PENDING),
@@ -510,14 +623,10 @@ class Outbox:
         if destination is not None:
             where += " AND destination = ?"
             args.append(destination)
-        with self._lock:
-            seqs = [
-                seq
-                for (seq,) in self._db.execute(
-                    f"SELECT alert_seq FROM deliveries WHERE {where}", args
-                )
-            ]
-            self._db.execute(
+        with self._write() as db:
+            query = f"SELECT alert_seq FROM deliveries WHERE {where}"
+            seqs = [seq for (seq,) in db.execute(query, args)]
+            db.execute(
                 "UPDATE deliveries SET state = ?, attempts = 0, next_attempt = ?, parts_sent = 0, "
                 f"updated = ? WHERE {where}",
                 [PENDING, now, now, *args],
@@ -622,3 +731,23 @@ class Outbox:
             if state == PENDING and oldest is not None:
                 entry["oldest_undelivered_seconds"] = round(now - oldest, 3)
         return out
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock another connection holds (SQLITE_BUSY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _add_column(db: sqlite3.Connection, table: str, column: str) -> None:
+    """Add ``column`` (name and type) to ``table`` unless it is there (another process may race)."""
+    name = column.split()[0]
+    if any(row[1] == name for row in db.execute(f"PRAGMA table_info({table})")):
+        return
+    try:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
