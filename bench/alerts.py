@@ -1,6 +1,6 @@
 """AlertManager benchmark: alerts accepted per second and the caller's latency.
 
-    .venv/bin/python -m bench.alerts [--alerts 5000] [--json out.json]
+    .venv/bin/python -m bench.alerts [--alerts 5000] [--delivery both] [--json out.json]
 
 The caller's latency is what a monitor pays per ``send_discord``: validation, routing and a
 durable SQLite commit. Discord is made slow (a server that accepts connections and never
@@ -8,6 +8,8 @@ answers), down (a closed port), or busy: a responsive fake Discord (``tests/fake
 in its own process, rate limit lifted) that the dispatcher thread delivers to as fast as it
 can while the caller publishes, which is when the two threads contend most; and the same
 with the routes coalescing bursts (``coalesce``), which sends a tenth of the requests.
+Each synchronous row runs with the dispatchers in a delivery process (``start_in_process``,
+what ``send_discord`` starts) and on a thread of the caller's process (``start_in_thread``).
 
 Columns, per call: p50 / p99 / p99.9 / max of the wall time; the p99.9 and max once each
 call's run-queue wait (``/proc/thread-self/schedstat``: runnable, but the CPUs busy with other
@@ -195,7 +197,7 @@ def run_noise_floor(n: int) -> dict[str, Any]:
 
 
 def run_sync(
-    discord: str, urls: list[str], n: int, routes: int, coalesce: float = 0.0
+    discord: str, urls: list[str], n: int, routes: int, coalesce: float = 0.0, mode: str = "process"
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         extra = {"coalesce": coalesce} if coalesce else {}
@@ -203,7 +205,11 @@ def run_sync(
             tuple(Route(f"r{i}", urls[i % len(urls)], cooldown=0, **extra) for i in range(routes))
         )
         manager = AlertManager(Path(tmp) / "alerts.sqlite3", routes=table)
-        manager.start_in_thread()
+        if mode == "process":
+            manager.start_in_process()
+            _wait_delivering(manager)
+        else:
+            manager.start_in_thread()
         clock = _Clock()
         embed = {"title": "Dark pool", "fields": [{"name": "size", "value": "2M"}]}
         with _FullCollections() as full:
@@ -224,15 +230,28 @@ def run_sync(
         clock.close()
         sent = sum(c.sent for c in manager.counters.values())
         requests = manager.stats()["discord_client"]["sent"]
+        busy = (manager.outbox.busy_waits, round(manager.outbox.busy_wait_max * 1e6, 1))
         manager.close()
     return {
-        "api": "send_discord (sync)",
+        "api": f"send_discord (sync, {mode})",
         "discord": discord + (f", coalesce {coalesce:g} s" if coalesce else ""),
         "routes": routes,
         **_summary(clock, elapsed, full.count),
         "delivered_meanwhile": sent,
         "discord_requests": requests,
+        "write_lock_waits": busy[0],
+        "write_lock_wait_max_us": busy[1],
     }
+
+
+def _wait_delivering(manager: AlertManager) -> None:
+    """Until the delivery process runs (its imports would share the CPUs with the first calls)."""
+    for _ in range(400):
+        if manager.stats()["discord_client"]["invalid_pause_threshold"]:  # written by the child
+            time.sleep(0.2)
+            return
+        time.sleep(0.025)
+    raise SystemExit("the delivery process did not start")
 
 
 async def _run_async(url: str, n: int, routes: int) -> tuple[_Clock, float, int]:
@@ -267,31 +286,42 @@ def run_async(discord: str, url: str, n: int, routes: int) -> dict[str, Any]:
 def _delivered(row: dict[str, Any]) -> str:
     if "delivered_meanwhile" not in row:
         return "-"
-    return f"{row['delivered_meanwhile']} in {row['discord_requests']} requests"
+    return (
+        f"{row['delivered_meanwhile']} in {row['discord_requests']} requests; "
+        f"{row['write_lock_waits']} waits for the write lock (max {row['write_lock_wait_max_us']})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--alerts", type=int, default=5000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--delivery",
+        choices=("process", "thread", "both"),
+        default="both",
+        help="where the dispatchers of the synchronous rows run",
+    )
     args = parser.parse_args()
     n = args.alerts
+    modes = ("process", "thread") if args.delivery == "both" else (args.delivery,)
     # One "will retry" line per attempt while Discord is down is noise here.
     logging.getLogger("alphawire.alerting.discord").setLevel(logging.ERROR)
     hole, hole_port = _black_hole()
     slow = f"http://127.0.0.1:{hole_port}/api/webhooks/1/token"
     down = f"http://127.0.0.1:{_closed_port()}/api/webhooks/2/token"
     rows = [run_noise_floor(n)]
-    rows += [
-        run_sync("slow (never answers)", [slow], n, 1),
-        run_sync("down (connection refused)", [down], n, 1),
-        run_sync("down (connection refused)", [down], n, 3),
-    ]
+    for mode in modes:
+        rows += [
+            run_sync("slow (never answers)", [slow], n, 1, mode=mode),
+            run_sync("down (connection refused)", [down], n, 1, mode=mode),
+            run_sync("down (connection refused)", [down], n, 3, mode=mode),
+        ]
     with _fake_discord(3) as webhooks:
-        rows.append(run_sync("busy (answers at once)", webhooks[:1], n, 1))
-        rows.append(run_sync("busy (answers at once)", webhooks, n, 3))
-        if "coalesce" in Route.__dataclass_fields__:  # older versions lack the option
-            rows.append(run_sync("busy (answers at once)", webhooks, n, 3, coalesce=0.25))
+        for mode in modes:
+            rows.append(run_sync("busy (answers at once)", webhooks[:1], n, 1, mode=mode))
+            rows.append(run_sync("busy (answers at once)", webhooks, n, 3, mode=mode))
+            rows.append(run_sync("busy (answers at once)", webhooks, n, 3, 0.25, mode))
     rows.append(run_async("slow (never answers)", slow, n, 1))
     hole.close()
     print(

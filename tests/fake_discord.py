@@ -310,6 +310,9 @@ class FakeDiscord:
         self._fail_status = 503
         self._html_errors: list[int] = []
         self.delay = 0.0
+        self._open = threading.Event()  # cleared by hold(): requests wait until release()
+        self._open.set()
+        self.held = 0  # requests that arrived while held
         self.app = Starlette(
             routes=[
                 Route("/api/webhooks/{webhook_id}/{token}", self._execute, methods=["POST"]),
@@ -432,7 +435,19 @@ class FakeDiscord:
 
     # -- the endpoint ----------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """Hold every request from now on without answering, until ``release``."""
+        self._open.clear()
+
+    def release(self) -> None:
+        """Answer the held requests, and the ones after them, again."""
+        self._open.set()
+
     async def _execute(self, request: Request) -> Response:
+        if not self._open.is_set():
+            with self._lock:
+                self.held += 1
+            await asyncio.to_thread(self._open.wait)  # set from the test's thread
         if self.delay > 0:
             await asyncio.sleep(self.delay)
         raw = await request.body()

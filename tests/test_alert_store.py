@@ -274,3 +274,39 @@ def test_reserved_wal_keeps_every_commit_and_stays_put_while_idle(tmp_path: Path
     assert [d.alert_id for d in due] == [f"A{i:04d}" for i in range(60)]
     reopened.close()
     box.close()
+
+
+def test_a_write_waits_out_another_process_write_transaction(tmp_path: Path) -> None:
+    """A commit finding another connection's write transaction open waits for it, then commits."""
+    import sqlite3
+    import threading
+
+    box = Outbox(tmp_path / "o.sqlite3")
+    other = sqlite3.connect(tmp_path / "o.sqlite3", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    done = threading.Event()
+
+    def add() -> None:
+        box.add([_alert(1, "hub")], now=1.0)
+        done.set()
+
+    adder = threading.Thread(target=add)
+    adder.start()
+    assert not done.wait(0.05)  # held back while the other transaction is open
+    other.execute("COMMIT")
+    adder.join()
+    assert box.busy_waits == 1
+    assert [d.alert_id for d in box.due("hub", now=2.0)[0]] == ["A0001"]
+    other.close()
+    box.close()
+
+
+def test_accepted_reports_destinations_suppressed_and_hub_seq(tmp_path: Path) -> None:
+    """What accepting an alert did is read back from the outbox, the hub's seq once recorded."""
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.add([_alert(1, "hub", "discord:b", "discord:a")], now=1.0)
+    assert box.accepted("A0001") == (["hub", "discord:b", "discord:a"], [], {})
+    (delivery,), _ = box.due("hub", now=1.0)
+    box.mark_sent(delivery, "A0001", 2.0, seq={"unified": 7})
+    assert box.accepted("A0001") == (["hub", "discord:b", "discord:a"], [], {"unified": 7})
+    box.close()

@@ -500,3 +500,26 @@ async def test_full_outbox_refuses_whole_batches_with_503(
     assert ticks_only.status_code == 202  # only alerts are bounded by the outbox
     assert stats["published"]["market_data"] == 1
     assert stats["published"]["alert"] == 3
+
+
+async def test_a_retried_alert_gets_the_first_publish_result(
+    hub_factory: Any, discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """An alert sent again with its idempotency key is answered with the first one's id, seq
+    and destinations, over both POST /alerts and POST /publish, and published once."""
+    url = discord.add_webhook("1201", "tok-m")
+    hub = hub_factory(alert_routes=routes_file(tmp_path, ("desk", url, "")))
+    body = {"alert_type": "dark_pool", "source": "t", "content": "once", "idempotency_key": "k-1"}
+    async with httpx.AsyncClient(base_url=hub.url, headers=hub.headers()) as http:
+        first = (await http.post("/api/v1/alerts", json=body)).json()
+        again = (await http.post("/api/v1/alerts", json=body)).json()
+    (batch,) = await post_alerts(hub, [{"type": "alert", **body}])
+    assert first["destinations"] == ["hub", "discord:desk"]
+    assert first["seq"]
+    for retry in (again, batch):
+        assert retry["duplicate"] is True
+        assert {k: retry[k] for k in ("id", "seq", "destinations", "channels", "suppressed")} == {
+            k: first[k] for k in ("id", "seq", "destinations", "channels", "suppressed")
+        }
+    await wait_for(lambda: len(discord.messages("1201")) >= 1)
+    assert contents(discord, "1201") == ["once"]

@@ -16,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import importlib.util
 import json
 import logging
 import math
 import re
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -148,20 +146,13 @@ def _guard_httpx_logs() -> None:
 def _preload_transport() -> None:
     """Import now what httpx's transport imports on its first request.
 
-    That is about 20 ms of CPU (anyio's asyncio backend, h11) that would otherwise run on
-    the dispatcher's thread in the middle of the first alerts, holding the GIL while a
-    monitor thread is sending them.
+    That is about 20 ms of CPU (anyio's asyncio backend, h11, sniffio) that would otherwise
+    run on the dispatcher's thread in the middle of the first alerts, holding the GIL while
+    a monitor thread is sending them (with ``start_in_thread`` or in the hub's process).
     """
-    for name in ("anyio._backends._asyncio", "httpcore._backends.anyio", "h11"):
+    for name in ("anyio._backends._asyncio", "httpcore._backends.anyio", "h11", "sniffio"):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    # httpcore (1.0.9) runs ``import sniffio`` in every lock and event it sets up, four
-    # times per request; anyio >= 4.11 no longer installs sniffio, and Python does not
-    # remember a failed import, so each one searched sys.path again: 0.7 ms of CPU and
-    # ~100 stat calls per request, on the dispatcher's thread (encode/httpcore#1103).
-    # Marking the absent module as absent makes that import fail at once, as it would.
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 # -- the client -----------------------------------------------------------------------------

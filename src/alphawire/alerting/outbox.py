@@ -175,6 +175,10 @@ class Outbox:
             )
         }
         self._recounted = 0.0
+        # Writes that found another process's write transaction in the way, and the longest
+        # wait for one (seconds).
+        self.busy_waits = 0
+        self.busy_wait_max = 0.0
         # SQLite's own busy handler sleeps 1 ms, then 2, 5, 10...: another process's write
         # (a delivery process recording a delivery, ~0.1 ms) would cost a producer's commit
         # that much. _begin() retries in microseconds instead.
@@ -280,12 +284,16 @@ class Outbox:
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
-        deadline = time.monotonic() + BUSY_TIMEOUT
+        started = time.monotonic()
+        deadline = started + BUSY_TIMEOUT
         pause = _BUSY_FIRST_PAUSE
         while True:
             time.sleep(pause)
             try:
                 db.execute("BEGIN IMMEDIATE")
+                waited = time.monotonic() - started
+                self.busy_waits += 1
+                self.busy_wait_max = max(self.busy_wait_max, waited)
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:

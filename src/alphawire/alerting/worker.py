@@ -58,6 +58,8 @@ DISCORD_FIELDS = (
     "invalid_requests_in_window",
     "invalid_pause_threshold",
 )
+# Loggers whose levels the child takes from its parent.
+_LOGGERS = ("alphawire", "alphawire.alerts", "alphawire.alerting.discord", "httpx")
 STOP_TIMEOUT = 5.0  # seconds close() waits for the child before terminating it
 _RESTART_DELAY, _RESTART_DELAY_MAX = 0.5, 30.0
 
@@ -84,7 +86,7 @@ def worker_config(
         "token": token,
         "destinations": list(destinations),
         "parent": os.getpid(),
-        "log_level": logging.getLogger("alphawire").getEffectiveLevel(),
+        "log_levels": {name: logging.getLogger(name).getEffectiveLevel() for name in _LOGGERS},
     }
 
 
@@ -343,9 +345,10 @@ def main() -> None:
         return  # the parent went away before saying anything
     config = json.loads(line)
     logging.basicConfig(
-        level=config["log_level"],
-        format="alphawire alert delivery[%(process)d] %(levelname)s %(name)s: %(message)s",
+        format="alphawire alert delivery[%(process)d] %(levelname)s %(name)s: %(message)s"
     )
+    for name, level in config["log_levels"].items():
+        logging.getLogger(name).setLevel(level)
     asyncio.run(_serve(config, fd))
 
 
