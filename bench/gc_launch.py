@@ -70,7 +70,10 @@ def _disable_collector() -> None:
     def nothing(self: object, *args: object, **kwargs: object) -> None:
         return None
 
-    collector.CollectorTuner.connection_opened = nothing  # type: ignore[method-assign]
+    tuner = collector.CollectorTuner
+    tuner.connection_opened = nothing  # type: ignore[method-assign]
+    if hasattr(tuner, "start"):  # the raised young-generation threshold, too
+        tuner.start = nothing  # type: ignore[attr-defined]
 
 
 def _collector_max_wait(seconds: float) -> None:

@@ -350,13 +350,21 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="gc-pause-logs-"))
     h = Harness(p, log_dir)
     runs: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     started = time.monotonic()
+    started_utc = datetime.now(UTC).isoformat(timespec="seconds")
+    source = source_state(str(Path(__file__).resolve().parent.parent))  # what is measured
     try:
         for n in counts:
             for k in range(args.repeat):
                 for variant in variants:
                     log(f"{variant}, {n} connections, run {k + 1}")
-                    r = run_one(h, variant, n, args, f"gc-{n}-{k}")
+                    try:
+                        r = run_one(h, variant, n, args, f"gc-{n}-{k}")
+                    except Exception as exc:  # keep the other runs' numbers
+                        log(f"{variant}, {n}: failed: {type(exc).__name__}: {exc}"[:2000])
+                        failed.append({"variant": variant, "connections": n, "error": str(exc)})
+                        continue
                     r["run"] = k + 1
                     runs.append(r)
                     log(
@@ -367,21 +375,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         h.close()
     results = {
-        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_utc": started_utc,
         "duration_s": round(time.monotonic() - started, 1),
         "params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "target_ms": TARGET_MS,
         "machine": machine_info(),
         "pinning": h.pinning(),
-        "source": source_state(str(Path(__file__).resolve().parent.parent)),
+        "source": source,
         "runs": runs,
+        "failed": failed,
         "logs": str(log_dir),
     }
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     print(table(runs))
     print(audit_table(runs))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
