@@ -4,7 +4,9 @@ A full collection walks every tracked object; with thousands of connections (eac
 protocol, transport, buffers and tasks) that walk takes hundreds of milliseconds, during
 which no frame is sent. Long-lived objects do not need to be walked again and again: after a
 burst of new connections settles, ``gc.freeze()`` moves everything alive into the permanent
-generation, which collections skip.
+generation, which collections skip. The price: frozen objects are never collected, so a
+frozen connection that later closes stays in memory if its objects form a reference cycle
+(they do today: ~22 objects, through websockets' parser generator).
 
 Measured by ``python -m bench.gc_pause`` (docs/performance.md, "Garbage-collection pauses").
 
