@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from typing import Any
 
+import httpx
 import pytest
+from tests.conftest import connect, recv_json, wait_until
 
 from alphawire.hub.collector import YOUNG_THRESHOLD, CollectorTuner
+from alphawire.web.transport import HubWebSocketProtocol
 
 pytestmark = pytest.mark.anyio
 
@@ -77,3 +81,30 @@ def test_a_running_hub_has_the_raised_threshold(hub_factory: Any) -> None:
     assert gc.get_threshold()[0] == YOUNG_THRESHOLD
     hub.stop()
     assert gc.get_threshold() == before
+
+
+async def test_a_closed_connection_is_freed_without_the_cyclic_collector(hub_factory: Any) -> None:
+    """The tuner freezes connections; the cyclic collector never frees frozen objects, so a
+    closed connection must leave no reference cycle behind (else every reconnect leaks)."""
+    hub = hub_factory()
+    async with httpx.AsyncClient() as http:
+        ws = await connect(hub.ws + "/ws/unified")
+        assert (await recv_json(ws))["type"] == "subscribed"
+        body = {"messages": [{"type": "signal", "signal": {"symbol": "SPY"}}] * 3}
+        r = await http.post(hub.url + "/api/v1/publish", json=body, headers=hub.headers())
+        assert r.status_code == 202
+        for _ in range(3):
+            assert (await recv_json(ws))["type"] == "signal"
+    protos = [p for p in hub.server.server_state.connections if isinstance(p, HubWebSocketProtocol)]
+    assert len(protos) == 1
+    # The core's Connection holds its sink, which holds the protocol: the protocol freed
+    # means the whole connection was.
+    proto = weakref.ref(protos[0])
+    del protos
+    gc.freeze()  # from here on only reference counting can free what exists now
+    try:
+        await ws.close()
+        await wait_until(lambda: hub.node.registry.connection_count() == 0)
+        await wait_until(lambda: proto() is None)
+    finally:
+        gc.unfreeze()

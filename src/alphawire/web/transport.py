@@ -109,6 +109,24 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         # Flow control at our own mark: pause_writing() clears ``writable`` above it.
         self.transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
 
+    # A closed connection must be freed by reference counting alone: the hub freezes the heap
+    # after connection bursts (hub/collector.py), and the cyclic collector never looks at
+    # frozen objects again, so a cycle left by a closed connection would leak it for good.
+    # Two cycles are broken here: websockets' parser generator refers back to its protocol,
+    # and the scope's extension refers back to this protocol.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        parser = getattr(self.conn, "parser", None)
+        if parser is not None:
+            parser.close()  # no more input: finish the generator, dropping its frame
+
+    def on_task_complete(self, task: asyncio.Task[None]) -> None:
+        super().on_task_complete(task)
+        scope: dict[str, Any] | None = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"].pop(EXTENSION, None)
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope: dict[str, Any] | None = getattr(self, "scope", None)
