@@ -5,8 +5,9 @@ protocol, transport, buffers and tasks) that walk takes hundreds of milliseconds
 which no frame is sent. Long-lived objects do not need to be walked again and again: after a
 burst of new connections settles, ``gc.freeze()`` moves everything alive into the permanent
 generation, which collections skip. The price: frozen objects are never collected, so a
-frozen connection that later closes stays in memory if its objects form a reference cycle
-(they do today: ~22 objects, through websockets' parser generator).
+frozen connection that later closes must be freed by reference counting alone: the
+WebSocket protocol breaks its reference cycles when it closes (web/transport.py; tested in
+tests/test_collector.py).
 
 Measured by ``python -m bench.gc_pause`` (docs/performance.md, "Garbage-collection pauses").
 
