@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from alphawire.alerting.destinations import (
 from alphawire.alerting.discord import DiscordClient
 from alphawire.alerting.dispatcher import Counters, Dispatcher, RetryPolicy
 from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
+from alphawire.alerting.receipts import AlertReceipt, fill_duplicates
 from alphawire.alerting.routes import RouteTable
 from alphawire.alerting.worker import DeliveryProcess, worker_config
 from alphawire.hub.publisher import Publisher
@@ -50,30 +50,6 @@ logger = logging.getLogger("alphawire.alerts")
 CHECKPOINT_INTERVAL = 1.0
 CHECKPOINT_QUIET = 0.1
 CHECKPOINT_MAX_DEFER = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class AlertReceipt:
-    """What accepting an alert did: its id, where it is going, and where it was suppressed."""
-
-    id: str
-    destinations: tuple[str, ...]
-    suppressed: tuple[str, ...] = ()
-    seq: Mapping[str, int] = field(default_factory=dict)
-    duplicate: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "type": "alert",
-            "channels": list(self.seq) or ["unified"],
-            "seq": dict(self.seq),
-            "destinations": list(self.destinations),
-            "suppressed": list(self.suppressed),
-        }
-        if self.duplicate:
-            out["duplicate"] = True
-        return out
 
 
 def dedup_key(body: Mapping[str, Any]) -> str:
@@ -417,7 +393,7 @@ class AlertManager:
             kept = tuple(d for d in receipt.destinations if d not in quiet)
             out.append(AlertReceipt(receipt.id, kept, tuple(quiet)))
         self.wake()
-        return _fill_duplicates(out)
+        return fill_duplicates(out)
 
     def _receipt_of(self, alert_id: str) -> AlertReceipt:
         """The receipt of an alert accepted earlier, as its first publish answered (a retry's)."""
@@ -455,7 +431,7 @@ class AlertManager:
                 )
             else:
                 out.append(receipt)
-        return _fill_duplicates(out)
+        return fill_duplicates(out)
 
     def note_activity(self) -> None:
         """Record that an alert just came (checkpoints wait for a quiet moment)."""
@@ -524,17 +500,6 @@ class AlertManager:
         elif self._discord is not None:
             out["discord_client"] = self._discord.stats()
         return out
-
-
-def _fill_duplicates(receipts: list[AlertReceipt]) -> list[AlertReceipt]:
-    """A duplicate of an alert accepted in the same call gets that alert's receipt."""
-    first = {r.id: r for r in receipts if not r.duplicate}
-    return [
-        AlertReceipt(r.id, f.destinations, f.suppressed, f.seq, duplicate=True)
-        if r.duplicate and (f := first.get(r.id)) is not None
-        else r
-        for r in receipts
-    ]
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -1,0 +1,42 @@
+"""What accepting an alert answers: its receipt, and a retry's (the first publish's result)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReceipt:
+    """What accepting an alert did: its id, where it is going, and where it was suppressed."""
+
+    id: str
+    destinations: tuple[str, ...]
+    suppressed: tuple[str, ...] = ()
+    seq: Mapping[str, int] = field(default_factory=dict)
+    duplicate: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "type": "alert",
+            "channels": list(self.seq) or ["unified"],
+            "seq": dict(self.seq),
+            "destinations": list(self.destinations),
+            "suppressed": list(self.suppressed),
+        }
+        if self.duplicate:
+            out["duplicate"] = True
+        return out
+
+
+def fill_duplicates(receipts: list[AlertReceipt]) -> list[AlertReceipt]:
+    """A duplicate of an alert accepted in the same call gets that alert's receipt."""
+    first = {r.id: r for r in receipts if not r.duplicate}
+    return [
+        AlertReceipt(r.id, f.destinations, f.suppressed, f.seq, duplicate=True)
+        if r.duplicate and (f := first.get(r.id)) is not None
+        else r
+        for r in receipts
+    ]
