@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -136,6 +137,12 @@ def test_close_stops_the_delivery_process(discord: FakeDiscord, tmp_path: Path) 
     manager.close()
     assert proc.returncode == 0
     assert manager.worker is None
+    # It gave up its lease: the next delivery process need not wait for it to expire.
+    db = sqlite3.connect(tmp_path / "alerts.sqlite3")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone() == (0,)
+    finally:
+        db.close()
 
 
 def test_a_delivery_process_that_dies_is_restarted(discord: FakeDiscord, tmp_path: Path) -> None:

@@ -187,6 +187,11 @@ class AlertManager:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for dispatcher in self._dispatchers.values():
+            try:
+                self.outbox.release_lease(dispatcher.destination.name, dispatcher.owner)
+            except Exception:  # a closed or busy outbox: the lease expires on its own
+                logger.debug("lease of %s not released", dispatcher.destination.name, exc_info=True)
         for destination in self._destinations:
             closer = getattr(destination, "aclose", None)
             if closer is not None:

@@ -415,6 +415,14 @@ class Outbox:
             ).fetchone()
         return bool(holder == owner)
 
+    def release_lease(self, destination: str, owner: str) -> None:
+        """Give up ``owner``'s lease on ``destination`` (a stopping dispatcher's successor, in
+        this process or another, need not wait for it to expire)."""
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM leases WHERE destination = ? AND owner = ?", (destination, owner)
+            )
+
     # -- dispatching -------------------------------------------------------------------------
 
     def due(

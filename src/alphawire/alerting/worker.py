@@ -123,7 +123,7 @@ def _shared_fd(size: int) -> int:
     """A file descriptor for ``size`` bytes of shared memory a child can inherit."""
     create = getattr(os, "memfd_create", None)
     if create is not None:
-        fd: int = create("alphawire-alert-counters", 0)  # not inherited unless passed
+        fd: int = create("alphawire-alert-counters", os.MFD_CLOEXEC)  # inherited only if passed
     else:
         handle, name = tempfile.mkstemp(prefix="alphawire-alert-counters-")
         os.unlink(name)
@@ -198,6 +198,8 @@ class DeliveryProcess:
         proc = subprocess.Popen(
             [sys.executable, "-m", "alphawire.alerting.worker", str(self._fd)],
             stdin=subprocess.PIPE,
+            # Not the monitor's stdout: a reader waiting for its EOF must not wait for us.
+            stdout=subprocess.DEVNULL,
             pass_fds=(self._fd,),
             env=env,
         )
