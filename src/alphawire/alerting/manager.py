@@ -127,6 +127,7 @@ class AlertManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.worker: DeliveryProcess | None = None
+        self._start_lock = threading.Lock()
         self._last_activity = 0.0  # time.monotonic() of the last alert accepted (or woken for)
 
     @property
@@ -300,10 +301,12 @@ class AlertManager:
         client given); nothing if it already runs on a loop.
         """
         if self._loop is None and self.worker is None:
-            if self._can_start_process():
-                self.start_in_process()
-            else:
-                self.start_in_thread()
+            with self._start_lock:  # monitor threads making their first calls together
+                if self._loop is None and self.worker is None:
+                    if self._can_start_process():
+                        self.start_in_process()
+                    else:
+                        self.start_in_thread()
         fields = _fields(
             content,
             embed,
