@@ -89,16 +89,16 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec(
             "alphawire", "alphawire", "alphawire", ("alphawire",), "alphawire", env=ALPHAWIRE_ENV
         ),
-        # The same hub, subscribers in batch mode: one JSON-array frame per channel per loop
-        # turn (opt-in; the seed format is one object per frame).
+        # The same hub, subscribers in batch mode with a 5 ms linger: one JSON-array frame per
+        # channel per 5 ms window (opt-in; the seed format is one object per frame).
         ServerSpec(
             "alphawire_batch",
-            "alphawire, batch mode (?batch=1)",
+            "alphawire, batch mode (?batch=1&linger_ms=5)",
             "alphawire",
             ("alphawire",),
             "alphawire",
             env=ALPHAWIRE_ENV,
-            sub_query="?batch=1",
+            sub_query="?batch=1&linger_ms=5",
             scenarios="AD",
         ),
         ServerSpec(
