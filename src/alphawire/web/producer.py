@@ -42,7 +42,14 @@ from alphawire.errors import BrokerUnavailable, ValidationError
 from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
 from alphawire.web.transport import EXTENSION, AsgiSink, HubWebSocketProtocol, TransportSink
-from alphawire.web.websocket import Receive, Refused, Scope, Send, _origin_allowed
+from alphawire.web.websocket import (
+    Receive,
+    Refused,
+    Scope,
+    Send,
+    _origin_allowed,
+    first_auth_frame,
+)
 
 logger = logging.getLogger("alphawire.ws")
 
@@ -168,27 +175,13 @@ class ProducerSession:
             # No await since the handshake: no frame has been parsed yet under the old limit.
             self._raise_frame_limit()
             return True
-        deadline = self.node.settings.auth_timeout
-        try:
-            async with asyncio.timeout(deadline):
-                event = await self.receive()
-        except TimeoutError:
-            raise Refused(
-                protocol.CLOSE_UNAUTHORIZED, f"no auth frame within {deadline:g}s"
-            ) from None
-        if event["type"] == "websocket.disconnect":
+        frame = await first_auth_frame(
+            self.receive,
+            self.node.settings.auth_timeout,
+            "publish token required: Authorization: Bearer <token>",
+        )
+        if frame is None:
             return False
-        frame = _json_object(event.get("text"))
-        if (
-            frame is None
-            or frame.get("action") != "auth"
-            or not isinstance(frame.get("token"), str)
-        ):
-            raise Refused(
-                protocol.CLOSE_UNAUTHORIZED,
-                "publish token required: Authorization: Bearer <token> or a first frame "
-                '{"action":"auth","token":...}',
-            )
         self._check(frame["token"])
         self._raise_frame_limit()  # frames that came with the auth frame may be parsed already
         ref = frame.get("ref")
@@ -334,13 +327,3 @@ def _error(ref: object, code: str, message: str, **extra: object) -> str:
         extra["retry_after"] = retry
     body = {"type": "error", "ref": ref, "code": code, "message": message, **extra}
     return orjson.dumps(body).decode()
-
-
-def _json_object(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -153,27 +153,13 @@ class Session:
 
     async def _authenticate(self, token: str | None) -> None:
         if token is None:
-            deadline = self.node.settings.auth_timeout
-            try:
-                async with asyncio.timeout(deadline):
-                    event = await self.receive()
-            except TimeoutError:
-                raise Refused(
-                    protocol.CLOSE_UNAUTHORIZED, f"no auth frame within {deadline:g}s"
-                ) from None
-            if event["type"] == "websocket.disconnect":
+            frame = await first_auth_frame(
+                self.receive,
+                self.node.settings.auth_timeout,
+                "subscribe token required: ?token=...",
+            )
+            if frame is None:
                 raise Refused(protocol.CLOSE_UNAUTHORIZED, "disconnected before auth")
-            frame = _json_object(event.get("text"))
-            if (
-                frame is None
-                or frame.get("action") != "auth"
-                or not isinstance(frame.get("token"), str)
-            ):
-                raise Refused(
-                    protocol.CLOSE_UNAUTHORIZED,
-                    "subscribe token required: ?token=... or a first frame "
-                    '{"action":"auth","token":...}',
-                )
             token = frame["token"]
         self._apply_token(token)
 
@@ -405,6 +391,28 @@ class Session:
                 continue
             await self.node.registry.unsubscribe(self.conn, channel)
             self.conn.push_control(protocol.unsubscribed_frame(channel))
+
+
+async def first_auth_frame(
+    receive: Receive, deadline: float, required: str
+) -> dict[str, Any] | None:
+    """The first client frame, which must be ``{"action":"auth","token":"..."}`` and arrive
+    within ``deadline`` seconds; None if the peer disconnected first. Anything else closes
+    the socket with 4001, the reason starting with ``required`` (how else to send a token)."""
+    try:
+        async with asyncio.timeout(deadline):
+            event = await receive()
+    except TimeoutError:
+        raise Refused(protocol.CLOSE_UNAUTHORIZED, f"no auth frame within {deadline:g}s") from None
+    if event["type"] == "websocket.disconnect":
+        return None
+    frame = _json_object(event.get("text"))
+    if frame is None or frame.get("action") != "auth" or not isinstance(frame.get("token"), str):
+        raise Refused(
+            protocol.CLOSE_UNAUTHORIZED,
+            f'{required} or a first frame {{"action":"auth","token":...}}',
+        )
+    return frame
 
 
 def _json_object(text: str | None) -> dict[str, Any] | None:
