@@ -182,6 +182,20 @@ class Subscription:
         return self.include_control
 
 
+def _publish_token(token: str | None) -> str:
+    """The token given, else ALPHAWIRE_PUBLISH_TOKEN, else the hub's token file on this machine."""
+    if not token:
+        from alphawire.settings import read_token_file
+
+        token = os.environ.get("ALPHAWIRE_PUBLISH_TOKEN") or read_token_file()
+    if not token:
+        raise ClientError(
+            "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
+            "or run on the hub's machine"
+        )
+    return token
+
+
 def _backoff(attempt: int, cap: float) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, 0.1 * 2**attempt)]."""
     return random.uniform(0, min(cap, 0.1 * 2**attempt))
@@ -193,15 +207,7 @@ class PublisherClient:
     def __init__(
         self, url: str = DEFAULT_URL, token: str | None = None, *, timeout: float = 10.0
     ) -> None:
-        if not token:
-            from alphawire.settings import read_token_file
-
-            token = os.environ.get("ALPHAWIRE_PUBLISH_TOKEN") or read_token_file()
-        if not token:
-            raise ClientError(
-                "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
-                "or run on the hub's machine"
-            )
+        token = _publish_token(token)
         self._http = httpx.AsyncClient(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
@@ -296,15 +302,7 @@ class StreamPublisher:
         window: int = 256,
         timeout: float = 10.0,
     ) -> None:
-        if not token:
-            from alphawire.settings import read_token_file
-
-            token = os.environ.get("ALPHAWIRE_PUBLISH_TOKEN") or read_token_file()
-        if not token:
-            raise ClientError(
-                "no publish token: pass token=, set ALPHAWIRE_PUBLISH_TOKEN, "
-                "or run on the hub's machine"
-            )
+        token = _publish_token(token)
         self.url = url
         self._token = token
         self.timeout = timeout
