@@ -39,6 +39,15 @@ def _ints(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
 
 
+def _pairs(text: str) -> list[tuple[int, int]]:
+    """``100:8,1:256`` -> [(100, 8), (1, 256)]."""
+    out = []
+    for item in text.split(","):
+        first, _, second = item.strip().partition(":")
+        out.append((int(first), int(second)))
+    return out
+
+
 def build_params(argv: list[str] | None = None) -> tuple[Params, argparse.Namespace]:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated server names")
@@ -75,6 +84,12 @@ def build_params(argv: list[str] | None = None) -> tuple[Params, argparse.Namesp
     ap.add_argument("--d-rates", type=_ints)
     ap.add_argument("--d-duration", type=float)
     ap.add_argument("--e-duration", type=float)
+    ap.add_argument(
+        "--e-ws-runs",
+        type=_pairs,
+        help="producer-socket runs as batch:window pairs, e.g. 100:8,1:256",
+    )
+    ap.add_argument("--e-ws-connections", type=int, help="producer sockets per E run")
     ap.add_argument("--drain", type=float)
     ap.add_argument(
         "--quiet-wait", type=float, help="max seconds to wait for other load to pass (default 45)"
@@ -129,6 +144,8 @@ def build_params(argv: list[str] | None = None) -> tuple[Params, argparse.Namesp
         "d_rates",
         "d_duration",
         "e_duration",
+        "e_ws_runs",
+        "e_ws_connections",
         "drain",
         "quiet_wait",
         "retries",

@@ -520,6 +520,9 @@ async def test_stats_count_open_producer_sockets(hub: RunningHub) -> None:
     await publish(second, {"action": "ping"})
     now = await stats(hub)
     assert (now["publish_connections"], now["total_connections"]) == (2, 2)
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert "alphawire_publish_connections 2.0" in metrics.splitlines()
     await first.close()
     await second.close()
     for _ in range(200):

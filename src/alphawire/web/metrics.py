@@ -37,6 +37,11 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "alphawire_connections", "Open WebSocket connections.", value=stats["total_connections"]
         )
+        yield GaugeMetricFamily(
+            "alphawire_publish_connections",
+            "Open producer sockets (/api/v1/ws/publish), also counted in alphawire_connections.",
+            value=stats["publish_connections"],
+        )
         subs = GaugeMetricFamily(
             "alphawire_channel_subscribers", "Subscribers per channel.", labels=["channel"]
         )
