@@ -92,7 +92,6 @@ class Connection:
 
     __slots__ = (
         "_busy",
-        "_closed",
         "_closing",
         "_cork",
         "_cork_bytes",
@@ -136,7 +135,6 @@ class Connection:
         self._prio_bytes = 0
         self._market_bytes = 0
         self._writer: asyncio.Task[None] | None = None  # runs only while lanes hold frames
-        self._closed: asyncio.Event | None = None  # made by wait_closed()
         self._closing: tuple[int, str] | None = None
         self._gaps: dict[str, tuple[int, int]] | None = None  # channel -> (first seq, count)
         self._busy = False  # the writer holds a popped frame: direct writes would overtake it
@@ -269,7 +267,6 @@ class Connection:
             self._closing = (code, reason)
             self._sink.close(code, reason)
         self._stop_writer()
-        self._set_closed()
 
     def close(self, code: int, reason: str) -> None:
         """Send what is queued, then close with ``code`` (shutdown, policy closes)."""
@@ -280,7 +277,6 @@ class Connection:
             self.flush()
             if self._sink.is_open:
                 self._sink.close(code, reason)
-            self._set_closed()
 
     def discard(self) -> None:
         """The socket is gone: stop the writer, drop what is queued."""
@@ -288,23 +284,6 @@ class Connection:
         self._cork.clear()
         self._prio_bytes = self._market_bytes = self._cork_bytes = 0
         self._stop_writer()
-        self._set_closed()
-
-    async def wait_closed(self) -> None:
-        """Return once the connection has closed (sent its close frame, or was discarded)."""
-        if self._closed is None:
-            self._closed = asyncio.Event()
-            if self._closing is not None and self._writer is None:
-                self._closed.set()
-        await self._closed.wait()
-
-    async def run_writer(self) -> None:
-        """Kept for sessions written before the writer became lazy: waits until closed."""
-        await self.wait_closed()
-
-    def _set_closed(self) -> None:
-        if self._closed is not None:
-            self._closed.set()
 
     def _stop_writer(self) -> None:
         writer, self._writer = self._writer, None
@@ -350,7 +329,5 @@ class Connection:
             return
         self._prio = self._market = None  # drained: give the deques back
         self._writer = None
-        if self._closing is not None:
-            if sink.is_open:
-                sink.close(*self._closing)
-            self._set_closed()
+        if self._closing is not None and sink.is_open:
+            sink.close(*self._closing)

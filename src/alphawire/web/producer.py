@@ -34,21 +34,21 @@ from typing import Any, Final
 from urllib.parse import parse_qs
 
 import orjson
-from websockets.exceptions import InvalidState
 
 from alphawire import messages, protocol
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.errors import BrokerUnavailable, ValidationError
-from alphawire.hub.connection import Connection, Sink
 from alphawire.hub.node import Node
-from alphawire.web.transport import EXTENSION, AsgiSink, HubWebSocketProtocol, TransportSink
+from alphawire.web.transport import EXTENSION, HubWebSocketProtocol
 from alphawire.web.websocket import (
     Receive,
     Refused,
     Scope,
     Send,
     _origin_allowed,
+    connection_for,
     first_auth_frame,
+    over_limits,
 )
 
 logger = logging.getLogger("alphawire.ws")
@@ -91,58 +91,32 @@ class ProducerSession:
         self.receive = receive
         self.send = send
         self.query = scope.get("query_string", b"")
-        client = scope.get("client") or ("?", 0)
-        proto = scope.get("extensions", {}).get(EXTENSION)
-        self.proto: HubWebSocketProtocol | None = proto
-        sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
+        self.proto: HubWebSocketProtocol | None = scope.get("extensions", {}).get(EXTENSION)
         # The connection puts the socket in the registry (connection limits, stats, 1001 at
         # shutdown) and writes the replies: those of frames handled in one loop turn go out
         # in one write (pipelined single-message frames would otherwise cost a send() each).
-        self.conn = Connection(
-            sink,
-            node.stats,
-            client=f"{client[0]}:{client[1]}",
-            ip=str(client[0]),
-            corker=node.registry.corker if proto is not None else None,
-        )
+        self.conn = connection_for(node, scope, send)
 
     async def run(self, headers: dict[str, str]) -> None:
-        settings = self.node.settings
         registry = self.node.registry
         conn = self.conn
-        if registry.connection_count() >= settings.max_connections:
-            await self._close(protocol.CLOSE_TRY_AGAIN_LATER, "too many connections to this hub")
-            return
-        if registry.connections_from(conn.ip) >= settings.max_connections_per_ip:
-            await self._close(
-                protocol.CLOSE_TRY_AGAIN_LATER, "too many connections from your address"
-            )
+        refused = over_limits(self.node, conn)
+        if refused is not None:
+            await self._close(protocol.CLOSE_TRY_AGAIN_LATER, refused)
             return
         registry.attach(conn)
         stats = self.node.stats
         stats.publish_connections += 1
-        writer = asyncio.create_task(self._write())
         try:
             if await self._authenticate(headers):
                 await self._read()
         except Refused as exc:
-            with contextlib.suppress(InvalidState):  # the peer's close frame came first
-                conn.abort(exc.code, exc.reason)
+            conn.abort(exc.code, exc.reason)  # a close frame from the peer first: nothing to do
             await self._drain_until_disconnect()
         finally:
             stats.publish_connections -= 1
             await registry.detach(conn)
-            if not writer.done():
-                writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-
-    async def _write(self) -> None:
-        try:
-            await self.conn.run_writer()
-        except (OSError, RuntimeError, InvalidState) as exc:
-            # The peer went away, or its close frame came before ours: the reader sees it.
-            logger.debug("producer writer for %s ended: %s", self.conn.client, exc)
+            conn.discard()
 
     async def _close(self, code: int, reason: str) -> None:
         await self.send(

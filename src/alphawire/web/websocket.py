@@ -78,18 +78,13 @@ class Session:
         self.node = node
         self.receive = receive
         self.send = send
-        client = scope.get("client") or ("?", 0)
         settings = node.settings
-        proto = scope.get("extensions", {}).get(EXTENSION)
-        sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
-        self.conn = Connection(
-            sink,
-            node.stats,
-            client=f"{client[0]}:{client[1]}",
-            ip=str(client[0]),
+        self.conn = connection_for(
+            node,
+            scope,
+            send,
             max_messages=settings.queue_max_messages,
             max_bytes=settings.queue_max_bytes,
-            corker=node.registry.corker if proto is not None else None,
         )
         self.grant: Grant | None = None if node.subscribe_auth.required else OPEN
         self._expiry: asyncio.TimerHandle | None = None
@@ -105,18 +100,11 @@ class Session:
         epoch: str | None,
         batch: float | None = None,
     ) -> None:
-        settings = self.node.settings
         registry = self.node.registry
         conn = self.conn
-        if registry.connection_count() >= settings.max_connections:
-            await _close(
-                self.send, protocol.CLOSE_TRY_AGAIN_LATER, "too many connections to this hub"
-            )
-            return
-        if registry.connections_from(conn.ip) >= settings.max_connections_per_ip:
-            await _close(
-                self.send, protocol.CLOSE_TRY_AGAIN_LATER, "too many connections from your address"
-            )
+        refused = over_limits(self.node, conn)
+        if refused is not None:
+            await _close(self.send, protocol.CLOSE_TRY_AGAIN_LATER, refused)
             return
         registry.attach(conn)
         self.fixed = tuple(initial)
@@ -391,6 +379,33 @@ class Session:
                 continue
             await self.node.registry.unsubscribe(self.conn, channel)
             self.conn.push_control(protocol.unsubscribed_frame(channel))
+
+
+def connection_for(node: Node, scope: Scope, send: Send, **bounds: int) -> Connection:
+    """The core's Connection for a socket: straight to the transport when the hub's protocol
+    serves it (corked per loop turn), through ASGI ``send`` otherwise."""
+    client = scope.get("client") or ("?", 0)
+    proto = scope.get("extensions", {}).get(EXTENSION)
+    sink: Sink = TransportSink(proto) if proto is not None else AsgiSink(send)
+    return Connection(
+        sink,
+        node.stats,
+        client=f"{client[0]}:{client[1]}",
+        ip=str(client[0]),
+        corker=node.registry.corker if proto is not None else None,
+        **bounds,
+    )
+
+
+def over_limits(node: Node, conn: Connection) -> str | None:
+    """Why ``conn`` may not join the hub now (close 1013), or None."""
+    settings = node.settings
+    registry = node.registry
+    if registry.connection_count() >= settings.max_connections:
+        return "too many connections to this hub"
+    if registry.connections_from(conn.ip) >= settings.max_connections_per_ip:
+        return "too many connections from your address"
+    return None
 
 
 async def first_auth_frame(
