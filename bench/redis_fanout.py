@@ -56,7 +56,7 @@ from bench.procfs import (  # noqa: E402
     raise_nofile,
     source_state,
 )
-from bench.servers import HOST, PUBLISH_TOKEN, free_port  # noqa: E402
+from bench.servers import HOST, PUBLISH_TOKEN, SERVERS, free_port  # noqa: E402
 
 CHANNEL = "market_SPY"
 PATH = "/api/v1/ws/market/SPY"
@@ -211,20 +211,7 @@ def flush_redis(url: str) -> None:
 def start_hub(config: str, redis_url: str | None, p: Params, log_dir: Path) -> tuple[Proc, int]:
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="alphawire-fanout-")
-    argv = [
-        sys.executable,
-        "-m",
-        "alphawire",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        data_dir,
-        "--log-level",
-        "warning",
-        "--ping-interval",
-        "0",
-    ]
+    argv = SERVERS["alphawire"].argv(port, data_dir)  # the fan-out benchmark's command
     if config != "memory":
         assert redis_url is not None
         argv += ["--broker", redis_url, "--workers", config.split("-", 1)[1]]

@@ -56,12 +56,7 @@ class Gateway:
 
 def host_allowed(scope: Scope, patterns: list[str]) -> bool:
     """The Host header matches a pattern (``name`` or ``*.domain``), as in TrustedHost."""
-    raw = b""
-    for key, value in scope.get("headers", ()):
-        if key == b"host":
-            raw = value
-            break
-    host = raw.decode("latin-1").lower()
+    host = _host_of(scope).lower()
     if host.startswith("["):  # [::1]:8000
         end = host.find("]")
         host = host[: end + 1] if end != -1 else host
