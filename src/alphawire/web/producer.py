@@ -45,10 +45,11 @@ from alphawire.web.websocket import (
     Refused,
     Scope,
     Send,
-    _origin_allowed,
     connection_for,
     first_auth_frame,
+    origin_checked,
     over_limits,
+    request_headers,
 )
 
 logger = logging.getLogger("alphawire.ws")
@@ -70,13 +71,8 @@ class ProducerSocket:
         event = await receive()
         if event["type"] != "websocket.connect":  # pragma: no cover - ASGI guarantees it
             return
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-        }
-        if not _origin_allowed(headers, node.settings.allowed_origins):
-            logger.warning(
-                "refused producer socket from origin %r", headers.get("origin", "")[:200]
-            )
+        headers = request_headers(scope)
+        if not origin_checked(headers, node.settings.allowed_origins, "producer socket"):
             await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
             return
         await send({"type": "websocket.accept"})

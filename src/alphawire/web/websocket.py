@@ -46,7 +46,8 @@ class ChannelSocket:
         event = await receive()
         if event["type"] != "websocket.connect":  # pragma: no cover - ASGI guarantees it
             return
-        if not _origin_checked(scope, node.settings.allowed_origins):
+        # The header dict is a temporary: an open socket keeps no headers (idle memory).
+        if not origin_checked(request_headers(scope), node.settings.allowed_origins, "WebSocket"):
             await send({"type": "websocket.close", "code": protocol.CLOSE_POLICY_VIOLATION})
             return
         # Nothing reads the headers after this point: an open socket need not keep them.
@@ -476,15 +477,17 @@ def _since(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _origin_checked(scope: Scope, allowed: tuple[str, ...]) -> bool:
-    """The Origin check, with a warning when it refuses (headers decoded only here)."""
-    headers = {
-        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-    }
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The handshake's headers, names in lower case."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def origin_checked(headers: dict[str, str], allowed: tuple[str, ...], what: str) -> bool:
+    """The Origin check, with a warning naming ``what`` was refused."""
     if _origin_allowed(headers, allowed):
         return True
     # Cross-site WebSocket hijacking: refuse before the handshake (HTTP 403).
-    logger.warning("refused WebSocket from origin %r", headers.get("origin", "")[:200])
+    logger.warning("refused %s from origin %r", what, headers.get("origin", "")[:200])
     return False
 
 
