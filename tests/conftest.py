@@ -16,7 +16,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app
 from alphawire.web.server import HubServer, uvicorn_config

@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection
 
 from alphawire.client import PublisherClient, Subscription
 from alphawire.errors import ClientError, ServerRejected, ValidationError
-from alphawire.hub.publisher import PublishResult
+from alphawire.results import PublishResult
 from alphawire.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -332,12 +332,14 @@ async def test_publisher_client_never_reroutes_an_invalid_symbol(
 
 
 async def test_in_process_publisher_delivers_to_websocket_subscribers(hub: RunningHub) -> None:
-    """hub.node.publisher.publish_* (the original in-process API) reach WebSocket subscribers."""
-    pub = hub.node.publisher
+    """hub.node.publish_* (the original in-process API) reach WebSocket subscribers."""
+    pub = hub.node
     ws = await multiplex(hub, ALL_CHANNELS)
     try:
         results = [
-            await hub.acall(pub.publish_alert(alert_type="gamma", source="gx", symbol="qqq")),
+            await hub.acall(
+                pub.publish_alert(alert_type="gamma", source="gx", symbol="qqq", content="flip")
+            ),
             await hub.acall(pub.publish_signal({"symbol": "tsla", "action": "sell"})),
             await hub.acall(pub.publish_market_data("spy", {"price": 598.5})),
             await hub.acall(pub.publish_agent_insight("MarketAgent", {"regime": "risk_off"})),
@@ -386,7 +388,7 @@ async def test_in_process_publisher_rejects_invalid_input_naming_the_field(
     hub: RunningHub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
 ) -> None:
     """Invalid input raises alphawire.errors.ValidationError naming the field; nothing is sent."""
-    call = getattr(hub.node.publisher, method)
+    call = getattr(hub.node, method)
     with pytest.raises(ValidationError) as info:
         await hub.acall(call(*args, **kwargs))
     assert str(info.value).startswith(f"{field}:")
@@ -398,5 +400,5 @@ async def test_in_process_publish_many_is_all_or_nothing(hub: RunningHub) -> Non
     """publish_many validates the whole batch first: one bad message and none is published."""
     batch = [{"type": "narrative", "narrative": {}}, {"type": "signal", "signal": {}}]
     with pytest.raises(ValidationError, match=r"signal\.symbol"):
-        await hub.acall(hub.node.publisher.publish_many(batch))
+        await hub.acall(hub.node.publish_many(batch))
     assert await published_total(hub) == 0

@@ -41,7 +41,7 @@ def ticks(n: int, pad: int = 0) -> list[dict[str, Any]]:
 async def publish(hub: RunningHub, batch: list[dict[str, Any]]) -> None:
     """Publish in-process on the hub's loop, in chunks of at most 1000."""
     for i in range(0, len(batch), 1000):
-        await hub.acall(hub.node.publisher.publish_many(batch[i : i + 1000]))
+        await hub.acall(hub.node.publish_many(batch[i : i + 1000]))
 
 
 async def stats(hub: RunningHub) -> dict[str, Any]:

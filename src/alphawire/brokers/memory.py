@@ -127,6 +127,9 @@ class MemoryBroker:
     async def latest(self, channel: str) -> tuple[int, bytes] | None:
         return self._latest.get(channel)
 
+    async def channels(self) -> list[str]:
+        return sorted(self._seq)
+
     def health(self) -> dict[str, object]:
         return {"ok": True, "broker": "memory"}
 

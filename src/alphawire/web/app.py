@@ -18,7 +18,7 @@ from alphawire import __version__
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.brokers.base import Broker
 from alphawire.errors import BrokerUnavailable
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web import alerts_api, api, metrics, producer, websocket
 from alphawire.web.schemas import component_schemas

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from uvicorn.supervisors import multiprocess
 
 from alphawire.errors import AlphawireError
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app, install_log_redaction
 from alphawire.web.gateway import Gateway

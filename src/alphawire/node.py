@@ -1,0 +1,232 @@
+"""The composition root: one ``Node`` builds the whole core from settings and runs it.
+
+It owns, and starts in this order (stops in the reverse): the collector tuner, the broker,
+the alert delivery (AlertManager dispatchers), the sources, the agents. Every background task
+runs under the one ``Supervisor``. The web layer (``alphawire.web``) only wraps a node; a node
+runs without it (tests, ``alphawire record``, embedding in user code).
+
+The package layering it assembles (checked by tests/test_architecture.py)::
+
+    messages, channels, errors, results, clock, settings      (neutral: no package imports)
+    brokers/   -> neutral
+    alerting/  -> neutral                 (publishes to the hub through a callable)
+    hub/       -> brokers, neutral
+    sources/, analytics/, agents/ -> neutral (+ analytics for agents; never web)
+    node       -> all of the above        (the one place they meet)
+    web/, cli  -> node and everything     (the only users of FastAPI/Starlette/uvicorn)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from alphawire import messages
+from alphawire.alerting.manager import AlertManager, RetryPolicy
+from alphawire.alerting.routes import RouteTable
+from alphawire.auth import PublishAuth, SubscribeAuth
+from alphawire.brokers.base import Broker, broker_from_url
+from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
+from alphawire.hub.local import DEFAULT_BUFFER, DISCOVER_INTERVAL, LocalSubscription
+from alphawire.hub.publisher import IdempotencyCache, IdempotencyStore, Publisher
+from alphawire.hub.registry import Registry
+from alphawire.hub.stats import Stats
+from alphawire.messages import Alert, AnyMessage
+from alphawire.protocol import CLOSE_GOING_AWAY
+from alphawire.publishing import PublishMethods
+from alphawire.results import PublishResult
+from alphawire.settings import Settings
+from alphawire.supervisor import Supervisor
+
+
+class Node(PublishMethods):
+    """One hub process's core; framework-free, so it can be driven without a web server.
+
+    In-process code publishes with ``publish`` / ``publish_many`` / the seed's
+    ``publish_alert`` ... ``publish_narrative`` (one path: alerts always through the
+    AlertManager) and reads the bus with ``subscribe``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        broker: Broker | None = None,
+        *,
+        routes: RouteTable | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.supervisor = Supervisor()
+        self.broker = (
+            broker
+            if broker is not None
+            else broker_from_url(
+                settings.broker_url,
+                retention=settings.history,
+                data_dir=settings.data_dir,
+                supervisor=self.supervisor,
+            )
+        )
+        self.registry = Registry(self.broker, self.stats)
+        shared = getattr(self.broker, "idempotency_store", None)  # across processes (Redis)
+        store: IdempotencyStore = (
+            shared(settings.idempotency_window)
+            if shared is not None
+            else IdempotencyCache(settings.idempotency_window, settings.idempotency_max_keys)
+        )
+        self.publisher = Publisher(self.broker, self.stats, store, self.registry)
+        self.publish_token = settings.resolve_publish_token()
+        self.publish_auth = PublishAuth(self.publish_token)
+        if routes is None:
+            routes = (
+                RouteTable.from_toml(settings.alert_routes)
+                if settings.alert_routes is not None
+                else RouteTable.from_env()
+            )
+        self.alerts = AlertManager(
+            settings.data_dir / "alerts.sqlite3",
+            publish=self.publisher.publish_validated,
+            routes=routes,
+            max_pending=settings.alert_max_pending,
+            synchronous=settings.alert_sync,
+            policy=RetryPolicy(
+                settings.alert_retry_base, settings.alert_retry_cap, settings.alert_max_age
+            ),
+            supervisor=self.supervisor,
+        )
+        self.subscribe_auth = SubscribeAuth.from_files(
+            required=settings.subscribe_token_required(),
+            secret=settings.jwt_secret,
+            public_key_file=settings.jwt_public_key_file,
+        )
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything in dependency order."""
+        self.registry.collector.start()
+        await self.broker.start(self.registry.deliver, self.registry.gap)
+        await self.alerts.start()
+        self.supervisor.start("pattern_discovery", self._discover_channels)
+        if self.settings.demo:
+            from alphawire.sim.market import SimulatedMarket
+
+            market = SimulatedMarket(
+                self.settings.demo_symbols,
+                seed=self.settings.demo_seed,
+                interval=self.settings.demo_interval,
+            )
+            self.supervisor.start("simulated_market", lambda: market.run(self.publish_market_data))
+        self._started = True
+
+    def begin_shutdown(self) -> None:
+        """Tell every subscriber the hub is going away (1001) before the server stops."""
+        self.registry.close_all(CLOSE_GOING_AWAY, "server shutting down")
+
+    async def stop(self) -> None:
+        """Stop in the reverse order of ``start``; undelivered alerts stay in the outbox."""
+        self.begin_shutdown()
+        await self.supervisor.stop()
+        await self.alerts.stop()
+        self.alerts.outbox.close()
+        await self.broker.stop()
+        self.registry.collector.stop()
+        self._started = False
+
+    async def _discover_channels(self) -> None:
+        while True:
+            await asyncio.sleep(DISCOVER_INTERVAL)
+            await self.registry.discover()
+
+    # -- the one publish path ----------------------------------------------------------------
+
+    async def publish_many(
+        self, batch: Sequence[AnyMessage | Mapping[str, Any]]
+    ) -> list[PublishResult]:
+        """Validate every message (models pass as they are), then publish them in order.
+
+        Alerts go through the AlertManager (outbox first, then the hub and Discord routes,
+        with cooldowns and idempotency); every other kind to the hub with idempotency.
+        Nothing is published when any message is invalid.
+        """
+        models = [m if isinstance(m, messages.MODEL_TYPES) else messages.validate(m) for m in batch]
+        return [PublishResult.from_json(r) for r in await self.publish_models(models)]
+
+    async def publish_models(self, models: Sequence[AnyMessage]) -> list[dict[str, Any]]:
+        """Publish validated messages in order; their receipts as JSON (the HTTP answer)."""
+        # All or nothing: refuse before publishing anything if the alerts would not fit.
+        self.alerts.outbox.check_room(sum(isinstance(m, Alert) for m in models))
+        results: list[dict[str, Any]] = []
+        run: list[AnyMessage] = []
+        for model in [*models, None]:
+            if run and (model is None or isinstance(model, Alert) != isinstance(run[0], Alert)):
+                if isinstance(run[0], Alert):
+                    receipts = await self.alerts.accept_and_publish(run)  # type: ignore[arg-type]
+                    self.stats.duplicates += sum(r.duplicate for r in receipts)
+                    results.extend(r.as_json() for r in receipts)
+                else:
+                    published = await self.publisher.publish_validated(run)
+                    results.extend(r.as_json() for r in published)
+                run = []
+            if model is not None:
+                run.append(model)
+        return results
+
+    # -- reading the bus in-process ----------------------------------------------------------
+
+    def subscribe(
+        self,
+        channels: Iterable[str],
+        *,
+        since: Mapping[str, int] | None = None,
+        epoch: str | None = None,
+        buffer: int = DEFAULT_BUFFER,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        resume: bool = True,
+        name: str = "in-process",
+    ) -> LocalSubscription:
+        """An in-process subscription (``async with node.subscribe([...]) as sub``).
+
+        Channels or ``*`` patterns; the semantics of a socket subscriber (see
+        ``alphawire.hub.local``): bounded, ticks conflated, slow consumers cut off and
+        resumed from history, ``since``/``epoch`` recovery.
+        """
+        return LocalSubscription(
+            self.registry,
+            self.stats,
+            channels,
+            since=since,
+            epoch=epoch,
+            buffer=buffer,
+            max_messages=max_messages,
+            max_bytes=max_bytes,
+            resume=resume,
+            name=name,
+        )
+
+    # -- state -------------------------------------------------------------------------------
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        snapshot = self.stats.snapshot(
+            self.registry.channel_counts(), self.registry.connection_count()
+        )
+        snapshot["tasks"] = self.supervisor.status()
+        snapshot["alerts"] = self.alerts.stats()
+        snapshot["gc"] = self.registry.collector.stats()
+        return snapshot
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        broker = self.broker.health()
+        ok = self.supervisor.healthy() and bool(broker["ok"])
+        return ok, {
+            "status": "ok" if ok else "degraded",
+            "uptime_seconds": round(self.stats.uptime(), 3),
+            "broker": type(self.broker).__name__,
+            "epoch": self.broker.epoch,
+            "broker_health": broker,
+            "connections": self.registry.connection_count(),
+            "tasks": self.supervisor.status(),
+        }
