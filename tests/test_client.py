@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -129,12 +130,12 @@ async def test_subscription_yields_control_frames_only_when_asked(hub: RunningHu
 
 
 async def test_subscription_raises_client_error_on_an_error_frame(hub: RunningHub) -> None:
-    """An error frame (here: a bad channel name) raises ClientError naming its code."""
-    async with Subscription(["unified", "bogus"], url=hub.url) as sub:
-        with anyio.fail_after(20), pytest.raises(ClientError, match="invalid_channel"):
-            async for _ in sub:
-                pass
-        assert sub.last_seq == {"unified": 0}
+    """An error frame (here: a bad channel name) raises ClientError naming its code, from
+    `async with` itself: the subscription is not returned half made."""
+    sub = Subscription(["unified", "bogus"], url=hub.url)
+    with anyio.fail_after(20), pytest.raises(ClientError, match="invalid_channel"):
+        async with sub:
+            raise AssertionError("not reached")
 
 
 async def test_subscription_yields_error_frames_with_control(hub: RunningHub) -> None:
@@ -155,10 +156,24 @@ async def test_subscription_must_be_opened_before_iterating(hub: RunningHub) -> 
 
 
 async def test_subscription_close_is_idempotent(hub: RunningHub) -> None:
-    """close() may be called again after `async with` has closed the socket."""
+    """close() may be called again after `async with` closed the socket: the hub sees one
+    subscriber come and go, and iterating a closed subscription ends at once."""
     async with Subscription(["unified"], url=hub.url) as sub:
+        assert hub.node.registry.channel_counts() == {"unified": 1}  # subscribed on return
+        await sub.close()
         await sub.close()
     await sub.close()
+    await wait_until(lambda: hub.node.registry.connection_count() == 0)
+    assert hub.node.registry.channel_counts() == {}
+    assert [m async for m in sub] == []
+
+
+async def test_subscription_returns_only_once_subscribed(hub: RunningHub) -> None:
+    """A message published right after `async with Subscription(...)` returns is received."""
+    async with Subscription(["signals", "market_spy"], url=hub.url) as sub:
+        await hub.acall(hub.node.publish_signal({"symbol": "SPY", "action": "buy"}))
+        message = await asyncio.wait_for(anext(aiter(sub)), 10)
+    assert message["channel"] == "signals" and message["seq"] == 1
 
 
 # -- PublisherClient -------------------------------------------------------------------------

@@ -138,8 +138,11 @@ async def test_restart_with_persistent_epoch_recovers_across_it(
     received: list[int] = []
     gaps: list[dict[str, Any]] = []
 
+    subscribed = asyncio.Event()
+
     async def consume() -> None:
         async with Subscription(["unified"], url=first.url, max_backoff=0.5) as sub:
+            subscribed.set()  # the Subscription returns once "unified" is subscribed
             async for msg in sub:
                 if msg["type"] == "recovery":
                     gaps.append(msg)
@@ -149,7 +152,7 @@ async def test_restart_with_persistent_epoch_recovers_across_it(
                     return
 
     consumer = asyncio.create_task(consume())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(subscribed.wait(), 10)
     await publish(first, alerts(15))
     await asyncio.get_running_loop().run_in_executor(None, first.stop)
     second = hub_factory(port=port, data_dir=data_dir)
