@@ -7,10 +7,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo serve test lint format install bench clean browser
 
+# yahoo/alpaca/reddit: the vendor SDKs, installed for the tests (the data sources' fakes stand
+# at the SDK boundary and raise the SDKs' own exceptions); users install only the extra they use.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,yahoo,alpaca,reddit]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -44,5 +46,5 @@ clean:
 # The side-by-side benchmark (docs/performance.md): installs the peers, runs every scenario,
 # and rewrites the results section of docs/performance.md.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,redis,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,yahoo,alpaca,reddit,bench]'
 	$(BIN)/python -m bench --update-docs
