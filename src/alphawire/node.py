@@ -19,14 +19,21 @@ The package layering it assembles (checked by tests/test_architecture.py)::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from alphawire import messages
+from alphawire import messages, plugins
+from alphawire.agents.base import Agent
+from alphawire.agents.context import NodeAgentContext
 from alphawire.alerting.manager import AlertManager, RetryPolicy
 from alphawire.alerting.routes import RouteTable
 from alphawire.auth import PublishAuth, SubscribeAuth
 from alphawire.brokers.base import Broker, broker_from_url
+from alphawire.calendar import default_calendar
+from alphawire.clock import Clock, WallClock
+from alphawire.errors import ValidationError
 from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
 from alphawire.hub.local import DEFAULT_BUFFER, DISCOVER_INTERVAL, LocalSubscription
 from alphawire.hub.publisher import IdempotencyCache, IdempotencyStore, Publisher
@@ -37,7 +44,17 @@ from alphawire.protocol import CLOSE_GOING_AWAY
 from alphawire.publishing import PublishMethods
 from alphawire.results import PublishResult
 from alphawire.settings import Settings
+from alphawire.sources.base import MarketCalendar, Source, SourceContext
+from alphawire.sources.bus import RecordBus
+from alphawire.sources.intake import RecordWriter, SourceIntake
 from alphawire.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from alphawire.config import Config
+
+logger = logging.getLogger("alphawire.node")
+
+DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA", "AMD", "GME", "AMC")
 
 
 class Node(PublishMethods):
@@ -54,8 +71,20 @@ class Node(PublishMethods):
         broker: Broker | None = None,
         *,
         routes: RouteTable | None = None,
+        sources: Sequence[Source] = (),
+        agents: Sequence[Agent] = (),
+        agent_options: Mapping[str, Mapping[str, Any]] | None = None,
+        watchlist: Sequence[str] | None = None,
+        clock: Clock | None = None,
+        calendar: MarketCalendar | None = None,
+        recorder: RecordWriter | None = None,
+        exclusive_intelligence: bool = False,
     ) -> None:
         self.settings = settings
+        # With several hub processes (serve --workers N), only the one holding the data
+        # directory's lock runs the sources and agents.
+        self._exclusive = exclusive_intelligence
+        self._lock_fd: int | None = None
         self.stats = Stats()
         self.supervisor = Supervisor()
         self.broker = (
@@ -79,11 +108,12 @@ class Node(PublishMethods):
         self.publish_token = settings.resolve_publish_token()
         self.publish_auth = PublishAuth(self.publish_token)
         if routes is None:
-            routes = (
-                RouteTable.from_toml(settings.alert_routes)
-                if settings.alert_routes is not None
-                else RouteTable.from_env()
-            )
+            if settings.alert_route_table is not None:  # the [alerts] table of alphawire.toml
+                routes = settings.alert_route_table
+            elif settings.alert_routes is not None:  # the old separate route file
+                routes = RouteTable.from_toml(settings.alert_routes)
+            else:
+                routes = RouteTable.from_env()
         self.alerts = AlertManager(
             settings.data_dir / "alerts.sqlite3",
             publish=self.publisher.publish_validated,
@@ -100,7 +130,83 @@ class Node(PublishMethods):
             secret=settings.jwt_secret,
             public_key_file=settings.jwt_public_key_file,
         )
+        # The intelligence layer: sources -> record bus -> agents, all publishing through here.
+        self.watchlist = tuple(s.upper() for s in (watchlist or DEFAULT_WATCHLIST))
+        self.clock: Clock = clock or WallClock()
+        self.calendar: MarketCalendar = calendar or default_calendar()
+        self.records = RecordBus()
+        self.intake = SourceIntake(
+            self.records,
+            self,
+            watchlist=self.watchlist,
+            clock=self.clock,
+            calendar=self.calendar,
+            recorder=recorder,
+        )
+        self.sources: dict[str, Source] = {}
+        for source in sources:
+            self._add_unique(self.sources, source.name, source, "source")
+        self.agents: dict[str, Agent] = {}
+        for agent in agents:
+            self._add_unique(self.agents, agent.name, agent, "agent")
+        self._agent_options = dict(agent_options or {})
+        self._agent_contexts: dict[str, NodeAgentContext] = {}
         self._started = False
+
+    @classmethod
+    def from_config(cls, config: Config, broker: Broker | None = None, **kw: Any) -> Node:
+        """Build the node alphawire.toml describes: its settings, routes, watchlist, and
+        every enabled source and agent (built-ins and entry-point plugins) with its options
+        validated by the plugin's own ``Options`` model (ConfigError naming table and key)."""
+        from alphawire.config import validate_plugin_options
+
+        models: dict[str, dict[str, Any]] = {"sources": {}, "agents": {}}
+        specs: dict[str, dict[str, plugins.PluginSpec]] = {"sources": {}, "agents": {}}
+        for kind in ("sources", "agents"):
+            available = plugins.discover(kind)
+            tables = getattr(config, kind)
+            for name in list(tables):
+                found = available.get(name)
+                if found is None and not any(
+                    key.startswith(f"{kind}.{name}.") for key in config.origins
+                ):
+                    # A default table for a plugin this installation lacks: say so, go on.
+                    logger.info("%s %r is not available here: skipped", kind[:-1], name)
+                    continue
+                if found is None:
+                    models[kind][name] = None  # validate_plugin_options names the typo
+                    continue
+                models[kind][name] = found.options_model() or plugins.NoOptions
+                if tables[name].enabled:
+                    specs[kind][name] = found
+        checked = dataclasses.replace(
+            config,
+            sources={n: t for n, t in config.sources.items() if n in models["sources"]},
+            agents={n: t for n, t in config.agents.items() if n in models["agents"]},
+        )
+        validate_plugin_options(
+            checked, {k: {n: m for n, m in v.items() if m is not None} for k, v in models.items()}
+        )
+        built_sources = [
+            specs["sources"][n].build(config.sources[n].options) for n in specs["sources"]
+        ]
+        built_agents = [specs["agents"][n].build(config.agents[n].options) for n in specs["agents"]]
+        return cls(
+            config.settings,
+            broker,
+            routes=config.routes,
+            sources=built_sources,
+            agents=built_agents,
+            agent_options={n: config.agents[n].options for n in specs["agents"]},
+            watchlist=config.watchlist,
+            **kw,
+        )
+
+    @staticmethod
+    def _add_unique(table: dict[str, Any], name: str, item: Any, kind: str) -> None:
+        if name in table:
+            raise ValidationError(f"two {kind}s are named {name!r}: names must be unique")
+        table[name] = item
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -110,6 +216,27 @@ class Node(PublishMethods):
         await self.broker.start(self.registry.deliver, self.registry.gap)
         await self.alerts.start()
         self.supervisor.start("pattern_discovery", self._discover_channels)
+        if (self.agents or self.sources) and not self._take_intelligence_lock():
+            logger.info("another hub process runs the sources and agents")
+            self._started = True
+            return
+        # Agents before sources: a record emitted at once has its readers already.
+        for name, agent in self.agents.items():
+            context = NodeAgentContext(
+                self,
+                name,
+                self._agent_options.get(name, {}),
+                watchlist=self.watchlist,
+                clock=self.clock,
+                calendar=self.calendar,
+                bus=self.records,
+            )
+            self._agent_contexts[name] = context
+            self.supervisor.start(f"agent:{name}", _agent_runner(agent, context))
+        for name, source in self.sources.items():
+            self.supervisor.start(
+                f"source:{name}", _source_runner(source, self.intake.context(name))
+            )
         if self.settings.demo:
             from alphawire.sim.market import SimulatedMarket
 
@@ -120,6 +247,22 @@ class Node(PublishMethods):
             )
             self.supervisor.start("simulated_market", lambda: market.run(self.publish_market_data))
         self._started = True
+
+    def _take_intelligence_lock(self) -> bool:
+        if not self._exclusive:
+            return True
+        import fcntl
+        import os
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.settings.data_dir / "intelligence.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd  # held until this process exits
+        return True
 
     def begin_shutdown(self) -> None:
         """Tell every subscriber the hub is going away (1001) before the server stops."""
@@ -209,11 +352,28 @@ class Node(PublishMethods):
 
     # -- state -------------------------------------------------------------------------------
 
+    def sources_status(self) -> dict[str, dict[str, Any]]:
+        """Each source's state, last success, last error (redacted), next attempt, items."""
+        tasks = self.supervisor.status()
+        out: dict[str, dict[str, Any]] = {}
+        for name, source in self.sources.items():
+            status = source.status().as_json()
+            status["produces"] = sorted(source.produces)
+            status["task"] = tasks.get(f"source:{name}")
+            out[name] = status
+        return out
+
+    def agents_status(self) -> dict[str, dict[str, Any]]:
+        """Each agent's task state (restarts, last error) and its record streams."""
+        tasks = self.supervisor.status()
+        return {name: {"task": tasks.get(f"agent:{name}")} for name in self.agents}
+
     def stats_snapshot(self) -> dict[str, Any]:
         snapshot = self.stats.snapshot(
             self.registry.channel_counts(), self.registry.connection_count()
         )
         snapshot["tasks"] = self.supervisor.status()
+        snapshot["records"] = self.records.stats()
         snapshot["alerts"] = self.alerts.stats()
         snapshot["gc"] = self.registry.collector.stats()
         return snapshot
@@ -230,3 +390,20 @@ class Node(PublishMethods):
             "connections": self.registry.connection_count(),
             "tasks": self.supervisor.status(),
         }
+
+
+def _agent_runner(agent: Agent, context: NodeAgentContext) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await agent.run(context)
+        finally:
+            context.close()  # a restarted agent starts with fresh streams
+
+    return run
+
+
+def _source_runner(source: Source, context: SourceContext) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await source.run(context)
+
+    return run

@@ -86,7 +86,7 @@ class AlertManager:
         supervisor: Supervisor | None = None,
     ) -> None:
         if path is None:
-            from alphawire.settings import default_data_dir
+            from alphawire.paths import default_data_dir
 
             path = default_data_dir() / ("bridge-outbox.sqlite3" if hub_url else "alerts.sqlite3")
         self.outbox = Outbox(Path(path), max_pending=max_pending, synchronous=synchronous)
@@ -102,7 +102,7 @@ class AlertManager:
         destinations: list[Destination] = []
         if hub_url is not None:
             if not token:
-                from alphawire.settings import read_token_file
+                from alphawire.paths import read_token_file
 
                 token = read_token_file()
             if not token:

@@ -17,10 +17,11 @@ from starlette.routing import WebSocketRoute
 from alphawire import __version__
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.brokers.base import Broker
+from alphawire.config import Config
 from alphawire.errors import BrokerUnavailable
 from alphawire.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, metrics, producer, websocket
+from alphawire.web import alerts_api, api, dashboard, metrics, producer, websocket
 from alphawire.web.schemas import component_schemas
 
 
@@ -67,11 +68,23 @@ def install_log_redaction() -> None:
             target.addFilter(RedactSecrets())
 
 
-def create_app(settings: Settings | None = None, *, broker: Broker | None = None) -> FastAPI:
-    """Build the hub's ASGI app; the core starts and stops with the app's lifespan."""
-    settings = settings or Settings()
+def create_app(
+    settings: Settings | None = None,
+    *,
+    broker: Broker | None = None,
+    config: Config | None = None,
+    node: Node | None = None,
+) -> FastAPI:
+    """Build the hub's ASGI app around a node (built here from ``config``, or from
+    ``settings`` alone, unless one is given); the node starts and stops with the app's
+    lifespan."""
     install_log_redaction()
-    node = Node(settings, broker)
+    if node is None:
+        if config is not None:
+            node = Node.from_config(config, broker)
+        else:
+            node = Node(settings or Settings(), broker)
+    settings = node.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,10 +129,13 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:
         return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> dict[str, Any]:
+    dashboard.install(app)  # the page at /, its assets under /dashboard/
+
+    @app.get("/api/v1", include_in_schema=False)
+    async def index() -> dict[str, Any]:
         return {
             "name": "alphawire",
+            "dashboard": "/",
             "version": __version__,
             "docs": "/docs",
             "openapi": "/openapi.json",

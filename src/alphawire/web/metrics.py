@@ -89,6 +89,26 @@ class NodeCollector(Collector):
         yield pending
         yield oldest
         yield disabled
+        restarts = CounterMetricFamily(
+            "alphawire_task_restarts",
+            "Crashes of a supervised background task (each followed by a restart).",
+            labels=["task"],
+        )
+        healthy = GaugeMetricFamily(
+            "alphawire_task_healthy",
+            "1 while a supervised task runs normally; 0 while it waits to restart or flaps.",
+            labels=["task"],
+        )
+        for task, row in stats["tasks"].items():
+            restarts.add_metric([task], row["restarts"])
+            healthy.add_metric([task], 1 if row["healthy"] else 0)
+        yield restarts
+        yield healthy
+        yield GaugeMetricFamily(
+            "alphawire_local_subscriptions",
+            "Open in-process subscriptions (agents, the Narrative Brain, user code).",
+            value=stats["local_subscriptions"],
+        )
 
 
 @router.get("/metrics", include_in_schema=False)
