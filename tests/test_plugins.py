@@ -31,7 +31,7 @@ def install_metadata(root: Path, name: str, entry_points: str) -> None:
 
 
 @pytest.fixture
-def example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example package (examples/plugin) installed the way pip would make it visible."""
     site = tmp_path / "site"
     install_metadata(
@@ -41,7 +41,7 @@ def example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     )
     monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
     monkeypatch.syspath_prepend(str(site))
-    yield site
+    return site
 
 
 def test_an_entry_point_plugin_is_discovered_beside_the_builtins(example_plugin: Path) -> None:
@@ -69,7 +69,7 @@ def test_a_plugin_that_cannot_be_imported_is_named_in_the_error(
 
 def test_unknown_plugin_names_list_what_exists(example_plugin: Path) -> None:
     """Asking for a plugin that does not exist names the ones that do."""
-    with pytest.raises(plugins.PluginError, match="available agents are .*price_cross"):
+    with pytest.raises(plugins.PluginError, match=r"available agents are .*price_cross"):
         plugins.spec("agents", "price_crossing")
 
 
