@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alphawire.clock import Clock
 from alphawire.messages import AnyMessage
@@ -14,7 +14,13 @@ from alphawire.sources.bus import DEFAULT_MAXLEN, RecordBus, RecordStream
 
 if TYPE_CHECKING:
     from alphawire.hub.local import LocalSubscription
-    from alphawire.node import Node
+
+
+class Bus(Publishing, Protocol):
+    """What an agent's context needs of the node: its publish path and subscriptions."""
+
+    def subscribe(self, channels: Iterable[str], **options: Any) -> LocalSubscription:
+        """An in-process subscription."""
 
 
 class NodeAgentContext(PublishMethods):
@@ -22,7 +28,7 @@ class NodeAgentContext(PublishMethods):
 
     def __init__(
         self,
-        node: Node,
+        node: Bus,
         name: str,
         options: Mapping[str, Any],
         *,
