@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alphawire.clock import Clock
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 class Bus(Publishing, Protocol):
     """What an agent's context needs of the node: its publish path and subscriptions."""
 
-    def subscribe(self, channels: Iterable[str], **options: Any) -> LocalSubscription:
-        """An in-process subscription."""
+    @property
+    def subscribe(self) -> Callable[..., LocalSubscription]:
+        """``subscribe(channels, **options)``: an in-process subscription."""
 
 
 class NodeAgentContext(PublishMethods):
