@@ -7,6 +7,7 @@ reason, except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -49,22 +50,42 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One chromium for the session (pages and contexts are per test)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
-    executable = chromium_path()
-    if executable is None:
-        _unavailable("chromium not found: run `make browser` (apt-get install chromium)")
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+_RUNTIME: dict[str, Any] = {}
+
+
+def _stop_browser() -> None:
+    instance = _RUNTIME.pop("browser", None)
+    runtime = _RUNTIME.pop("playwright", None)
+    if instance is not None:
+        instance.close()
+    if runtime is not None:
+        runtime.stop()
+
+
+def shared_browser() -> Any:
+    """The process's one chromium (Playwright's sync API allows one runtime per thread, and
+    each test module imports the fixture), started on first use and closed at exit."""
+    if "browser" not in _RUNTIME:
         try:
-            yield instance
-        finally:
-            instance.close()
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _unavailable("playwright is not installed (pip install -e '.[dev]')")
+        executable = chromium_path()
+        if executable is None:
+            _unavailable("chromium not found: run `make browser` (apt-get install chromium)")
+        runtime = sync_playwright().start()
+        _RUNTIME["playwright"] = runtime
+        _RUNTIME["browser"] = runtime.chromium.launch(
+            executable_path=executable, args=CHROMIUM_FLAGS
+        )
+        atexit.register(_stop_browser)
+    return _RUNTIME["browser"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """One chromium for the session (pages and contexts are per test)."""
+    return shared_browser()
 
 
 @dataclass
