@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 
 import alphawire.analytics as analytics
 
@@ -17,14 +18,10 @@ def test_all_is_sorted_and_complete() -> None:
 
     assert analytics.__all__ == sorted(analytics.__all__, key=group)
     assert all(hasattr(analytics, name) for name in analytics.__all__)
-    public = {n for n in vars(analytics) if not n.startswith("_")} - {
-        "darkpool",
-        "flow",
-        "gamma",
-        "macro",
-        "options",
-        "sentiment",
-        "squeeze",
+    public = {
+        n
+        for n, v in vars(analytics).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType)
     }
     assert public == set(analytics.__all__)
 

@@ -116,4 +116,5 @@ def squeeze_score(
     if not components:
         return None
     weight = sum(SQUEEZE_WEIGHTS[name] for name in components)
-    return 100.0 * sum(SQUEEZE_WEIGHTS[n] * v for n, v in components.items()) / weight
+    score = 100.0 * sum(SQUEEZE_WEIGHTS[n] * v for n, v in components.items()) / weight
+    return min(100.0, score)  # all-maxed inputs can round to 100.00000000000001
