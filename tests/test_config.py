@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import types
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,7 @@ from alphawire.config import (
     render_config,
     validate_plugin_options,
 )
+from alphawire.config.options import NoOptions
 from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_WATCHLIST, KEYS
 from alphawire.settings import ENV_LIMITS, Settings
 
@@ -553,13 +555,12 @@ def test_broken_old_route_file_is_named(tmp_path: Path) -> None:
 # -- plugin options ------------------------------------------------------------------------
 
 
-class NoOptions(pydantic.BaseModel):
-    """A plugin without options."""
-
-
 class CboeOptions(pydantic.BaseModel):
-    """A source's options, as a plugin would declare them."""
+    """A source's options, as a plugin would declare them (with its own ``enabled`` switch)."""
 
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    enabled: bool = False
     symbols_per_minute: int = 60
     greeks: bool = True
 
@@ -630,6 +631,52 @@ def test_bad_plugin_options_name_the_table_and_key(
         validate_plugin_options(config, MODELS)
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+def test_untouched_defaults_need_no_model_but_written_tables_do(tmp_path: Path) -> None:
+    """The default sim and agent tables are not checked until the user writes in them; the
+    table's own switch is what a model with an ``enabled`` field sees."""
+    registry: dict[str, dict[str, type[pydantic.BaseModel]]] = {
+        "sources": {"cboe": CboeOptions},
+        "agents": {},
+    }
+    validate_plugin_options(load_config(write(tmp_path, "[sources.cboe]\n"), environ={}), registry)
+    written = load_config(write(tmp_path, "[sources.sim]\nseed = 3\n"), environ={})
+    with pytest.raises(ConfigError, match=r"\[sources.sim\]: unknown source 'sim'"):
+        validate_plugin_options(written, registry)
+
+
+def test_config_check_reads_the_plugin_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`config check` validates plugin tables against the Options of what the registry finds."""
+    from click.testing import CliRunner
+
+    from alphawire.cli import main
+
+    class Spec:
+        def __init__(self, model: type[pydantic.BaseModel] | None) -> None:
+            self.model = model
+
+        def options_model(self) -> type[pydantic.BaseModel] | None:
+            return self.model
+
+    registry = types.ModuleType("alphawire.plugins")
+    found = {"sources": {"cboe": Spec(CboeOptions)}, "agents": {"echo": Spec(None)}}
+    registry.discover = found.__getitem__  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "alphawire.plugins", registry)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[sources.cboe]\nsymbols_per_minit = 5\n[agents.echo]\nloud = true\n")
+    result = CliRunner().invoke(main, ["config", "check"], env={"ALPHAWIRE_CONFIG": ""})
+    assert result.exit_code == 1
+    assert "[sources.cboe] symbols_per_minit: unknown key; did you mean 'symbols_per_minute'?" in (
+        result.output
+    )
+    assert "[agents.echo] loud: unknown key (allowed: enabled)" in result.output
+    write(tmp_path, "[sources.cboe]\nsymbols_per_minute = 5\n")
+    result = CliRunner().invoke(main, ["config", "check"], env={"ALPHAWIRE_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    assert "plugin options not checked" not in result.output
 
 
 # -- the example file and the CLI ----------------------------------------------------------
