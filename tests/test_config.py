@@ -26,7 +26,7 @@ from alphawire.config import (
 )
 from alphawire.config.options import NoOptions
 from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_WATCHLIST, KEYS
-from alphawire.settings import ENV_LIMITS, Settings
+from alphawire.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 HOOK = "https://discord.com/api/webhooks/123456/secret-hook-token"
@@ -102,6 +102,25 @@ cadence = "30s"
 [agents.reddit]
 enabled = false
 """
+# The limits the hub read from ALPHAWIRE_<NAME> before alphawire.toml existed.
+ENV_LIMITS = (
+    "queue_max_messages",
+    "queue_max_bytes",
+    "max_frame_bytes",
+    "max_request_bytes",
+    "max_batch",
+    "max_channels_per_connection",
+    "client_frames_per_second",
+    "client_frame_burst",
+    "idempotency_window",
+    "idempotency_max_keys",
+    "auth_timeout",
+    "alert_max_pending",
+    "alert_retry_base",
+    "alert_retry_cap",
+    "alert_max_age",
+    "alert_sync",
+)
 FULL_ENV = {"DP_HOOK": HOOK, "REST_HOOK": OTHER_HOOK}
 
 
@@ -765,14 +784,17 @@ def test_config_init_writes_the_example_once(tmp_path: Path, cli_env: dict[str, 
 def test_serve_reads_the_file_and_flags_override_it(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    """`alphawire serve --config F --port P` serves on P (the flag) with the file's limits."""
+    """`alphawire serve --config F --port P` serves on P (the flag) with the file's limits, and
+    the old --alert-routes still loads, with its migration line on stderr."""
     port = free_port()
     path = write(
         tmp_path,
         f'[hub]\nport = {free_port()}\ndata_dir = "state"\nmax_batch = 2\n',
         "hub.toml",
     )
+    old = _old_routes(tmp_path)
     args = ["serve", "--config", str(path), "--port", str(port), "--log-level", "warning"]
+    args += ["--alert-routes", str(old)]
     env = cli_env | {"ALPHAWIRE_PUBLISH_TOKEN": "t0k"}
     with background(args, env, tmp_path / "logs") as server:
         server.wait_healthy(port)
@@ -783,9 +805,11 @@ def test_serve_reads_the_file_and_flags_override_it(
             headers={"Authorization": "Bearer t0k"},
             timeout=10,
         )
+        stderr = server.stderr()
     assert answer.status_code == 422, answer.text
     assert "a batch holds at most 2 messages, got 3" in answer.text  # the file's max_batch
     assert (tmp_path / "state" / "alerts.sqlite3").exists()  # data_dir relative to the file
+    assert f"alphawire: --alert-routes {old} is deprecated: move its [defaults]" in stderr
 
 
 def test_demo_simulates_the_file_watchlist(tmp_path: Path, cli_env: dict[str, str]) -> None:
