@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -15,6 +14,7 @@ import httpx
 import orjson
 
 from alphawire import __version__
+from alphawire.console import clean_stop, demo_banner, demo_data_dir, self_command
 from alphawire.errors import AlphawireError, ServerRejected
 from alphawire.settings import (
     Settings,
@@ -224,7 +224,7 @@ def serve(workers: int, **kw: Any) -> None:
 
     settings = _settings(**kw)
     _configure_logging(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
+    with clean_stop():
         run(settings, workers)
 
 
@@ -262,18 +262,23 @@ def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
         watchlist = tuple(normalize_symbol(s.strip()) for s in symbols.split(",") if s.strip())
     except AlphawireError as exc:
         raise click.BadParameter(str(exc), param_hint="--symbols") from None
+    if not watchlist:
+        raise click.BadParameter("name at least one symbol", param_hint="--symbols")
+    own_dir = kw["data_dir"] is None
+    if own_dir:
+        # The demo's channels, history and alerts stay out of `serve`'s data directory; the
+        # publish token is the usual one, so the CLI finds it as it does for `serve`.
+        kw["data_dir"] = demo_data_dir()
+        if kw["publish_token"] is None:
+            kw["publish_token"] = Settings(data_dir=default_data_dir()).resolve_publish_token()
     settings = _settings(**kw)
     settings.demo = True
     settings.demo_seed = seed
     settings.demo_interval = interval
     settings.demo_symbols = watchlist
     _configure_logging(settings.log_level)
-    click.echo(
-        f"alphawire demo on http://{settings.host}:{settings.port} "
-        f"(try: alphawire tail market_{watchlist[0]})",
-        err=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
+    click.echo(demo_banner(settings, self_command(), own_dir), err=True)
+    with clean_stop():
         run(settings)
 
 
@@ -296,18 +301,50 @@ def tail(
     Reconnects by itself and resumes from the last seq it printed, so nothing is missed
     across a dropped link or a hub restart; a gap the hub cannot fill is printed as such.
     """
-    from alphawire.client import Subscription
+    from alphawire.channels import normalize_channel
+    from alphawire.client import Subscription, ws_url
     from alphawire.errors import ClientError
 
+    for name in channels:
+        try:
+            normalize_channel(name)
+        except AlphawireError as exc:
+            raise click.BadParameter(str(exc), param_hint="CHANNELS") from None
+    click.echo(f"connecting to {ws_url(url, '/api/v1/ws')} ...", err=True)
+    retrying = False
+
+    def on_retry(attempt: int, delay: float, exc: BaseException) -> None:
+        nonlocal retrying
+        retrying = True
+        click.echo(
+            f"cannot reach the hub at {url} ({_describe_error(exc)}); "
+            f"retrying in {delay:.1f} s (attempt {attempt}; Ctrl-C to stop)",
+            err=True,
+        )
+
     async def run() -> None:
+        nonlocal retrying
         async with Subscription(
-            channels, url=url, token=token, control=True, reconnect=not no_reconnect
+            channels,
+            url=url,
+            token=token,
+            control=True,
+            reconnect=not no_reconnect,
+            on_retry=on_retry,
         ) as sub:
             async for frame in sub:
+                kind = frame.get("type")
+                if retrying:
+                    retrying = False
+                    click.echo(f"connected to {url}", err=True)
+                if kind == "error" and frame.get("code") in _REFUSALS:
+                    raise ClientError(f"{frame.get('code')}: {frame.get('message')}")
                 if as_json:
                     click.echo(orjson.dumps(frame).decode())
                 else:
                     click.echo(render(frame))
+                if kind == "subscribed" and frame.get("seq") == 0 and not frame.get("recovered"):
+                    click.echo(f"subscribed; no message yet on {frame.get('channel')}", err=True)
 
     try:
         asyncio.run(run())
@@ -317,6 +354,37 @@ def tail(
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+
+
+# Error frames after which tailing cannot go on as asked: the command itself must change.
+_REFUSALS = frozenset({"invalid_channel", "forbidden", "too_many_channels", "invalid_frame"})
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+@main.command("channels")
+@_URL
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_channels(url: str, as_json: bool) -> None:
+    """List the hub's channels with their last seq and subscriber counts."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/api/v1/channels", timeout=10)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+    rows = response.json()["channels"]
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    width = max([len("channel"), *(len(r["channel"]) for r in rows)])
+    click.echo(f"{'channel':<{width}}  {'last seq':>9}  {'subscribers':>11}")
+    for row in rows:
+        click.echo(f"{row['channel']:<{width}}  {row['last_seq']:>9}  {row['subscribers']:>11}")
 
 
 def render(frame: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from alphawire.brokers.base import Broker
 from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, metrics, producer, websocket
+from alphawire.web import alerts_api, api, channels_api, metrics, producer, websocket
 from alphawire.web.schemas import component_schemas
 
 
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
     app.include_router(alerts_api.router)
     app.include_router(api.router)
+    app.include_router(channels_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
