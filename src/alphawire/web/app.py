@@ -21,6 +21,7 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web import alerts_api, api, channels_api, metrics, producer, websocket
+from alphawire.web.errors import install_error_handlers
 from alphawire.web.schemas import component_schemas
 
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     for path, endpoint in websocket.routes():
         app.router.routes.append(WebSocketRoute("/api/v1" + path, endpoint))
     app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
+
+    install_error_handlers(app)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
