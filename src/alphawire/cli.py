@@ -522,8 +522,10 @@ def publish(
     try:
         answers = asyncio.run(run())
     except ServerRejected as exc:
+        error = exc.body.get("error") if isinstance(exc.body, dict) else None
+        said = f"{error.get('message')}\n" if isinstance(error, dict) else ""
         raise click.ClickException(
-            f"hub refused ({exc.status}): {orjson.dumps(exc.body).decode()}"
+            f"hub refused ({exc.status}): {said}{orjson.dumps(exc.body).decode()}"
         ) from None
     except (OSError, httpx.TransportError) as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
