@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,10 @@ import httpx
 import orjson
 
 from alphawire import __version__
+from alphawire.cli_config import CONFIG_OPTION, config_from_cli, config_group
 from alphawire.console import clean_stop, demo_banner, demo_data_dir, self_command
 from alphawire.errors import AlphawireError, ServerRejected
-from alphawire.settings import (
-    Settings,
-    apply_env_limits,
-    default_data_dir,
-    parse_history,
-    read_token_file,
-)
+from alphawire.settings import Settings, default_data_dir, read_token_file
 
 _URL = click.option(
     "--url",
@@ -35,6 +29,7 @@ _URL = click.option(
 
 def _server_options(fn: Any) -> Any:
     options = [
+        CONFIG_OPTION,
         click.option(
             "--host",
             envvar="ALPHAWIRE_HOST",
@@ -169,32 +164,6 @@ def _server_options(fn: Any) -> Any:
     return fn
 
 
-def _settings(**kw: Any) -> Settings:
-    data_dir = kw.pop("data_dir") or default_data_dir()
-    origins = tuple(
-        o.strip().rstrip("/") for o in kw.pop("allowed_origins").split(",") if o.strip()
-    )
-    hosts = tuple(h.strip() for h in kw.pop("allowed_hosts").split(",") if h.strip())
-    try:
-        history = parse_history(kw.pop("history_spec"))
-    except AlphawireError as exc:
-        raise click.BadParameter(str(exc), param_hint="--history") from None
-    # Secrets come from the environment only: a command line is visible to every local user.
-    jwt_secret = os.environ.get("ALPHAWIRE_JWT_SECRET") or None
-    settings = Settings(
-        data_dir=data_dir,
-        allowed_origins=origins,
-        allowed_hosts=hosts,
-        history=history,
-        jwt_secret=jwt_secret,
-        **kw,
-    )
-    try:
-        return apply_env_limits(settings)
-    except AlphawireError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -205,6 +174,9 @@ def _configure_logging(level: str) -> None:
 @click.version_option(__version__, prog_name="alphawire")
 def main() -> None:
     """alphawire: a real-time market-intelligence hub."""
+
+
+main.add_command(config_group)
 
 
 @main.command()
@@ -218,11 +190,12 @@ def main() -> None:
     help="Hub processes sharing the port; more than one needs --broker redis://... "
     "[env ALPHAWIRE_WORKERS].",
 )
-def serve(workers: int, **kw: Any) -> None:
-    """Run the hub (HTTP + WebSocket) in the foreground."""
+@click.pass_context
+def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: Any) -> None:
+    """Run the hub (HTTP + WebSocket) in the foreground (settings: see alphawire config)."""
     from alphawire.web.server import serve as run
 
-    settings = _settings(**kw)
+    settings = config_from_cli(ctx, config_path, kw).settings
     _configure_logging(settings.log_level)
     with clean_stop():
         run(settings, workers)
@@ -233,49 +206,41 @@ def serve(workers: int, **kw: Any) -> None:
 @click.option(
     "--seed",
     envvar="ALPHAWIRE_DEMO_SEED",
-    default=7,
-    show_default=True,
+    default=None,
     type=int,
-    help="Seed of the simulated market [env ALPHAWIRE_DEMO_SEED].",
+    help="Seed of the simulated market [env ALPHAWIRE_DEMO_SEED; default: [sources.sim] "
+    "seed, else 7].",
 )
 @click.option(
     "--interval",
     envvar="ALPHAWIRE_DEMO_INTERVAL",
-    default=0.25,
-    show_default=True,
+    default=None,
     type=float,
-    help="Mean seconds between ticks of one symbol [env ALPHAWIRE_DEMO_INTERVAL].",
+    help="Mean seconds between ticks of one symbol [env ALPHAWIRE_DEMO_INTERVAL; default: "
+    "[sources.sim] interval, else 0.25].",
 )
 @click.option(
     "--symbols",
     envvar="ALPHAWIRE_DEMO_SYMBOLS",
-    default="SPY,QQQ,IWM,AAPL,NVDA,TSLA",
-    show_default=True,
-    help="Watchlist, comma-separated [env ALPHAWIRE_DEMO_SYMBOLS].",
+    default=None,
+    help="Watchlist, comma-separated [env ALPHAWIRE_WATCHLIST or ALPHAWIRE_DEMO_SYMBOLS; "
+    "default: the configuration's watchlist].",
 )
-def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
+@click.pass_context
+def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
     """Run the hub with the simulated market publishing live ticks."""
-    from alphawire.channels import normalize_symbol
     from alphawire.web.server import serve as run
 
-    try:
-        watchlist = tuple(normalize_symbol(s.strip()) for s in symbols.split(",") if s.strip())
-    except AlphawireError as exc:
-        raise click.BadParameter(str(exc), param_hint="--symbols") from None
-    if not watchlist:
-        raise click.BadParameter("name at least one symbol", param_hint="--symbols")
-    own_dir = kw["data_dir"] is None
+    config = config_from_cli(ctx, config_path, kw)
+    settings = config.settings
+    own_dir = "hub.data_dir" not in config.origins
     if own_dir:
-        # The demo's channels, history and alerts stay out of `serve`'s data directory; the
-        # publish token is the usual one, so the CLI finds it as it does for `serve`.
-        kw["data_dir"] = demo_data_dir()
-        if kw["publish_token"] is None:
-            kw["publish_token"] = Settings(data_dir=default_data_dir()).resolve_publish_token()
-    settings = _settings(**kw)
+        # Nobody chose a data directory: the demo's channels, history and alerts stay out of
+        # `serve`'s. The publish token is the usual one, so the CLI finds it as for `serve`.
+        if not settings.publish_token:
+            settings.publish_token = Settings(data_dir=settings.data_dir).resolve_publish_token()
+        settings.data_dir = demo_data_dir()
     settings.demo = True
-    settings.demo_seed = seed
-    settings.demo_interval = interval
-    settings.demo_symbols = watchlist
     _configure_logging(settings.log_level)
     click.echo(demo_banner(settings, self_command(), own_dir), err=True)
     with clean_stop():
