@@ -19,6 +19,8 @@ from alphawire.config import (
     render_config,
     validate_plugin_options,
 )
+from alphawire.config.options import NoOptions
+from alphawire.errors import ValidationError
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -55,13 +57,18 @@ def config_from_cli(
 
 
 def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:
-    """The Options model of every installed source and agent, from ``alphawire.plugins``
-    (``option_models()``), or None while there is no plugin registry."""
+    """The Options model of every installed source and agent, from the plugin registry
+    (``alphawire.plugins.discover``), or None while alphawire has no registry."""
     try:
-        plugins = importlib.import_module("alphawire.plugins")
-    except ImportError:
+        plugins: Any = importlib.import_module("alphawire.plugins")
+    except ModuleNotFoundError as exc:
+        if exc.name != "alphawire.plugins":
+            raise
         return None
-    models: Mapping[str, Mapping[str, type[pydantic.BaseModel]]] = plugins.option_models()
+    models: dict[str, dict[str, type[pydantic.BaseModel]]] = {}
+    for kind in ("sources", "agents"):
+        found = plugins.discover(kind)
+        models[kind] = {name: spec.options_model() or NoOptions for name, spec in found.items()}
     return models
 
 
@@ -79,7 +86,7 @@ def check(config_path: Path | None) -> None:
         models = plugin_option_models()
         if models is not None:
             validate_plugin_options(config, models)
-    except ConfigError as exc:
+    except ValidationError as exc:  # ConfigError, or a plugin that cannot be loaded
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
     for note in config.warnings:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pydantic
 
-from alphawire.config.loader import PLUGIN_KINDS
-from alphawire.config.model import Config, ConfigError
-from alphawire.config.schema import shown
+from alphawire.config.model import Config, ConfigError, PluginTable
+from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_SOURCES, PLUGIN_KINDS
+from alphawire.config.values import shown
 from alphawire.errors import did_you_mean
 
 
@@ -22,13 +22,17 @@ def validate_plugin_options(
     its values pass the model. ``models["sources"]["cboe"]`` is the cboe source's Options.
 
     Disabled tables are checked too: a typo should not wait for the day it is switched on.
-    Raises ConfigError listing every problem.
+    A default table the user did not touch (``sim``, the built-in agents, on and without
+    options) is skipped: nothing in it was written. Raises ConfigError listing every problem.
     """
     problems: list[tuple[str, str]] = []
     for kind in PLUGIN_KINDS:
         installed = models.get(kind, {})
         tables = config.sources if kind == "sources" else config.agents
+        defaults = DEFAULT_SOURCES if kind == "sources" else DEFAULT_AGENTS
         for name, table in tables.items():
+            if name in defaults and table == PluginTable(name):
+                continue
             where = f"{config.label}: [{kind}.{name}]"
             model = installed.get(name)
             if model is None:
@@ -41,9 +45,18 @@ def validate_plugin_options(
                     )
                 )
                 continue
-            problems += _check_options(where, model, table.options)
+            options = dict(table.options)
+            if "enabled" in model.model_fields:  # the table's switch, as the model sees it
+                options["enabled"] = table.enabled
+            problems += _check_options(where, model, options)
     if problems:
         raise ConfigError(problems)
+
+
+class NoOptions(pydantic.BaseModel):
+    """The options of a plugin that declares none: any key is unknown."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
 
 
 def _check_options(

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alphawire.alerting.routes import MENTION_POLICIES, Route
 from alphawire.brokers.base import Retention
-from alphawire.config.loader import SECRET_OPTION
 from alphawire.config.model import Config, PluginTable
 from alphawire.config.schema import (
     ALERTS,
@@ -23,10 +22,10 @@ from alphawire.config.schema import (
     DEFAULT_WATCHLIST,
     HUB,
     KEYS,
+    SECRET_OPTION,
     Key,
-    toml_key,
-    toml_value,
 )
+from alphawire.config.values import toml_key, toml_value
 from alphawire.settings import Settings
 
 REDACTED = "<redacted>"
