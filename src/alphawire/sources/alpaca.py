@@ -45,8 +45,8 @@ class AlpacaOptions(SourceOptions):
     symbols: list[Symbol] | None = None
     quotes: bool = True
     trades: bool = True
-    key_env: str = "APCA_API_KEY_ID"
-    secret_env: str = "APCA_API_SECRET_KEY"
+    api_key_env: str = "APCA_API_KEY_ID"
+    secret_key_env: str = "APCA_API_SECRET_KEY"
     url: str | None = Field(default=None, description="stream URL override (tests, proxies)")
     retry: Duration = Field(default=3600.0, ge=60.0, description="wait after a fatal refusal")
 
@@ -73,8 +73,8 @@ class AlpacaSource:
     ) -> None:
         env = os.environ if environ is None else environ
         self.options = options
-        self.key = env.get(options.key_env, "")
-        self.secret = env.get(options.secret_env, "")
+        self.key = env.get(options.api_key_env, "")
+        self.secret = env.get(options.secret_key_env, "")
         self._factory = stream  # StockDataStream unless a test hands in its stand-in
         self._status = SourceStatus()
         self._books: dict[str, _Book] = {}
@@ -97,7 +97,7 @@ class AlpacaSource:
     def _missing(self) -> str | None:
         unset = [
             n
-            for n, v in ((self.options.key_env, self.key), (self.options.secret_env, self.secret))
+            for n, v in ((self.options.api_key_env, self.key), (self.options.secret_key_env, self.secret))
             if not v
         ]
         if unset:
