@@ -95,11 +95,8 @@ class AlpacaSource:
             await ctx.clock.sleep(self.options.retry)
 
     def _missing(self) -> str | None:
-        unset = [
-            n
-            for n, v in ((self.options.api_key_env, self.key), (self.options.secret_key_env, self.secret))
-            if not v
-        ]
+        wanted = ((self.options.api_key_env, self.key), (self.options.secret_key_env, self.secret))
+        unset = [name for name, value in wanted if not value]
         if unset:
             return f"{' and '.join(unset)} not set (a free key: https://alpaca.markets)"
         if self._factory is None:
