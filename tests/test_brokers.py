@@ -162,12 +162,14 @@ async def test_history_age_limit(make_broker: Callable[..., Awaitable[Broker]]) 
 async def test_channels_lists_every_channel_with_a_message(
     broker: tuple[Broker, Delivered],
 ) -> None:
-    """channels() lists each channel that has had a message, sorted, and nothing else."""
+    """channels() lists each channel that has had a message with its last seq, up to a limit."""
     impl, _ = broker
-    assert await impl.channels() == []
+    assert await impl.channels(100) == {}
     await impl.publish([("market_SPY", b"{}"), ("unified", b"{}"), ("agent_gamma", b"{}")])
+    await impl.publish([("unified", b"{}")])
     await impl.subscribe("narrative")  # subscribing alone does not make a channel
-    assert await impl.channels() == ["agent_gamma", "market_SPY", "unified"]
+    assert await impl.channels(100) == {"agent_gamma": 1, "market_SPY": 1, "unified": 2}
+    assert len(await impl.channels(2)) == 2
 
 
 async def test_memory_snapshot_keeps_epoch_across_graceful_restart(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ async def test_subscription_yields_messages_of_several_channels(hub: RunningHub)
             await publish(
                 hub,
                 [
-                    {"type": "alert", "alert_type": "gamma", "source": "gx"},
+                    {"type": "alert", "alert_type": "gamma", "source": "gx", "content": "flip"},
                     {"type": "market_data", "symbol": "spy", "data": {"price": 1.5}},
                     {"type": "agent_insight", "agent": "MarketAgent", "insight": {"k": 1}},
                     {"type": "narrative", "narrative": {"n": 3}},

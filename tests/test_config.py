@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import types
 from pathlib import Path
 from typing import Literal
 
@@ -20,11 +21,13 @@ from alphawire.config import (
     ConfigError,
     example_text,
     load_config,
+    plugin_option_models,
     render_config,
     validate_plugin_options,
 )
+from alphawire.config.options import NoOptions
 from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_WATCHLIST, KEYS
-from alphawire.settings import ENV_LIMITS, Settings
+from alphawire.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 HOOK = "https://discord.com/api/webhooks/123456/secret-hook-token"
@@ -100,6 +103,25 @@ cadence = "30s"
 [agents.reddit]
 enabled = false
 """
+# The limits the hub read from ALPHAWIRE_<NAME> before alphawire.toml existed.
+ENV_LIMITS = (
+    "queue_max_messages",
+    "queue_max_bytes",
+    "max_frame_bytes",
+    "max_request_bytes",
+    "max_batch",
+    "max_channels_per_connection",
+    "client_frames_per_second",
+    "client_frame_burst",
+    "idempotency_window",
+    "idempotency_max_keys",
+    "auth_timeout",
+    "alert_max_pending",
+    "alert_retry_base",
+    "alert_retry_cap",
+    "alert_max_age",
+    "alert_sync",
+)
 FULL_ENV = {"DP_HOOK": HOOK, "REST_HOOK": OTHER_HOOK}
 
 
@@ -553,13 +575,12 @@ def test_broken_old_route_file_is_named(tmp_path: Path) -> None:
 # -- plugin options ------------------------------------------------------------------------
 
 
-class NoOptions(pydantic.BaseModel):
-    """A plugin without options."""
-
-
 class CboeOptions(pydantic.BaseModel):
-    """A source's options, as a plugin would declare them."""
+    """A source's options, as a plugin would declare them (with its own ``enabled`` switch)."""
 
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    enabled: bool = False
     symbols_per_minute: int = 60
     greeks: bool = True
 
@@ -632,6 +653,76 @@ def test_bad_plugin_options_name_the_table_and_key(
         assert fragment in str(info.value)
 
 
+def test_untouched_defaults_need_no_model_but_written_tables_do(tmp_path: Path) -> None:
+    """The default sim and agent tables are not checked until the user writes in them; the
+    table's own switch is what a model with an ``enabled`` field sees."""
+    registry: dict[str, dict[str, type[pydantic.BaseModel]]] = {
+        "sources": {"cboe": CboeOptions},
+        "agents": {},
+    }
+    validate_plugin_options(load_config(write(tmp_path, "[sources.cboe]\n"), environ={}), registry)
+    written = load_config(write(tmp_path, "[sources.sim]\nseed = 3\n"), environ={})
+    with pytest.raises(ConfigError, match=r"\[sources.sim\]: unknown source 'sim'"):
+        validate_plugin_options(written, registry)
+
+
+def test_example_lists_installed_plugins_with_their_option_defaults(tmp_path: Path) -> None:
+    """With plugin models, the example has a table per plugin: the defaults on, the others off,
+    each option commented out at its default with its description; it loads and validates."""
+    text = example_text(MODELS)
+    cboe = text[text.index("[sources.cboe]") :].split("\n\n")[0].splitlines()
+    assert cboe == [
+        "[sources.cboe]",
+        "# A source's options, as a plugin would declare them (with its own ``enabled`` switch).",
+        "enabled = false",
+        "# symbols_per_minute = 60",
+        "# greeks = true",
+    ]
+    darkpool = text[text.index("[agents.darkpool]") :].split("\n\n")[0].splitlines()
+    assert darkpool[2:] == [
+        "enabled = true",
+        "# min_block_usd = ...  # required",
+        '# cadence = "60s"',
+        '# venue = "sim"',
+    ]
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.enabled("sources") == ["sim"] and not config.sources["cboe"].enabled
+    validate_plugin_options(config, MODELS)
+
+
+def test_config_check_reads_the_plugin_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`config check` validates plugin tables against the Options of what the registry finds."""
+    from click.testing import CliRunner
+
+    from alphawire.cli import main
+
+    class Spec:
+        def __init__(self, model: type[pydantic.BaseModel] | None) -> None:
+            self.model = model
+
+        def options_model(self) -> type[pydantic.BaseModel] | None:
+            return self.model
+
+    registry = types.ModuleType("alphawire.plugins")
+    found = {"sources": {"cboe": Spec(CboeOptions)}, "agents": {"echo": Spec(None)}}
+    registry.discover = found.__getitem__  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "alphawire.plugins", registry)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[sources.cboe]\nsymbols_per_minit = 5\n[agents.echo]\nloud = true\n")
+    result = CliRunner().invoke(main, ["config", "check"], env={"ALPHAWIRE_CONFIG": ""})
+    assert result.exit_code == 1
+    assert "[sources.cboe] symbols_per_minit: unknown key; did you mean 'symbols_per_minute'?" in (
+        result.output
+    )
+    assert "[agents.echo] loud: unknown key (allowed: enabled)" in result.output
+    write(tmp_path, "[sources.cboe]\nsymbols_per_minute = 5\n")
+    result = CliRunner().invoke(main, ["config", "check"], env={"ALPHAWIRE_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    assert "plugin options not checked" not in result.output
+
+
 # -- the example file and the CLI ----------------------------------------------------------
 
 
@@ -641,7 +732,8 @@ def test_shipped_example_is_current_and_holds_the_defaults(
     """The repo's alphawire.toml is what `config init` writes, names every key, and loads to
     exactly the defaults."""
     shipped = (REPO / "alphawire.toml").read_text()
-    assert shipped == example_text()
+    # Out of date? Regenerate it: alphawire config init --force alphawire.toml
+    assert shipped == example_text(plugin_option_models())
     for key in KEYS:
         assert f"\n{key.name} = " in shipped or f"\n# {key.name} = " in shipped, key.name
         assert key.env is not None and key.env in shipped
@@ -709,7 +801,7 @@ def test_config_init_writes_the_example_once(tmp_path: Path, cli_env: dict[str, 
     """`config init` writes the example; a second run refuses to overwrite without --force."""
     done = cli("config", "init", env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "alphawire.toml").read_text() == example_text()
+    assert (tmp_path / "alphawire.toml").read_text() == example_text(plugin_option_models())
     again = cli("config", "init", env=cli_env, cwd=tmp_path)
     assert again.returncode == 1 and "exists; pass --force" in again.stderr
     assert cli("config", "init", "--force", env=cli_env, cwd=tmp_path).returncode == 0
@@ -718,14 +810,17 @@ def test_config_init_writes_the_example_once(tmp_path: Path, cli_env: dict[str, 
 def test_serve_reads_the_file_and_flags_override_it(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    """`alphawire serve --config F --port P` serves on P (the flag) with the file's limits."""
+    """`alphawire serve --config F --port P` serves on P (the flag) with the file's limits, and
+    the old --alert-routes still loads, with its migration line on stderr."""
     port = free_port()
     path = write(
         tmp_path,
         f'[hub]\nport = {free_port()}\ndata_dir = "state"\nmax_batch = 2\n',
         "hub.toml",
     )
+    old = _old_routes(tmp_path)
     args = ["serve", "--config", str(path), "--port", str(port), "--log-level", "warning"]
+    args += ["--alert-routes", str(old)]
     env = cli_env | {"ALPHAWIRE_PUBLISH_TOKEN": "t0k"}
     with background(args, env, tmp_path / "logs") as server:
         server.wait_healthy(port)
@@ -736,9 +831,11 @@ def test_serve_reads_the_file_and_flags_override_it(
             headers={"Authorization": "Bearer t0k"},
             timeout=10,
         )
+        stderr = server.stderr()
     assert answer.status_code == 422, answer.text
     assert "a batch holds at most 2 messages, got 3" in answer.text  # the file's max_batch
     assert (tmp_path / "state" / "alerts.sqlite3").exists()  # data_dir relative to the file
+    assert f"alphawire: --alert-routes {old} is deprecated: move its [defaults]" in stderr
 
 
 def test_demo_simulates_the_file_watchlist(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -755,7 +852,7 @@ def test_demo_simulates_the_file_watchlist(tmp_path: Path, cli_env: dict[str, st
                 break
             time.sleep(0.05)
         spy = httpx.get(f"{base}/market_SPY", timeout=10).json()["messages"]
-        assert "try: alphawire tail market_NVDA" in demo.stderr()
+        assert "  symbols:  NVDA\n" in demo.stderr()
     assert nvda and nvda[0]["data"]["simulated"] is True
     assert spy == []
 

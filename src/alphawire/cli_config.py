@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
-import pydantic
 
 from alphawire.config import (
     DEFAULT_FILE,
@@ -16,9 +14,11 @@ from alphawire.config import (
     ConfigError,
     example_text,
     load_config,
+    plugin_option_models,
     render_config,
     validate_plugin_options,
 )
+from alphawire.errors import ValidationError
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -54,17 +54,6 @@ def config_from_cli(
     return config
 
 
-def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:
-    """The Options model of every installed source and agent, from ``alphawire.plugins``
-    (``option_models()``), or None while there is no plugin registry."""
-    try:
-        plugins = importlib.import_module("alphawire.plugins")
-    except ImportError:
-        return None
-    models: Mapping[str, Mapping[str, type[pydantic.BaseModel]]] = plugins.option_models()
-    return models
-
-
 @click.group("config")
 def config_group() -> None:
     """The configuration file: check it, show what is in effect, write an example."""
@@ -79,7 +68,7 @@ def check(config_path: Path | None) -> None:
         models = plugin_option_models()
         if models is not None:
             validate_plugin_options(config, models)
-    except ConfigError as exc:
+    except ValidationError as exc:  # ConfigError, or a plugin that cannot be loaded
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
     for note in config.warnings:
@@ -110,8 +99,13 @@ def show(config_path: Path | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_FILE)
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 def init(path: Path, force: bool) -> None:
-    """Write the commented example (every key at its default) to PATH."""
+    """Write the commented example (every key at its default, a table for every installed
+    source and agent) to PATH."""
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to overwrite it")
-    path.write_text(example_text(), encoding="utf-8")
+    try:
+        text = example_text(plugin_option_models())
+    except ValidationError as exc:  # a plugin that cannot be loaded
+        raise click.ClickException(str(exc)) from None
+    path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}; check it with: alphawire config check --config {path}")

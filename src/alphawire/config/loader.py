@@ -21,6 +21,7 @@ from alphawire.channels import normalize_symbol
 from alphawire.config.model import DEFAULT_FILE, Config, ConfigError, PluginTable
 from alphawire.config.schema import (
     ALERTS,
+    BROKER_SCHEMES,
     DEFAULT_AGENTS,
     DEFAULT_SOURCES,
     DEFAULT_WATCHLIST,
@@ -28,22 +29,18 @@ from alphawire.config.schema import (
     KEYS,
     KEYS_BY_FIELD,
     KEYS_BY_TABLE,
+    PLUGIN_KINDS,
+    SECRET_OPTION,
     SECRETS,
     SUBTABLES,
     TOP_LEVEL,
-    BadValue,
     Key,
-    check,
-    shown,
 )
+from alphawire.config.values import BadValue, check, parse_limit, shown
 from alphawire.errors import ChannelError, ValidationError, did_you_mean
 from alphawire.settings import Settings, default_data_dir, parse_history
 
-PLUGIN_KINDS = ("sources", "agents")
 _PLUGIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-# Option names that hold a secret: refused in the file (name a variable with NAME_env instead).
-SECRET_OPTION = re.compile(r"(?:^|_)(api_key|apikey|key|token|secret|password|webhook_url)$")
-BROKER_SCHEMES = ("memory", "redis", "rediss", "unix")
 # The simulated market's knobs, read by `alphawire demo` until the sim source owns them.
 _SIM_ENV = {"ALPHAWIRE_DEMO_SEED": ("seed", int), "ALPHAWIRE_DEMO_INTERVAL": ("interval", float)}
 _SPECIAL_FLAGS = {
@@ -206,7 +203,7 @@ class _Builder:
                 continue
             if isinstance(value, str):
                 value = dict(zip(("messages", "seconds"), value.split("/", 1), strict=False))
-            limit = _limit(value)
+            limit = parse_limit(value)
             if limit is None:
                 self.problem(
                     at, 'expected { messages = N, seconds = S } or "N/S", both positive numbers'
@@ -449,22 +446,6 @@ class _Builder:
             origins=self.origins,
             route_envs={k: v for k, v in route_envs.items() if routes.get(k) is not None},
         )
-
-
-def _limit(value: Any) -> Limit | None:
-    """``{messages, seconds}`` as a Limit, or None when either is missing or not positive."""
-    if not isinstance(value, dict) or set(value) != {"messages", "seconds"}:
-        return None
-    try:
-        messages, seconds = value["messages"], value["seconds"]
-        if isinstance(messages, bool) or isinstance(seconds, bool):
-            return None
-        limit = Limit(int(messages), float(seconds))
-        if isinstance(messages, float) and not messages.is_integer():
-            return None
-    except (TypeError, ValueError):
-        return None
-    return limit if limit.messages >= 1 and limit.seconds > 0 else None
 
 
 def _route_envs(doc: Mapping[str, Any]) -> dict[str, str]:

@@ -3,14 +3,15 @@ pydantic ``Options`` models, with the same kind of messages as the core tables."
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
 import pydantic
 
-from alphawire.config.loader import PLUGIN_KINDS
-from alphawire.config.model import Config, ConfigError
-from alphawire.config.schema import shown
+from alphawire.config.model import Config, ConfigError, PluginTable
+from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_SOURCES, PLUGIN_KINDS
+from alphawire.config.values import shown
 from alphawire.errors import did_you_mean
 
 
@@ -22,13 +23,17 @@ def validate_plugin_options(
     its values pass the model. ``models["sources"]["cboe"]`` is the cboe source's Options.
 
     Disabled tables are checked too: a typo should not wait for the day it is switched on.
-    Raises ConfigError listing every problem.
+    A default table the user did not touch (``sim``, the built-in agents, on and without
+    options) is skipped: nothing in it was written. Raises ConfigError listing every problem.
     """
     problems: list[tuple[str, str]] = []
     for kind in PLUGIN_KINDS:
         installed = models.get(kind, {})
         tables = config.sources if kind == "sources" else config.agents
+        defaults = DEFAULT_SOURCES if kind == "sources" else DEFAULT_AGENTS
         for name, table in tables.items():
+            if name in defaults and table == PluginTable(name):
+                continue
             where = f"{config.label}: [{kind}.{name}]"
             model = installed.get(name)
             if model is None:
@@ -41,9 +46,18 @@ def validate_plugin_options(
                     )
                 )
                 continue
-            problems += _check_options(where, model, table.options)
+            options = dict(table.options)
+            if "enabled" in model.model_fields:  # the table's switch, as the model sees it
+                options["enabled"] = table.enabled
+            problems += _check_options(where, model, options)
     if problems:
         raise ConfigError(problems)
+
+
+class NoOptions(pydantic.BaseModel):
+    """The options of a plugin that declares none: any key is unknown."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
 
 
 def _check_options(
@@ -77,3 +91,19 @@ def _expected(message: str) -> str:
     """pydantic's "Input should be a valid integer" as "expected a valid integer"."""
     prefix = "Input should be "
     return "expected " + message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:
+    """The Options model of every installed source and agent, from the plugin registry
+    (``alphawire.plugins.discover``), or None while alphawire has no registry."""
+    try:
+        plugins: Any = importlib.import_module("alphawire.plugins")
+    except ModuleNotFoundError as exc:
+        if exc.name != "alphawire.plugins":
+            raise
+        return None
+    models: dict[str, dict[str, type[pydantic.BaseModel]]] = {}
+    for kind in ("sources", "agents"):
+        found = plugins.discover(kind)
+        models[kind] = {name: spec.options_model() or NoOptions for name, spec in found.items()}
+    return models

@@ -29,7 +29,9 @@ logger = logging.getLogger("alphawire.hub")
 
 BATCH_MAX_MESSAGES = 1000  # per batch frame; a fuller window is sent at once
 BATCH_MAX_BYTES = 256 * 1024  # likewise, in bytes of JSON
-BATCH_MAX_LINGER = 1.0  # seconds a subscription may ask to wait for more messages
+BATCH_MAX_LINGER = 1.0
+# Channels a pattern subscription considers at most (a broker lists no more per look).
+PATTERN_SCAN_LIMIT = 100_000  # seconds a subscription may ask to wait for more messages
 
 
 class Registry:
@@ -284,7 +286,7 @@ class Registry:
         return self._broker.epoch
 
     async def broker_channels(self) -> list[str]:
-        return await self._broker.channels()
+        return sorted(await self._broker.channels(PATTERN_SCAN_LIMIT))
 
     def add_pattern_subscription(self, sub: LocalSubscription) -> None:
         self._pattern_subs.add(sub)
@@ -316,7 +318,7 @@ class Registry:
         the same Redis), replaying each from its first message."""
         if not self._pattern_subs:
             return
-        for channel in await self._broker.channels():
+        for channel in await self.broker_channels():
             if channel in self._seen:
                 continue
             self._seen.add(channel)
