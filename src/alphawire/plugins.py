@@ -82,12 +82,12 @@ class PluginSpec:
 
     def options_model(self) -> Any:
         """The factory's ``Options`` pydantic model, or None when it declares none."""
-        return getattr(self.load(), "Options", None)
+        return _options_of(self.load())
 
     def build(self, options: Mapping[str, Any] | None = None) -> Any:
         """Build the source or agent from its (already validated) options."""
         factory = self.load()
-        model = getattr(factory, "Options", None)
+        model = _options_of(factory)
         given = dict(options or {})
         if model is not None:
             given = model.model_validate(given).model_dump()
@@ -102,6 +102,15 @@ class PluginSpec:
             ) from exc
 
 
+def _options_of(factory: Any) -> Any:
+    # ``Options`` on a class, or ``options`` on a factory object (the built-in sources').
+    for attribute in ("Options", "options"):
+        model = getattr(factory, attribute, None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model
+    return None
+
+
 def register_builtin(kind: PluginKind, name: str, target: str) -> None:
     """Declare a built-in (used by alphawire's own sources and agents packages)."""
     BUILTIN[kind][name] = target
@@ -113,7 +122,8 @@ def discover(kind: PluginKind) -> dict[str, PluginSpec]:
         name: PluginSpec(kind, name, target, "builtin") for name, target in BUILTIN[kind].items()
     }
     for name, factory in _builtin_factories(kind).items():
-        target = f"{factory.__module__}:{factory.__qualname__}"
+        qualname = getattr(factory, "__qualname__", None) or type(factory).__qualname__
+        target = f"{factory.__module__}:{qualname}"
         found[name] = PluginSpec(kind, name, target, "builtin", factory)
     for ep in entry_points(group=GROUPS[kind]):
         dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
