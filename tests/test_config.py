@@ -852,7 +852,7 @@ def test_demo_simulates_the_file_watchlist(tmp_path: Path, cli_env: dict[str, st
                 break
             time.sleep(0.05)
         spy = httpx.get(f"{base}/market_SPY", timeout=10).json()["messages"]
-        assert "try: alphawire tail market_NVDA" in demo.stderr()
+        assert "  symbols:  NVDA\n" in demo.stderr()
     assert nvda and nvda[0]["data"]["simulated"] is True
     assert spy == []
 
