@@ -20,7 +20,7 @@ from alphawire.brokers.base import Broker
 from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, metrics, producer, websocket
+from alphawire.web import alerts_api, api, dashboard, metrics, producer, websocket
 from alphawire.web.schemas import component_schemas
 
 
@@ -116,10 +116,13 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:
         return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> dict[str, Any]:
+    dashboard.install(app)  # the page at /, its assets under /dashboard/
+
+    @app.get("/api/v1", include_in_schema=False)
+    async def index() -> dict[str, Any]:
         return {
             "name": "alphawire",
+            "dashboard": "/",
             "version": __version__,
             "docs": "/docs",
             "openapi": "/openapi.json",

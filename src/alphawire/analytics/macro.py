@@ -1,0 +1,137 @@
+"""Macro series: FRED's CSV download, year-over-year change, and the regime rules.
+
+FRED serves a series as two-column CSV: a header ``observation_date,<ID>`` (older files and
+mirrors: ``DATE,<ID>``), then ``YYYY-MM-DD,value`` lines where a missing observation (a
+market holiday, a late release) is ``.`` or empty. Missing values are dropped, never read
+as 0: a 0 % ten-year yield or a VIX of 0 would be a signal, not a gap.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from datetime import date
+from typing import Literal
+
+from alphawire.errors import ValidationError
+
+_DATE_HEADERS = ("observation_date", "date")
+_MISSING = ("", ".")
+
+
+def parse_fred_csv(text: str) -> list[tuple[date, float]]:
+    """Parse a FRED series CSV into ``(date, value)`` pairs in ascending date order.
+
+    Values are the series' own units (percent for DGS10/T10Y2Y, index points for
+    VIXCLS/CPIAUCSL). ``.`` and empty values are dropped. Raises ``ValidationError``
+    naming the problem for an HTML page (an error or login page served instead of data), a
+    header other than ``observation_date,<ID>`` / ``DATE,<ID>``, a line with other than two
+    fields, a date that is not ``YYYY-MM-DD``, a value that is not a finite number, or a
+    date given twice.
+    """
+    stripped = text.removeprefix("\ufeff").lstrip()
+    if stripped[:1] == "<":
+        raise ValidationError(
+            f"FRED response is an HTML page, not CSV: {stripped[:80]!r}", [{"field": "text"}]
+        )
+    reader = csv.reader(io.StringIO(stripped))
+    header = next(reader, None)
+    if (
+        header is None
+        or len(header) != 2
+        or header[0].strip().lower() not in _DATE_HEADERS
+        or not header[1].strip()
+    ):
+        raise ValidationError(
+            f"FRED CSV: header {header!r} is not 'observation_date,<SERIES_ID>' "
+            "or 'DATE,<SERIES_ID>'"
+        )
+    series = header[1].strip()
+    points: dict[date, float] = {}
+    for number, fields in enumerate(reader, start=2):
+        if not fields or fields == [""]:
+            continue
+        if len(fields) != 2:
+            raise ValidationError(f"FRED CSV {series} line {number}: expected 2 fields: {fields}")
+        raw_day, raw_value = (f.strip() for f in fields)
+        try:
+            day = date.fromisoformat(raw_day)
+        except ValueError:
+            raise ValidationError(
+                f"FRED CSV {series} line {number}: date {raw_day!r} is not YYYY-MM-DD"
+            ) from None
+        if raw_value in _MISSING:
+            continue
+        try:
+            value = float(raw_value)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValidationError(
+                f"FRED CSV {series} line {number}: value {raw_value!r} is not a number"
+            )
+        if day in points:
+            raise ValidationError(f"FRED CSV {series} line {number}: {day} appears twice")
+        points[day] = value
+    return sorted(points.items())
+
+
+def year_over_year(observations: Iterable[tuple[date, float]]) -> list[tuple[date, float]]:
+    """Year-over-year change of a monthly series, as a fraction (0.031 = +3.1 %).
+
+    Formula: ``yoy(d) = value(d) / value(d − 1 year) − 1``, where the earlier observation is
+    the one in the same calendar month of the previous year (matched by month, not by
+    position, so a gap in the series never pairs the wrong months). Months without a
+    year-earlier observation, or whose earlier value is 0, are left out. For CPIAUCSL this
+    is the headline inflation rate. Raises ``ValidationError`` when two observations fall
+    in one month (the series is not monthly).
+    """
+    by_month: dict[tuple[int, int], tuple[date, float]] = {}
+    for day, value in observations:
+        key = (day.year, day.month)
+        if key in by_month:
+            raise ValidationError(
+                f"year_over_year: two observations in {day.year}-{day.month:02d}: "
+                "the series must be monthly"
+            )
+        by_month[key] = (day, value)
+    changes: list[tuple[date, float]] = []
+    for (year, month), (day, value) in sorted(by_month.items()):
+        earlier = by_month.get((year - 1, month))
+        if earlier is not None and earlier[1] != 0:
+            changes.append((day, value / earlier[1] - 1.0))
+    return changes
+
+
+CurveRegime = Literal["inverted", "normal"]
+VixRegime = Literal["calm", "normal", "elevated", "stress"]
+
+
+def curve_regime(t10y2y: float) -> CurveRegime:
+    """The yield curve's state from the 10-year minus 2-year spread (FRED T10Y2Y, percent).
+
+    ``"inverted"`` when the spread is < 0, else ``"normal"`` (a spread of exactly 0 is
+    flat, not inverted).
+    """
+    if not math.isfinite(t10y2y):
+        raise ValidationError(f"curve_regime: T10Y2Y must be a finite number, got {t10y2y}")
+    return "inverted" if t10y2y < 0 else "normal"
+
+
+def vix_regime(vix: float) -> VixRegime:
+    """The volatility regime from the VIX level (FRED VIXCLS, index points).
+
+    Bands, lower bound included: < 15 ``"calm"``, 15 to < 20 ``"normal"``, 20 to 30
+    ``"elevated"``, > 30 ``"stress"`` (30 itself is still elevated).
+    """
+    if not math.isfinite(vix) or vix < 0:
+        raise ValidationError(f"vix_regime: VIX must be a finite number ≥ 0, got {vix}")
+    if vix < 15:
+        return "calm"
+    if vix < 20:
+        return "normal"
+    if vix <= 30:
+        return "elevated"
+    return "stress"
