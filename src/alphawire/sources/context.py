@@ -13,25 +13,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from alphawire.calendar import default_calendar
 from alphawire.clock import Clock, WallClock
 from alphawire.sources.base import MarketCalendar
 from alphawire.sources.records import RECORD_TYPES, Record
 from alphawire.sources.sim.profiles import DEFAULT_WATCHLIST
-from alphawire.sources.sim.session import WeekdayCalendar
 
 RecordSink = Callable[[Sequence[Record]], Awaitable[None]]
 _TYPES = tuple(RECORD_TYPES.values())
-
-
-def default_calendar() -> MarketCalendar:
-    """The exchange calendar (``alphawire.calendar``) when installed, else 09:30-16:00 weekdays."""
-    try:
-        from alphawire import calendar as exchange  # the vendors' module, optional here
-
-        cal: MarketCalendar = exchange.default_calendar()
-        return cal
-    except (ImportError, AttributeError):
-        return WeekdayCalendar()
 
 
 class StandaloneContext:
@@ -80,9 +69,8 @@ class StandaloneContext:
             if not isinstance(record, _TYPES):
                 raise TypeError(f"emit: item {n} is a {type(record).__name__}, not a record")
             if self._produces is not None and record.kind not in self._produces:
-                raise ValueError(
-                    f"emit: item {n} is a {record.kind!r} record, not one of {sorted(self._produces)}"
-                )
+                kinds = sorted(self._produces)
+                raise ValueError(f"emit: item {n} is a {record.kind!r} record, not one of {kinds}")
         if self._sink is not None and batch:
             await self._sink(batch)
         self.emitted += len(batch)

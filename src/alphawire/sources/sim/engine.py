@@ -30,6 +30,7 @@ from alphawire.sources.sim.optflow import flow_for_step
 from alphawire.sources.sim.options import OptionBook
 from alphawire.sources.sim.profiles import profile_for
 from alphawire.sources.sim.session import (
+    first_instant,
     next_session,
     previous_session,
     session_at,
@@ -67,8 +68,7 @@ class MarketSimulation:
         self.watchlist = watchlist
         self.calendar = usable(calendar, start)
         self.session = session_at(self.calendar, start)
-        inside = self.session.open <= start < self.session.close
-        self.start = start.replace(microsecond=0) if inside else self.session.open
+        self.start = first_instant(self.calendar, start)
         self.books = {
             s: SymbolBook(s, p, Draws(seed, "market", s), p.price)
             for s, p in ((s, profile_for(s, seed)) for s in watchlist)

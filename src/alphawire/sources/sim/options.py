@@ -5,8 +5,8 @@ Conventions (the same the agents' analytics use, so their numbers are checkable 
 - Black-Scholes with no dividends, rate ``RATE`` (4.3 %), time in calendar years (365 days)
   to 16:00 New York on the expiry date, at least one minute (a 0DTE contract at the bell).
 - Implied volatility ``iv = atm(T) · (1 - skew·m + 0.02·m²)``, ``m = ln(K/S) / (atm·√T)``
-  (``T`` at least one day), with ``atm(T) = 1.05·σ·(0.9 + 0.1·min(1, T/0.25))``: a gentle
-  contango, puts richer for index ETFs (skew 0.09) and stocks (0.05), calls richer for meme
+  (``T`` at least one day, ``|m|`` at most 6), ``atm(T) = 1.05·σ·(0.9 + 0.1·min(1, T/0.25))``:
+  a gentle contango, puts richer for index ETFs (skew 0.09) and stocks (0.05), calls richer for meme
   names (-0.04). Clamped to [5 %, 400 %].
 - Greeks per share: ``delta`` (calls in [0, 1], puts in [-1, 0]) and ``gamma`` per dollar.
 - Expiries: index ETFs list the next three sessions (0DTE every day); every symbol lists the
@@ -168,6 +168,7 @@ class OptionBook:
         atm = 1.05 * p.sigma * (0.9 + 0.1 * min(1.0, years / 0.25))
         skew = -0.04 if p.call_skew else (0.09 if p.etf else 0.05)
         m = math.log(self.strike[i] / spot) / (atm * math.sqrt(max(years, 1 / 365)))
+        m = max(-6.0, min(6.0, m))  # far wings flatten instead of exploding
         return min(4.0, max(0.05, atm * (1 - skew * m + 0.02 * m * m)))
 
     def theo(self, now: datetime, spot: float, i: int) -> tuple[float, float, float, float]:

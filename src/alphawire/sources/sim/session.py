@@ -113,3 +113,12 @@ def simulation_start(calendar: MarketCalendar | None, now: datetime) -> datetime
     if cal.is_open(now):
         return _session_at(cal, now).open
     return _session_at(cal, cal.previous_close(now) - _TINY).open
+
+
+def first_instant(calendar: MarketCalendar, ts: datetime) -> datetime:
+    """Where a simulation asked to start at ``ts`` really starts: ``ts`` to the whole second
+    when a session is open then, else the next session's open."""
+    session = _session_at(calendar, ts)
+    if session.open <= ts < session.close:
+        return ts.replace(microsecond=0)
+    return session.open
