@@ -490,7 +490,9 @@ async def test_full_outbox_refuses_whole_batches_with_503(
     tick = {"type": "market_data", "symbol": "SPY", "data": {"price": 1}}
     async with httpx.AsyncClient(base_url=hub.url, headers=hub.headers()) as http:
         full = await http.post("/api/v1/publish", json={"messages": [tick, alert(9)]})
-        single = await http.post("/api/v1/alerts", json={"alert_type": "x", "source": "y"})
+        single = await http.post(
+            "/api/v1/alerts", json={"alert_type": "x", "source": "y", "content": "z"}
+        )
         ticks_only = await http.post("/api/v1/publish", json={"messages": [tick]})
         stats = (await http.get("/api/v1/ws/stats")).json()
     assert full.status_code == 503

@@ -88,7 +88,7 @@ async def test_subscription_yields_messages_of_several_channels(hub: RunningHub)
             await publish(
                 hub,
                 [
-                    {"type": "alert", "alert_type": "gamma", "source": "gx"},
+                    {"type": "alert", "alert_type": "gamma", "source": "gx", "content": "flip"},
                     {"type": "market_data", "symbol": "spy", "data": {"price": 1.5}},
                     {"type": "agent_insight", "agent": "MarketAgent", "insight": {"k": 1}},
                     {"type": "narrative", "narrative": {"n": 3}},
@@ -337,7 +337,9 @@ async def test_in_process_publisher_delivers_to_websocket_subscribers(hub: Runni
     ws = await multiplex(hub, ALL_CHANNELS)
     try:
         results = [
-            await hub.acall(pub.publish_alert(alert_type="gamma", source="gx", symbol="qqq")),
+            await hub.acall(
+                pub.publish_alert(alert_type="gamma", source="gx", symbol="qqq", content="flip")
+            ),
             await hub.acall(pub.publish_signal({"symbol": "tsla", "action": "sell"})),
             await hub.acall(pub.publish_market_data("spy", {"price": 598.5})),
             await hub.acall(pub.publish_agent_insight("MarketAgent", {"regime": "risk_off"})),

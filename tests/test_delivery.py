@@ -313,13 +313,33 @@ async def test_idempotent_publish(hub: RunningHub) -> None:
         ).json()
         d = (
             await http.post(
-                "/api/v1/alerts", json={"alert_type": "dp", "source": "s"}, headers=headers
+                "/api/v1/alerts",
+                json={"alert_type": "dp", "source": "s", "content": "c"},
+                headers=headers,
             )
         ).json()
         batch = [
-            {"type": "alert", "alert_type": "dp", "source": "s", "idempotency_key": "k-3"},
-            {"type": "alert", "alert_type": "dp", "source": "s", "idempotency_key": "k-3"},
-            {"type": "alert", "alert_type": "dp", "source": "s", "idempotency_key": "k-1"},
+            {
+                "type": "alert",
+                "alert_type": "dp",
+                "source": "s",
+                "content": "c",
+                "idempotency_key": "k-3",
+            },
+            {
+                "type": "alert",
+                "alert_type": "dp",
+                "source": "s",
+                "content": "c",
+                "idempotency_key": "k-3",
+            },
+            {
+                "type": "alert",
+                "alert_type": "dp",
+                "source": "s",
+                "content": "c",
+                "idempotency_key": "k-1",
+            },
         ]
         e = (await http.post("/api/v1/publish", json={"messages": batch})).json()
     assert a["id"] == b["id"]

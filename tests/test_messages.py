@@ -20,7 +20,7 @@ from alphawire.ids import IdGenerator
 @pytest.mark.parametrize(
     ("data", "channels"),
     [
-        ({"type": "alert", "alert_type": "a", "source": "s"}, ("unified",)),
+        ({"type": "alert", "alert_type": "a", "source": "s", "content": "c"}, ("unified",)),
         ({"type": "signal", "signal": {"symbol": "x"}}, ("signals", "unified")),
         ({"type": "market_data", "symbol": "spy", "data": {}}, ("market_SPY",)),
         (

@@ -99,7 +99,7 @@ async def test_missing_or_wrong_token_is_401_and_nothing_is_published(
             b'{"alert_type":"x","source":"s","colour":1}',
             422,
             "colour",
-            "Extra inputs",
+            "unknown field",
         ),
         (
             "/api/v1/alerts",

@@ -30,7 +30,13 @@ from alphawire.errors import BrokerUnavailable, ClientError, ServerRejected
 
 pytestmark = pytest.mark.anyio
 
-ALERT = {"type": "alert", "alert_type": "dark_pool", "source": "dp", "symbol": "SPY"}
+ALERT = {
+    "type": "alert",
+    "alert_type": "dark_pool",
+    "source": "dp",
+    "symbol": "SPY",
+    "content": "2M",
+}
 TICK = {"type": "market_data", "symbol": "spy", "data": {"price": 598.1}}
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,14 +13,10 @@ import httpx
 import orjson
 
 from alphawire import __version__
+from alphawire.cli_config import CONFIG_OPTION, config_from_cli, config_group
+from alphawire.console import clean_stop, demo_banner, demo_data_dir, self_command
 from alphawire.errors import AlphawireError, ServerRejected
-from alphawire.settings import (
-    Settings,
-    apply_env_limits,
-    default_data_dir,
-    parse_history,
-    read_token_file,
-)
+from alphawire.settings import Settings, default_data_dir, read_token_file
 
 _URL = click.option(
     "--url",
@@ -35,6 +29,7 @@ _URL = click.option(
 
 def _server_options(fn: Any) -> Any:
     options = [
+        CONFIG_OPTION,
         click.option(
             "--host",
             envvar="ALPHAWIRE_HOST",
@@ -169,32 +164,6 @@ def _server_options(fn: Any) -> Any:
     return fn
 
 
-def _settings(**kw: Any) -> Settings:
-    data_dir = kw.pop("data_dir") or default_data_dir()
-    origins = tuple(
-        o.strip().rstrip("/") for o in kw.pop("allowed_origins").split(",") if o.strip()
-    )
-    hosts = tuple(h.strip() for h in kw.pop("allowed_hosts").split(",") if h.strip())
-    try:
-        history = parse_history(kw.pop("history_spec"))
-    except AlphawireError as exc:
-        raise click.BadParameter(str(exc), param_hint="--history") from None
-    # Secrets come from the environment only: a command line is visible to every local user.
-    jwt_secret = os.environ.get("ALPHAWIRE_JWT_SECRET") or None
-    settings = Settings(
-        data_dir=data_dir,
-        allowed_origins=origins,
-        allowed_hosts=hosts,
-        history=history,
-        jwt_secret=jwt_secret,
-        **kw,
-    )
-    try:
-        return apply_env_limits(settings)
-    except AlphawireError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -205,6 +174,9 @@ def _configure_logging(level: str) -> None:
 @click.version_option(__version__, prog_name="alphawire")
 def main() -> None:
     """alphawire: a real-time market-intelligence hub."""
+
+
+main.add_command(config_group)
 
 
 @main.command()
@@ -218,13 +190,14 @@ def main() -> None:
     help="Hub processes sharing the port; more than one needs --broker redis://... "
     "[env ALPHAWIRE_WORKERS].",
 )
-def serve(workers: int, **kw: Any) -> None:
-    """Run the hub (HTTP + WebSocket) in the foreground."""
+@click.pass_context
+def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: Any) -> None:
+    """Run the hub (HTTP + WebSocket) in the foreground (settings: see alphawire config)."""
     from alphawire.web.server import serve as run
 
-    settings = _settings(**kw)
+    settings = config_from_cli(ctx, config_path, kw).settings
     _configure_logging(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
+    with clean_stop():
         run(settings, workers)
 
 
@@ -233,47 +206,44 @@ def serve(workers: int, **kw: Any) -> None:
 @click.option(
     "--seed",
     envvar="ALPHAWIRE_DEMO_SEED",
-    default=7,
-    show_default=True,
+    default=None,
     type=int,
-    help="Seed of the simulated market [env ALPHAWIRE_DEMO_SEED].",
+    help="Seed of the simulated market [env ALPHAWIRE_DEMO_SEED; default: [sources.sim] "
+    "seed, else 7].",
 )
 @click.option(
     "--interval",
     envvar="ALPHAWIRE_DEMO_INTERVAL",
-    default=0.25,
-    show_default=True,
+    default=None,
     type=float,
-    help="Mean seconds between ticks of one symbol [env ALPHAWIRE_DEMO_INTERVAL].",
+    help="Mean seconds between ticks of one symbol [env ALPHAWIRE_DEMO_INTERVAL; default: "
+    "[sources.sim] interval, else 0.25].",
 )
 @click.option(
     "--symbols",
     envvar="ALPHAWIRE_DEMO_SYMBOLS",
-    default="SPY,QQQ,IWM,AAPL,NVDA,TSLA",
-    show_default=True,
-    help="Watchlist, comma-separated [env ALPHAWIRE_DEMO_SYMBOLS].",
+    default=None,
+    help="Watchlist, comma-separated [env ALPHAWIRE_WATCHLIST or ALPHAWIRE_DEMO_SYMBOLS; "
+    "default: the configuration's watchlist].",
 )
-def demo(seed: int, interval: float, symbols: str, **kw: Any) -> None:
+@click.pass_context
+def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
     """Run the hub with the simulated market publishing live ticks."""
-    from alphawire.channels import normalize_symbol
     from alphawire.web.server import serve as run
 
-    try:
-        watchlist = tuple(normalize_symbol(s.strip()) for s in symbols.split(",") if s.strip())
-    except AlphawireError as exc:
-        raise click.BadParameter(str(exc), param_hint="--symbols") from None
-    settings = _settings(**kw)
+    config = config_from_cli(ctx, config_path, kw)
+    settings = config.settings
+    own_dir = "hub.data_dir" not in config.origins
+    if own_dir:
+        # Nobody chose a data directory: the demo's channels, history and alerts stay out of
+        # `serve`'s. The publish token is the usual one, so the CLI finds it as for `serve`.
+        if not settings.publish_token:
+            settings.publish_token = Settings(data_dir=settings.data_dir).resolve_publish_token()
+        settings.data_dir = demo_data_dir()
     settings.demo = True
-    settings.demo_seed = seed
-    settings.demo_interval = interval
-    settings.demo_symbols = watchlist
     _configure_logging(settings.log_level)
-    click.echo(
-        f"alphawire demo on http://{settings.host}:{settings.port} "
-        f"(try: alphawire tail market_{watchlist[0]})",
-        err=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after shutting down
+    click.echo(demo_banner(settings, self_command(), own_dir), err=True)
+    with clean_stop():
         run(settings)
 
 
@@ -296,18 +266,50 @@ def tail(
     Reconnects by itself and resumes from the last seq it printed, so nothing is missed
     across a dropped link or a hub restart; a gap the hub cannot fill is printed as such.
     """
-    from alphawire.client import Subscription
+    from alphawire.channels import normalize_channel
+    from alphawire.client import Subscription, ws_url
     from alphawire.errors import ClientError
 
+    for name in channels:
+        try:
+            normalize_channel(name)
+        except AlphawireError as exc:
+            raise click.BadParameter(str(exc), param_hint="CHANNELS") from None
+    click.echo(f"connecting to {ws_url(url, '/api/v1/ws')} ...", err=True)
+    retrying = False
+
+    def on_retry(attempt: int, delay: float, exc: BaseException) -> None:
+        nonlocal retrying
+        retrying = True
+        click.echo(
+            f"cannot reach the hub at {url} ({_describe_error(exc)}); "
+            f"retrying in {delay:.1f} s (attempt {attempt}; Ctrl-C to stop)",
+            err=True,
+        )
+
     async def run() -> None:
+        nonlocal retrying
         async with Subscription(
-            channels, url=url, token=token, control=True, reconnect=not no_reconnect
+            channels,
+            url=url,
+            token=token,
+            control=True,
+            reconnect=not no_reconnect,
+            on_retry=on_retry,
         ) as sub:
             async for frame in sub:
+                kind = frame.get("type")
+                if retrying:
+                    retrying = False
+                    click.echo(f"connected to {url}", err=True)
+                if kind == "error" and frame.get("code") in _REFUSALS:
+                    raise ClientError(f"{frame.get('code')}: {frame.get('message')}")
                 if as_json:
                     click.echo(orjson.dumps(frame).decode())
                 else:
                     click.echo(render(frame))
+                if kind == "subscribed" and frame.get("seq") == 0 and not frame.get("recovered"):
+                    click.echo(f"subscribed; no message yet on {frame.get('channel')}", err=True)
 
     try:
         asyncio.run(run())
@@ -317,6 +319,37 @@ def tail(
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+
+
+# Error frames after which tailing cannot go on as asked: the command itself must change.
+_REFUSALS = frozenset({"invalid_channel", "forbidden", "too_many_channels", "invalid_frame"})
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+@main.command("channels")
+@_URL
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_channels(url: str, as_json: bool) -> None:
+    """List the hub's channels with their last seq and subscriber counts."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/api/v1/channels", timeout=10)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+    rows = response.json()["channels"]
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    width = max([len("channel"), *(len(r["channel"]) for r in rows)])
+    click.echo(f"{'channel':<{width}}  {'last seq':>9}  {'subscribers':>11}")
+    for row in rows:
+        click.echo(f"{row['channel']:<{width}}  {row['last_seq']:>9}  {row['subscribers']:>11}")
 
 
 def render(frame: dict[str, Any]) -> str:
@@ -454,8 +487,10 @@ def publish(
     try:
         answers = asyncio.run(run())
     except ServerRejected as exc:
+        error = exc.body.get("error") if isinstance(exc.body, dict) else None
+        said = f"{error.get('message')}\n" if isinstance(error, dict) else ""
         raise click.ClickException(
-            f"hub refused ({exc.status}): {orjson.dumps(exc.body).decode()}"
+            f"hub refused ({exc.status}): {said}{orjson.dumps(exc.body).decode()}"
         ) from None
     except (OSError, httpx.TransportError) as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None

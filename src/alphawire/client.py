@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import random
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -65,8 +65,11 @@ class Subscription:
         max_backoff: float = 10.0,
         batch: bool = False,
         linger_ms: int = 0,
+        on_retry: Callable[[int, float, BaseException], None] | None = None,
     ) -> None:
         self.channels = list(channels)
+        # Told of each failed connection attempt: (attempt, seconds until the next, error).
+        self.on_retry = on_retry
         self.batch = batch
         self.linger_ms = linger_ms
         self.url = url
@@ -106,11 +109,19 @@ class Subscription:
                     ws_url(self.url, "/api/v1/ws"), max_size=None, compression=None, open_timeout=10
                 )
                 break
-            except (OSError, TimeoutError, websockets.InvalidStatus, websockets.InvalidHandshake):
+            except (
+                OSError,
+                TimeoutError,
+                websockets.InvalidStatus,
+                websockets.InvalidHandshake,
+            ) as exc:
                 if not self.reconnect or self._closed:
                     raise
                 attempt += 1
-                await asyncio.sleep(_backoff(attempt, self.max_backoff))
+                delay = _backoff(attempt, self.max_backoff)
+                if self.on_retry is not None:
+                    self.on_retry(attempt, delay, exc)
+                await asyncio.sleep(delay)
         if self.token is not None:
             await self._ws.send(orjson.dumps({"action": "auth", "token": self.token}).decode())
         frame: dict[str, Any] = {"action": "subscribe", "channels": self.channels}

@@ -2,7 +2,8 @@
 
 AlphawireError
 ├── ValidationError          bad input: names the field, the value and the rule
-│   └── ChannelError         a channel, symbol or agent name that breaks the naming rules
+│   ├── ChannelError         a channel, symbol or agent name that breaks the naming rules
+│   └── ConfigError          (config) alphawire.toml, a variable or a flag: names file, table, key
 ├── AuthError                a missing or wrong token
 ├── BrokerUnavailable        the broker (Redis) cannot be reached: nothing was published
 ├── OutboxFull               (alerting.outbox) the alert outbox is at its bound
@@ -12,6 +13,8 @@ AlphawireError
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -55,3 +58,9 @@ class ServerRejected(ClientError):
         super().__init__(f"hub answered {status}: {body}")
         self.status = status
         self.body = body
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'port'?"`` when a choice is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

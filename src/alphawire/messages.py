@@ -8,6 +8,7 @@ strictly increasing by 1 from 1); the hub adds those, producers never send them.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, TypeAlias
@@ -18,8 +19,10 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from alphawire import channels
 from alphawire.errors import ChannelError, ValidationError
@@ -70,6 +73,12 @@ Timestamp = Annotated[
     Field(description="ISO-8601 event time; naive values are UTC; the hub sets it when absent"),
 ]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
+# Sizes and volumes count shares (or contracts, or coins): never negative. An integer stays an
+# integer on the wire (1200, not 1200.0); a fraction is kept for markets that trade fractions.
+# One constraint on the union: checked inside pydantic-core, one error when it fails.
+Size = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
+SIZE_FIELDS: Final = ("bid_size", "ask_size", "last_size", "volume")
+TIMESTAMP_EXAMPLE: Final = '"2026-01-05T14:30:00Z" (UTC) or "2026-01-05T09:30:00-05:00"'
 
 
 class _Strict(BaseModel):
@@ -115,9 +124,10 @@ class MarketDataBody(_Open):
     price: Finite | None = None
     bid: Finite | None = None
     ask: Finite | None = None
-    bid_size: Finite | None = None
-    ask_size: Finite | None = None
-    volume: Finite | None = None
+    bid_size: Size | None = None
+    ask_size: Size | None = None
+    last_size: Size | None = None
+    volume: Size | None = None
     change: Finite | None = None
     change_pct: Finite | None = None
     open: Finite | None = None
@@ -147,6 +157,18 @@ class Alert(_Strict):
         ),
     ] = None
     timestamp: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Alert:
+        # Discord refuses a message with nothing in it, and so does the hub: an alert with
+        # neither text nor embed is a producer's mistake, not something to deliver.
+        if not self.content.strip() and not self.embed:
+            raise PydanticCustomError(
+                "alert_empty",
+                'an alert needs "content" (its text) or "embed" (a Discord embed object); '
+                "both are empty",
+            )
+        return self
 
 
 class Signal(_Strict):
@@ -263,12 +285,18 @@ def seal(
 
 
 def errors_of(
-    exc: PydanticValidationError, *, prefix: tuple[str | int, ...] = (), tagged: bool = False
+    exc: PydanticValidationError,
+    *,
+    prefix: tuple[str | int, ...] = (),
+    tagged: bool = False,
+    kind: MessageType | None = None,
 ) -> list[dict[str, Any]]:
     """Turn pydantic's errors into ``{"loc", "field", "message", "type"}`` entries.
 
     ``tagged``: the errors come from the discriminated union, whose locations carry the
     ``type`` tag (after the batch index, if any); the tag is dropped as it adds nothing.
+    Messages are written for the producer: a misspelt field gets "did you mean", a message
+    without ``type`` the list of types, a bad timestamp an example that is accepted.
     """
     out: list[dict[str, Any]] = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -276,20 +304,51 @@ def errors_of(
         index: tuple[str | int, ...] = ()
         if prefix and inner and isinstance(inner[0], int):
             index, inner = inner[:1], inner[1:]
+        model_kind = kind
         if tagged and inner and inner[0] in MODELS:
+            model_kind = inner[0]  # type: ignore[assignment]
             inner = inner[1:]
         field_path = inner
         if err["type"].startswith("union_tag"):
             field_path = (*field_path, "type")
+        if err["type"] == "alert_empty":
+            field_path = ("content",)
         out.append(
             {
                 "loc": [*prefix, *index, *field_path],
                 "field": ".".join(str(p) for p in field_path) or None,
-                "message": err["msg"],
+                "message": _explain(err, field_path, model_kind),
                 "type": err["type"],
             }
         )
     return out
+
+
+def _explain(err: Any, field_path: tuple[Any, ...], kind: str | None) -> str:
+    """The producer-facing text of one pydantic error."""
+    code, text = err["type"], err["msg"]
+    ctx = err.get("ctx") or {}
+    name = str(field_path[-1]) if field_path else ""
+    types = ", ".join(MESSAGE_TYPES)
+    if code == "union_tag_not_found":
+        return f'each message needs "type": one of {types}'
+    if code == "union_tag_invalid":
+        tag = str(ctx.get("tag", ""))
+        return f'"type" must be one of {types}, not {tag[:40]!r}' + _near(tag, MESSAGE_TYPES)
+    if code == "extra_forbidden" and len(field_path) == 1 and kind in MODELS:
+        known = [f for f in MODELS[kind].model_fields if f != "type"]
+        hint = _near(name, known) or f" ({kind} takes {', '.join(known)})"
+        return f"unknown field {name[:64]!r}" + hint
+    if name == "timestamp" and code.startswith(("datetime", "date")):
+        return f"{text}; send ISO-8601, e.g. {TIMESTAMP_EXAMPLE}"
+    if name in SIZE_FIELDS and code == "greater_than_equal":
+        return f"{text}: {name} counts shares (or contracts), never negative"
+    return str(text)
+
+
+def _near(word: str, options: Any) -> str:
+    found = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {found[0]!r}?" if found else ""
 
 
 def validate(data: object, kind: MessageType | None = None) -> AnyMessage:
@@ -300,7 +359,7 @@ def validate(data: object, kind: MessageType | None = None) -> AnyMessage:
         model = MODELS[kind]
         return model.model_validate(data)  # type: ignore[return-value]
     except PydanticValidationError as exc:
-        errors = errors_of(exc, tagged=kind is None)
+        errors = errors_of(exc, tagged=kind is None, kind=kind)
         raise ValidationError(_summary(errors), errors) from None
 
 
@@ -334,11 +393,18 @@ def validate_batch(data: object, max_batch: int = MAX_BATCH) -> list[AnyMessage]
         errors = errors_of(exc, prefix=("messages",), tagged=True)
         for err in errors:
             err["index"] = err["loc"][1]
-        raise ValidationError(_summary(errors), errors) from None
+        raise ValidationError(_summary(errors, single=len(data) == 1), errors) from None
 
 
-def _summary(errors: list[dict[str, Any]]) -> str:
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "message"
+def _summary(errors: list[dict[str, Any]], *, single: bool = False) -> str:
+    """One line for the whole refusal: the most telling error, and how many more there are.
+
+    A misspelt field (with its "did you mean") is told first: the "field required" it
+    usually comes with says less. In a batch of one, the location leaves out the internal
+    ``messages.0.`` (``errors`` still give the ``index``).
+    """
+    first = next((e for e in errors if "did you mean" in e["message"]), errors[0])
+    loc = first["loc"][2:] if single and first["loc"][:1] == ["messages"] else first["loc"]
+    where = ".".join(str(p) for p in loc) or "message"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {first['message']}{more}"

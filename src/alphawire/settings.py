@@ -1,4 +1,5 @@
-"""Configuration: one dataclass, filled from CLI options or ``ALPHAWIRE_*`` variables."""
+"""The hub's settings: one dataclass, filled by ``alphawire.config`` from alphawire.toml,
+``ALPHAWIRE_*`` variables and CLI options."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alphawire.alerting.routes import Route, RouteTable
 from alphawire.brokers.base import Limit, Retention
 from alphawire.errors import ValidationError
 from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
@@ -19,12 +22,13 @@ logger = logging.getLogger("alphawire")
 TOKEN_FILE = "publish-token"
 
 
-def default_data_dir() -> Path:
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$ALPHAWIRE_DATA_DIR``, else ``$XDG_DATA_HOME/alphawire``, else ~/.local/share/alphawire."""
-    explicit = os.environ.get("ALPHAWIRE_DATA_DIR")
+    env = os.environ if environ is None else environ
+    explicit = env.get("ALPHAWIRE_DATA_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "alphawire"
 
 
@@ -71,6 +75,9 @@ class Settings:
     # Alerts: Discord routes (TOML; default one webhook from ALPHAWIRE_DISCORD_WEBHOOK_URL)
     # and the bound on undelivered alerts in the outbox (over it, new alerts are refused).
     alert_routes: Path | None = None
+    # The routes alphawire.toml's [alerts] resolved (see alphawire.config); when set, it wins
+    # over alert_routes and the environment. Holds webhook URLs: never log it.
+    alert_route_table: RouteTable | None = field(default=None, repr=False)
     alert_max_pending: int = 100_000
     alert_sync: str = "NORMAL"  # FULL: survive OS crashes and power cuts too, ~1 fsync per alert
     # Retries of failed deliveries (5xx, timeouts, network): full-jitter exponential backoff
@@ -92,6 +99,10 @@ class Settings:
             str(self.jwt_public_key_file) if self.jwt_public_key_file else None
         )
         data["history"] = {k: [v.messages, v.seconds] for k, v in self.history.limits.items()}
+        table = self.alert_route_table
+        data["alert_route_table"] = (
+            None if table is None else [dataclasses.asdict(r) for r in table.routes]
+        )
         return json.dumps(data)
 
     @classmethod
@@ -105,6 +116,13 @@ class Settings:
         )
         for key in ("demo_symbols", "allowed_origins", "allowed_hosts"):
             data[key] = tuple(data[key])
+        if data["alert_route_table"] is not None:
+            data["alert_route_table"] = RouteTable(
+                tuple(
+                    Route(**{**r, "match": {k: tuple(v) for k, v in r["match"].items()}})
+                    for r in data["alert_route_table"]
+                )
+            )
         return cls(**data)
 
     def subscribe_token_required(self) -> bool:
@@ -192,48 +210,3 @@ def parse_history(spec: str) -> Retention:
             raise ValidationError(f"invalid history limit {part!r}: both must be positive")
         limits[kind] = limit
     return Retention(limits)
-
-
-# Limits without a CLI option of their own, settable as ALPHAWIRE_<NAME> (upper case).
-ENV_LIMITS: tuple[str, ...] = (
-    "queue_max_messages",
-    "queue_max_bytes",
-    "max_frame_bytes",
-    "max_request_bytes",
-    "max_batch",
-    "max_channels_per_connection",
-    "client_frames_per_second",
-    "client_frame_burst",
-    "idempotency_window",
-    "idempotency_max_keys",
-    "auth_timeout",
-    "alert_max_pending",
-    "alert_retry_base",
-    "alert_retry_cap",
-    "alert_max_age",
-    "alert_sync",
-)
-
-
-def apply_env_limits(settings: Settings, environ: dict[str, str] | None = None) -> Settings:
-    """Override the limits in ENV_LIMITS from ``ALPHAWIRE_<NAME>`` variables; bad values raise."""
-    env = os.environ if environ is None else environ
-    for name in ENV_LIMITS:
-        raw = env.get("ALPHAWIRE_" + name.upper())
-        if raw is None:
-            continue
-        kind = type(getattr(settings, name))
-        if kind is str:
-            setattr(settings, name, raw)
-            continue
-        try:
-            value = kind(raw)
-        except ValueError:
-            expected = "an integer" if kind is int else "a number"
-            raise ValidationError(
-                f"ALPHAWIRE_{name.upper()}={raw!r}: expected {expected}"
-            ) from None
-        if value <= 0:
-            raise ValidationError(f"ALPHAWIRE_{name.upper()}={raw!r}: must be positive")
-        setattr(settings, name, value)
-    return settings

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alphawire.errors import ValidationError
+from alphawire.errors import ValidationError, did_you_mean
 
 MATCH_KEYS = ("alert_type", "symbol", "severity", "source")
 MENTION_POLICIES: dict[str, dict[str, Any]] = {
@@ -118,28 +118,41 @@ class RouteTable:
     @classmethod
     def from_toml(cls, path: Path, environ: Mapping[str, str] | None = None) -> RouteTable:
         """Load a route table; every problem is reported with the route and key it is in."""
-        env = os.environ if environ is None else environ
         try:
             doc = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ValidationError(f"cannot read alert routes {path}: {exc}") from None
+        return cls.from_mapping(doc, str(path), environ)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        doc: Mapping[str, Any],
+        source: str,
+        environ: Mapping[str, str] | None = None,
+        *,
+        prefix: str = "",
+    ) -> RouteTable:
+        """A route table from parsed TOML (``defaults`` and ``routes``); errors start with
+        ``source`` and name tables with ``prefix`` (``alphawire.toml``, ``alerts.``)."""
+        env = os.environ if environ is None else environ
         defaults = doc.get("defaults", {})
         if not isinstance(defaults, dict):
-            raise ValidationError(f"{path}: [defaults] must be a table")
+            raise ValidationError(f"{source}: [{prefix}defaults] must be a table")
         raw_routes = doc.get("routes", [])
         if not isinstance(raw_routes, list) or not raw_routes:
-            raise ValidationError(f"{path}: expected one or more [[routes]] tables")
+            raise ValidationError(f"{source}: expected one or more [[{prefix}routes]] tables")
         routes: list[Route] = []
         for i, raw in enumerate(raw_routes):
             if not isinstance(raw, dict):
-                raise ValidationError(f"{path}: routes[{i}] must be a table")
+                raise ValidationError(f"{source}: {prefix}routes[{i}] must be a table")
             merged = {**defaults, **raw}
-            routes.append(_route(merged, f"{path}: routes[{i}]", env))
+            routes.append(_route(merged, f"{source}: {prefix}routes[{i}]", env))
         names = [r.name for r in routes]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValidationError(
-                f"{path}: route names must be unique; repeated: {', '.join(dupes)}"
+                f"{source}: route names must be unique; repeated: {', '.join(dupes)}"
             )
         return cls(
             tuple(r for r, raw in zip(routes, raw_routes, strict=True) if raw.get("enabled", True))
@@ -150,7 +163,10 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
     unknown = sorted(set(raw) - _ROUTE_KEYS)
     if unknown:
         known = ", ".join(sorted(_ROUTE_KEYS))
-        raise ValidationError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {known}")
+        hint = did_you_mean(unknown[0], _ROUTE_KEYS)
+        raise ValidationError(
+            f"{where}: unknown key(s) {', '.join(unknown)}{hint} (allowed: {known})"
+        )
     name = raw.get("name")
     if not isinstance(name, str) or not name or not name.replace("-", "_").isidentifier():
         raise ValidationError(f"{where}: name must be a word of letters, digits, - and _")

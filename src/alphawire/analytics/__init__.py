@@ -2,7 +2,8 @@
 
 Each function's docstring states its formula, units and conventions; the README section
 "Analytics" has a worked example of each. Nothing here imports the hub, the web layer or a
-source: analytics take plain values (numbers, mappings, text) and return values.
+source: analytics take plain values (numbers, mappings, records, text) and return values.
+Bad input raises ``alphawire.errors.ValidationError`` naming the field and the rule.
 """
 
 from alphawire.analytics.darkpool import (
@@ -12,21 +13,66 @@ from alphawire.analytics.darkpool import (
     dix,
     parse_finra_short_volume,
 )
+from alphawire.analytics.flow import (
+    OptionOrder,
+    RepeatedHit,
+    UnusualOption,
+    detect_sweeps,
+    flow_sentiment,
+    group_orders,
+    repeated_hits,
+    trade_side,
+    unusual_option,
+)
+from alphawire.analytics.gamma import GammaProfile, GexUnit, gamma_exposure
 from alphawire.analytics.macro import (
     curve_regime,
     parse_fred_csv,
     vix_regime,
     year_over_year,
 )
+from alphawire.analytics.options import OptionKind, bs_delta, bs_gamma, bs_gamma_array
+from alphawire.analytics.sentiment import (
+    CHAT_WORDS,
+    FINANCE_LEXICON,
+    SentimentScorer,
+    extract_tickers,
+    sentiment,
+)
+from alphawire.analytics.squeeze import SQUEEZE_WEIGHTS, squeeze_components, squeeze_score
 
 __all__ = [
+    "CHAT_WORDS",
+    "FINANCE_LEXICON",
+    "SQUEEZE_WEIGHTS",
+    "GammaProfile",
+    "GexUnit",
+    "OptionKind",
+    "OptionOrder",
     "PrintClass",
+    "RepeatedHit",
+    "SentimentScorer",
     "ShortVolumeRow",
+    "UnusualOption",
+    "bs_delta",
+    "bs_gamma",
+    "bs_gamma_array",
     "classify_print",
     "curve_regime",
+    "detect_sweeps",
     "dix",
+    "extract_tickers",
+    "flow_sentiment",
+    "gamma_exposure",
+    "group_orders",
     "parse_finra_short_volume",
     "parse_fred_csv",
+    "repeated_hits",
+    "sentiment",
+    "squeeze_components",
+    "squeeze_score",
+    "trade_side",
+    "unusual_option",
     "vix_regime",
     "year_over_year",
 ]

@@ -104,6 +104,9 @@ class Broker(Protocol):
     async def latest(self, channel: str) -> tuple[int, bytes] | None:
         """The newest message of ``channel`` whatever its age, or None."""
 
+    async def channels(self, limit: int) -> dict[str, int]:
+        """Up to ``limit`` channels that have had a message, each with its last ``seq``."""
+
     def health(self) -> dict[str, object]:
         """``{"ok": bool, ...}``: whether delivery through the broker works right now."""
 

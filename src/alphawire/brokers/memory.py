@@ -106,6 +106,9 @@ class MemoryBroker:
     async def last_seq(self, channel: str) -> int:
         return self._seq.get(channel, 0)
 
+    async def channels(self, limit: int) -> dict[str, int]:
+        return dict(itertools.islice(self._seq.items(), limit))
+
     async def history(
         self, channel: str, since: int | None, limit: int | None = None
     ) -> HistoryPage:

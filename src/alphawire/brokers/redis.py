@@ -277,6 +277,21 @@ class RedisBroker:
             raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
         return int(value) if value else 0
 
+    async def channels(self, limit: int) -> dict[str, int]:
+        head = self._keys.seq("")
+        found: dict[str, int] = {}
+        try:
+            async for key in self._redis.scan_iter(match=head + "*", count=1000):
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                found[name[len(head) :]] = 0
+                if len(found) >= limit:
+                    break
+            names = list(found)
+            values = await self._redis.mget([head + n for n in names]) if names else []
+        except _UNREACHABLE as exc:
+            raise BrokerUnavailable(f"Redis unreachable: {type(exc).__name__}") from None
+        return {n: int(v or 0) for n, v in zip(names, values, strict=True)}
+
     async def history(
         self, channel: str, since: int | None, limit: int | None = None
     ) -> HistoryPage:

@@ -42,7 +42,9 @@ class Node:
         self.supervisor = Supervisor()
         self.publish_token = settings.resolve_publish_token()
         routes = (
-            RouteTable.from_toml(settings.alert_routes)
+            settings.alert_route_table
+            if settings.alert_route_table is not None
+            else RouteTable.from_toml(settings.alert_routes)
             if settings.alert_routes is not None
             else RouteTable.from_env()
         )

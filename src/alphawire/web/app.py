@@ -20,7 +20,8 @@ from alphawire.brokers.base import Broker
 from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, dashboard, metrics, producer, websocket
+from alphawire.web import alerts_api, api, channels_api, dashboard, metrics, producer, websocket
+from alphawire.web.errors import install_error_handlers
 from alphawire.web.schemas import component_schemas
 
 
@@ -96,11 +97,14 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
     app.include_router(alerts_api.router)
     app.include_router(api.router)
+    app.include_router(channels_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
         app.router.routes.append(WebSocketRoute("/api/v1" + path, endpoint))
     app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
+
+    install_error_handlers(app)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:

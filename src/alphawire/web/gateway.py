@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from starlette.routing import Match, WebSocketRoute
 
 from alphawire import protocol
+from alphawire.web.errors import websocket_not_found
 
 logger = logging.getLogger("alphawire.ws")
 
@@ -51,6 +52,12 @@ class Gateway:
                         return
                     await route.app(scope, receive, send)
                     return
+            scope["app"] = self.app
+            if not self._any_host and not host_allowed(scope, self._hosts):
+                await _refuse_host(scope, receive, send)
+                return
+            await websocket_not_found(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -140,8 +140,9 @@ export class Chart {
   }
 }
 
-/** Options for a bar chart (x: category positions such as strikes), with vertical markers. */
-export function barOptions(width, height, { label, yFormat, markers, barColor }) {
+/** Options for a bar chart (x: positions such as strikes), one colour per series, with
+ *  vertical markers: series [{label, color}] with null where a series has no bar. */
+export function barOptions(width, height, { label, yFormat, markers, series }) {
   const c = colors();
   return {
     width,
@@ -152,14 +153,14 @@ export function barOptions(width, height, { label, yFormat, markers, barColor })
     axes: axes(c, label, yFormat),
     series: [
       {},
-      {
-        label: "value",
+      ...series.map((s) => ({
+        label: s.label,
         paths: uPlot.paths.bars({ size: [0.8, 40] }),
         points: { show: false },
-        stroke: (u, i) => barColor ?? c.accent,
-        fill: barColor ?? c.accent,
+        stroke: c[s.color] || s.color,
+        fill: c[s.color] || s.color,
         width: 0,
-      },
+      })),
     ],
     hooks: { draw: [(u) => drawMarkers(u, markers(), c)] },
   };

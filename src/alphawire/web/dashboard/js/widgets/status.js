@@ -24,7 +24,7 @@ export class ConnectionStatus extends Widget {
     const rows = [
       ["state", "Socket"],
       ["received", "Received"],
-      ["replayed", "Replayed after reconnect"],
+      ["replayed", "Recovered (replayed by the hub)"],
       ["skipped", "Ticks conflated (slow tab)"],
       ["lost", "Lost (not in history)"],
       ["duplicates", "Duplicates dropped"],

@@ -1,0 +1,249 @@
+"""Errors a new user meets say what was wrong and what to do (issue #15), over real HTTP and
+WebSocket against a real hub, and from the real ``alphawire publish`` command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from tests.conftest import RunningHub, connect, recv_json
+from tests.test_cli import acli, env  # noqa: F401  (the CLI's clean environment fixture)
+
+from alphawire import messages
+from alphawire.sim.market import SimulatedMarket
+
+pytestmark = pytest.mark.anyio
+
+# A WebSocket handshake as a browser or websockets would send it, made with a plain HTTP client
+# so that the refusal's status and body can be read.
+UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+async def post(hub: RunningHub, path: str, body: Any, method: str = "POST") -> httpx.Response:
+    async with httpx.AsyncClient(base_url=hub.url, headers=hub.headers(), timeout=10) as http:
+        return await http.request(method, path, json=body)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of an answer, checking the one shape on the way."""
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    return error
+
+
+# -- one shape everywhere ----------------------------------------------------------------------
+
+
+async def test_unknown_route_answers_the_error_shape_with_a_suggestion(hub: RunningHub) -> None:
+    """An unknown path is a 404 in the {"error": ...} shape, suggesting the nearest endpoint."""
+    response = await post(hub, "/api/v1/ws/stat", None, method="GET")
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["code"] == "not_found"
+    assert "no endpoint GET /api/v1/ws/stat" in error["message"]
+    assert "did you mean /api/v1/ws/stats?" in error["message"]
+    assert "detail" not in response.text
+
+
+async def test_wrong_method_answers_the_error_shape_naming_the_allowed_one(
+    hub: RunningHub,
+) -> None:
+    """A method a route does not take is a 405 in the error shape naming the allowed method."""
+    response = await post(hub, "/api/v1/health", {})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    error = error_of(response)
+    assert error == {
+        "code": "method_not_allowed",
+        "message": "POST is not allowed on /api/v1/health; allowed: GET",
+    }
+
+
+def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A WebSocket handshake on /api/v1/ws/signal gets HTTP 404 (not a bare 403) with a body
+    naming the valid endpoints and the nearest one, and is logged as a 404."""
+    with caplog.at_level(logging.WARNING, logger="alphawire.http"), httpx.Client() as http:
+        answer = http.get(hub.url + "/api/v1/ws/signal", headers=UPGRADE)
+    assert answer.status_code == 404
+    error = error_of(answer)
+    assert error["code"] == "not_found"
+    assert "did you mean /api/v1/ws/signals?" in error["message"]
+    assert "/api/v1/ws/market/{symbol}" in error["endpoints"]
+    assert "/api/v1/ws/unified" in error["endpoints"]
+    assert any("unknown path '/api/v1/ws/signal': 404" in r.getMessage() for r in caplog.records)
+
+
+def test_origin_refusal_stays_a_403(hub: RunningHub) -> None:
+    """A real endpoint with a foreign Origin is still refused with 403: the two are told apart."""
+    with httpx.Client() as http:
+        answer = http.get(
+            hub.url + "/api/v1/ws/signals",
+            headers={**UPGRADE, "Origin": "https://evil.example"},
+        )
+    assert answer.status_code == 403
+
+
+# -- validation in the user's language --------------------------------------------------------
+
+
+async def test_misspelt_field_gets_did_you_mean(hub: RunningHub) -> None:
+    """`alert_typ` is refused with "did you mean 'alert_type'?" as the headline."""
+    response = await post(
+        hub, "/api/v1/alerts", {"alert_typ": "dark_pool", "source": "me", "content": "x"}
+    )
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["message"].startswith(
+        "alert_typ: unknown field 'alert_typ'; did you mean 'alert_type'?"
+    )
+    assert {e["field"] for e in error["errors"]} == {"alert_typ", "alert_type"}
+
+
+async def test_batch_item_without_type_names_the_types(hub: RunningHub) -> None:
+    """A batch item with no `type` is told every message needs one, with the list of types."""
+    response = await post(
+        hub,
+        "/api/v1/publish",
+        {"messages": [{"type": "narrative", "narrative": {}}, {"alert_type": "x", "source": "s"}]},
+    )
+    assert response.status_code == 422
+    error = error_of(response)
+    expected = (
+        'each message needs "type": one of alert, signal, market_data, agent_insight, narrative'
+    )
+    assert error["message"] == f"messages.1.type: {expected}"
+    assert error["errors"] == [
+        {
+            "loc": ["messages", 1, "type"],
+            "field": "type",
+            "message": expected,
+            "type": "union_tag_not_found",
+            "index": 1,
+        }
+    ]
+
+
+async def test_misspelt_type_gets_did_you_mean(hub: RunningHub) -> None:
+    """`"type": "alrt"` is told the valid types and the nearest one."""
+    response = await post(hub, "/api/v1/publish", {"messages": [{"type": "alrt"}]})
+    assert "did you mean 'alert'?" in error_of(response)["message"]
+
+
+async def test_bad_timestamp_shows_an_accepted_example(hub: RunningHub) -> None:
+    """A timestamp that is not ISO-8601 gets an example the hub accepts, which then works."""
+    body = {"narrative": {"h": 1}, "timestamp": "yesterday"}
+    error = error_of(await post(hub, "/api/v1/narrative", body))
+    assert error["message"].startswith("timestamp: ")
+    example = error["message"].split("e.g. ", 1)[1].split('"')[1]
+    assert example == "2026-01-05T14:30:00Z"
+    accepted = await post(hub, "/api/v1/narrative", {**body, "timestamp": example})
+    assert accepted.status_code == 202
+
+
+@pytest.mark.parametrize("field", ["volume", "bid_size", "ask_size", "last_size"])
+async def test_negative_volume_or_size_is_refused(hub: RunningHub, field: str) -> None:
+    """A negative volume or size is refused naming the field; nothing is published."""
+    response = await post(hub, "/api/v1/market/SPY", {"data": {"price": 1.0, field: -100}})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["errors"][0]["field"] == f"data.{field}"
+    assert "never negative" in error["message"]
+    stats = (await post(hub, "/api/v1/ws/stats", None, method="GET")).json()
+    assert stats["published_total"] == 0
+
+
+async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
+    """Sizes and volumes sent as integers are delivered as integers (not 1200.0); a
+    fractional size (a market that trades fractions) is kept as it was sent."""
+    async with await connect(hub.ws + "/ws/market/BTC-USD") as ws:
+        await recv_json(ws)
+        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7, "volume": 1200}
+        assert (await post(hub, "/api/v1/market/BTC-USD", {"data": data})).status_code == 202
+        frame = await recv_json(ws)
+        fractional = {"price": 1.5, "last_size": 0.25}
+        assert (await post(hub, "/api/v1/market/BTC-USD", {"data": fractional})).status_code == 202
+        second = await recv_json(ws)
+    for key in ("bid_size", "ask_size", "last_size", "volume"):
+        assert type(frame["data"][key]) is int, key
+    assert frame["data"]["volume"] == 1200
+    assert second["data"]["last_size"] == 0.25
+
+
+def test_simulated_ticks_carry_integer_sizes() -> None:
+    """The demo's simulated quotes carry whole-share sizes and volume as integers on the wire."""
+    market = SimulatedMarket(["SPY"], seed=3)
+    for _ in range(50):
+        tick = market.tick("SPY")
+        model = messages.validate({"symbol": "SPY", "data": tick}, "market_data")
+        wire = orjson.loads(messages.seal(model).body)["data"]
+        for key in ("bid_size", "ask_size", "last_size", "volume"):
+            assert type(wire[key]) is int and wire[key] >= 0, (key, wire[key])
+        assert wire["simulated"] is True
+
+
+async def test_alert_with_neither_content_nor_embed_is_refused(hub: RunningHub) -> None:
+    """An alert without content or embed is a 422 naming both fields; nothing is accepted."""
+    for body in (
+        {"alert_type": "x", "source": "s"},
+        {"alert_type": "x", "source": "s", "content": "   ", "embed": None},
+    ):
+        response = await post(hub, "/api/v1/alerts", body)
+        assert response.status_code == 422
+        error = error_of(response)
+        assert '"content"' in error["message"] and '"embed"' in error["message"]
+        assert error["errors"][0]["field"] == "content"
+    ok = await post(
+        hub, "/api/v1/alerts", {"alert_type": "x", "source": "s", "embed": {"title": "t"}}
+    )
+    assert ok.status_code == 202
+    assert hub.node.alerts.outbox.log() == [
+        {**hub.node.alerts.outbox.log()[0], "embed": {"title": "t"}}
+    ]
+
+
+async def test_cli_publish_error_has_no_internal_prefix(
+    hub: RunningHub,
+    env: dict[str, str],  # noqa: F811
+) -> None:
+    """`alphawire publish alert` without alert_type says `alert_type: ...`, not
+    `messages.0.alert_type`, and a misspelt key gets "did you mean"."""
+    done = await acli(
+        "publish",
+        "alert",
+        "source=cli",
+        "content=x",
+        "--url",
+        hub.url,
+        "--token",
+        hub.token,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert "hub refused (422): alert_type: Field required\n" in done.stderr
+    assert "messages.0." not in done.stderr.split("\n")[0]
+    done = await acli(
+        "publish",
+        "alert",
+        "alert_typ=dp",
+        "source=cli",
+        "content=x",
+        "--url",
+        hub.url,
+        "--token",
+        hub.token,
+        env=env,
+    )
+    assert "did you mean 'alert_type'?" in done.stderr
