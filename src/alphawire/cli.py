@@ -14,6 +14,7 @@ import orjson
 
 from alphawire import __version__
 from alphawire.cli_config import CONFIG_OPTION, config_from_cli, config_group
+from alphawire.config import PluginTable
 from alphawire.console import clean_stop, demo_banner, demo_data_dir, self_command
 from alphawire.errors import AlphawireError, ServerRejected
 from alphawire.settings import Settings, default_data_dir, read_token_file
@@ -221,6 +222,13 @@ def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: A
     "[sources.sim] interval, else 0.25].",
 )
 @click.option(
+    "--speed",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True, max=10_000),
+    help="Simulated seconds per real second (390: a trading day in a minute) [default: "
+    "[sources.sim] speed, else 1].",
+)
+@click.option(
     "--symbols",
     envvar="ALPHAWIRE_DEMO_SYMBOLS",
     default=None,
@@ -229,7 +237,8 @@ def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: A
 )
 @click.pass_context
 def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
-    """Run the hub with the simulated market publishing live ticks."""
+    """Run the hub with the simulated market (quotes, prints, chains, option flow, EOD files,
+    posts, macro series and scripted scenarios; everything marked simulated)."""
     from alphawire.web.server import serve as run
 
     config = config_from_cli(ctx, config_path, kw)
@@ -243,9 +252,12 @@ def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
         settings.data_dir = demo_data_dir()
     settings.demo = True
     _configure_logging(settings.log_level)
+    sim = config.sources.get("sim")
+    if sim is None or not sim.enabled:  # the demo is the simulated market, whatever the file
+        config.sources["sim"] = PluginTable("sim", True, sim.options if sim else {})
     click.echo(demo_banner(settings, self_command(), own_dir), err=True)
     with clean_stop():
-        run(settings)
+        run(settings, 1, config)
 
 
 @main.command()

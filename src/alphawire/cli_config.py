@@ -31,7 +31,11 @@ CONFIG_OPTION = click.option(
 
 # Flags whose click name differs from the setting they override.
 _RENAMED = {"history_spec": "history", "symbols": "watchlist"}
-_PLUGIN_FLAGS = {"seed": "sources.sim.seed", "interval": "sources.sim.interval"}
+_PLUGIN_FLAGS = {
+    "seed": "sources.sim.seed",
+    "interval": "sources.sim.interval",
+    "speed": "sources.sim.speed",
+}
 
 
 def config_from_cli(

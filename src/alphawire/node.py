@@ -131,7 +131,14 @@ class Node(PublishMethods):
             public_key_file=settings.jwt_public_key_file,
         )
         # The intelligence layer: sources -> record bus -> agents, all publishing through here.
-        self.watchlist = tuple(s.upper() for s in (watchlist or DEFAULT_WATCHLIST))
+        default = settings.demo_symbols if settings.demo else DEFAULT_WATCHLIST
+        self.watchlist = tuple(s.upper() for s in (watchlist or default))
+        if settings.demo and not sources:  # Settings(demo=True): the simulated market
+            from alphawire.sources.sim import SimulatedSource
+
+            sources = [SimulatedSource(seed=settings.demo_seed)]
+            if clock is None:
+                clock = _simulated_clock({"seed": settings.demo_seed}, calendar)
         self.clock: Clock = clock or WallClock()
         self.calendar: MarketCalendar = calendar or default_calendar()
         self.records = RecordBus()
@@ -191,6 +198,8 @@ class Node(PublishMethods):
             specs["sources"][n].build(config.sources[n].options) for n in specs["sources"]
         ]
         built_agents = [specs["agents"][n].build(config.agents[n].options) for n in specs["agents"]]
+        if "sim" in specs["sources"] and "clock" not in kw:
+            kw["clock"] = _simulated_clock(config.sources["sim"].options, kw.get("calendar"))
         return cls(
             config.settings,
             broker,
@@ -237,15 +246,6 @@ class Node(PublishMethods):
             self.supervisor.start(
                 f"source:{name}", _source_runner(source, self.intake.context(name))
             )
-        if self.settings.demo:
-            from alphawire.sim.market import SimulatedMarket
-
-            market = SimulatedMarket(
-                self.settings.demo_symbols,
-                seed=self.settings.demo_seed,
-                interval=self.settings.demo_interval,
-            )
-            self.supervisor.start("simulated_market", lambda: market.run(self.publish_market_data))
         self._started = True
 
     def _take_intelligence_lock(self) -> bool:
@@ -407,3 +407,17 @@ def _source_runner(source: Source, context: SourceContext) -> Callable[[], Await
         await source.run(context)
 
     return run
+
+
+def _simulated_clock(options: Mapping[str, Any], calendar: MarketCalendar | None) -> Clock:
+    """The clock of a node running the simulated market: from the open of the current (or
+    next) session, at the sim's ``speed``, so a demo shows a trading day at any hour."""
+    from datetime import UTC, datetime
+
+    from alphawire.clock import AcceleratedClock
+    from alphawire.sources.builtin import SimOptions
+    from alphawire.sources.sim import simulation_start
+
+    sim = SimOptions.model_validate(dict(options))
+    start = simulation_start(calendar or default_calendar(), datetime.now(UTC))
+    return AcceleratedClock(start, sim.speed)
