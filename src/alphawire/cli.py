@@ -365,6 +365,37 @@ def list_channels(url: str, as_json: bool) -> None:
         click.echo(f"{row['channel']:<{width}}  {row['last_seq']:>9}  {row['subscribers']:>11}")
 
 
+@main.command("sources")
+@_URL
+@click.option("--json", "as_json", is_flag=True, help="The hub's answer as JSON.")
+def list_sources(url: str, as_json: bool) -> None:
+    """Show each market-data source's state, last success, last error and items."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/api/v1/sources", timeout=10)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    if as_json:
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    sources: dict[str, dict[str, Any]] = body["sources"]
+    if not sources:
+        click.echo("no source is configured (see [sources.NAME] in alphawire.toml)")
+        return
+    width = max(len("source"), *(len(n) for n in sources))
+    click.echo(
+        f"{'source':<{width}}  {'state':<11}  {'items':>9}  {'last success':<20}  last error"
+    )
+    for name, row in sources.items():
+        success = (row.get("last_success") or "-")[:19]
+        error = row.get("last_error") or "-"
+        click.echo(
+            f"{name:<{width}}  {row['state']:<11}  {row['items']:>9}  {success:<20}  {error}"
+        )
+
+
 def render(frame: dict[str, Any]) -> str:
     """A one-line, human-readable rendering of a frame."""
     kind = frame.get("type")

@@ -21,7 +21,16 @@ from alphawire.config import Config
 from alphawire.errors import BrokerUnavailable
 from alphawire.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, channels_api, dashboard, metrics, producer, websocket
+from alphawire.web import (
+    alerts_api,
+    api,
+    channels_api,
+    dashboard,
+    metrics,
+    producer,
+    sources_api,
+    websocket,
+)
 from alphawire.web.errors import install_error_handlers
 from alphawire.web.schemas import component_schemas
 
@@ -111,6 +120,7 @@ def create_app(
     app.include_router(alerts_api.router)
     app.include_router(api.router)
     app.include_router(channels_api.router)
+    app.include_router(sources_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
