@@ -163,14 +163,15 @@ def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProce
 
 
 def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no file anywhere, the defaults hold: nine symbols, the sim source, every agent."""
+    """With no file anywhere, the defaults hold: nine symbols, no source (serve is a quiet
+    hub; demo adds the simulated market), every built-in agent's table."""
     monkeypatch.chdir(tmp_path)
     config = load_config(environ={"XDG_DATA_HOME": str(tmp_path / "xdg")})
     assert config.path is None
     assert config.watchlist == DEFAULT_WATCHLIST == (
         "SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA", "AMD", "GME", "AMC",
     )  # fmt: skip
-    assert list(config.sources) == ["sim"] and config.sources["sim"].enabled
+    assert config.sources == {}
     assert list(config.agents) == list(DEFAULT_AGENTS) and len(DEFAULT_AGENTS) == 9
     assert all(a.enabled and a.options == {} for a in config.agents.values())
     assert config.routes.routes == ()
@@ -686,7 +687,7 @@ def test_example_lists_installed_plugins_with_their_option_defaults(tmp_path: Pa
         '# venue = "sim"',
     ]
     config = load_config(write(tmp_path, text), environ={})
-    assert config.enabled("sources") == ["sim"] and not config.sources["cboe"].enabled
+    assert config.enabled("sources") == [] and not config.sources["cboe"].enabled
     validate_plugin_options(config, MODELS)
 
 

@@ -49,8 +49,8 @@ class SourceFactory:
 
 
 class SimOptions(SourceOptions):
-    """``[sources.sim]``: the simulated market (the default source; everything it makes says
-    ``simulated: true``)."""
+    """``[sources.sim]``: the simulated market, what ``alphawire demo`` runs (everything it
+    makes says ``simulated: true``)."""
 
     seed: int = Field(default=7, ge=0, description="same seed, same market")
     speed: float = Field(
