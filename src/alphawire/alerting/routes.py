@@ -13,6 +13,8 @@ continue = true                 # keep looking for more matching routes
 thread_id = "123456789012345678"
 mentions = "none"               # none | users | roles | everyone | a table of allowed_mentions
 coalesce = "2s"                 # alerts due within 2 s go out as one message (default: off)
+embed = "default"               # an alert without embed gets one from its fields; "off", or a
+                                # template table (see embeds.py)
 
 [[routes]]
 name = "everything-else"        # no match table: matches every alert
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from alphawire.alerting.embeds import EmbedTemplate, embed_template
 from alphawire.errors import ValidationError, did_you_mean
 
 MATCH_KEYS = ("alert_type", "symbol", "severity", "source")
@@ -58,6 +61,7 @@ _ROUTE_KEYS = {
     "cooldown",
     "coalesce",
     "enabled",
+    "embed",
 }
 COALESCE_MAX = 300.0  # seconds
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)")
@@ -77,6 +81,8 @@ class Route:
     allowed_mentions: Mapping[str, Any] = field(default_factory=lambda: {"parse": []})
     cooldown: float = DEFAULT_COOLDOWN
     coalesce: float = 0.0  # seconds; alerts due within it go out as one message (0: off)
+    # The embed an alert without one gets (see embeds.py); None: bare content.
+    embed: EmbedTemplate | None = field(default_factory=EmbedTemplate)
 
     @property
     def destination(self) -> str:
@@ -229,6 +235,7 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
         allowed_mentions=allowed,
         cooldown=float(cooldown),
         coalesce=coalesce,
+        embed=embed_template(raw.get("embed"), where),
     )
 
 
