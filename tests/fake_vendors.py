@@ -22,7 +22,7 @@ import hashlib
 import socket
 import threading
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -231,6 +231,14 @@ class RecordingContext:
                 return
             await asyncio.sleep(0.005)
         raise AssertionError("the source never went back to sleep")
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Let the source run until ``condition()`` holds (streams never sleep on the clock)."""
+        for _ in range(3000):
+            if condition():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the condition never held")
 
     async def step(self, seconds: float) -> None:
         """Move the virtual clock ``seconds`` on and wait until the source sleeps again."""

@@ -21,6 +21,7 @@ from alphawire.config import (
     ConfigError,
     example_text,
     load_config,
+    plugin_option_models,
     render_config,
     validate_plugin_options,
 )
@@ -665,6 +666,30 @@ def test_untouched_defaults_need_no_model_but_written_tables_do(tmp_path: Path) 
         validate_plugin_options(written, registry)
 
 
+def test_example_lists_installed_plugins_with_their_option_defaults(tmp_path: Path) -> None:
+    """With plugin models, the example has a table per plugin: the defaults on, the others off,
+    each option commented out at its default with its description; it loads and validates."""
+    text = example_text(MODELS)
+    cboe = text[text.index("[sources.cboe]") :].split("\n\n")[0].splitlines()
+    assert cboe == [
+        "[sources.cboe]",
+        "# A source's options, as a plugin would declare them (with its own ``enabled`` switch).",
+        "enabled = false",
+        "# symbols_per_minute = 60",
+        "# greeks = true",
+    ]
+    darkpool = text[text.index("[agents.darkpool]") :].split("\n\n")[0].splitlines()
+    assert darkpool[2:] == [
+        "enabled = true",
+        "# min_block_usd = ...  # required",
+        '# cadence = "60s"',
+        '# venue = "sim"',
+    ]
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.enabled("sources") == ["sim"] and not config.sources["cboe"].enabled
+    validate_plugin_options(config, MODELS)
+
+
 def test_config_check_reads_the_plugin_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -707,7 +732,8 @@ def test_shipped_example_is_current_and_holds_the_defaults(
     """The repo's alphawire.toml is what `config init` writes, names every key, and loads to
     exactly the defaults."""
     shipped = (REPO / "alphawire.toml").read_text()
-    assert shipped == example_text()
+    # Out of date? Regenerate it: alphawire config init --force alphawire.toml
+    assert shipped == example_text(plugin_option_models())
     for key in KEYS:
         assert f"\n{key.name} = " in shipped or f"\n# {key.name} = " in shipped, key.name
         assert key.env is not None and key.env in shipped
@@ -775,7 +801,7 @@ def test_config_init_writes_the_example_once(tmp_path: Path, cli_env: dict[str, 
     """`config init` writes the example; a second run refuses to overwrite without --force."""
     done = cli("config", "init", env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "alphawire.toml").read_text() == example_text()
+    assert (tmp_path / "alphawire.toml").read_text() == example_text(plugin_option_models())
     again = cli("config", "init", env=cli_env, cwd=tmp_path)
     assert again.returncode == 1 and "exists; pass --force" in again.stderr
     assert cli("config", "init", "--force", env=cli_env, cwd=tmp_path).returncode == 0
@@ -826,7 +852,7 @@ def test_demo_simulates_the_file_watchlist(tmp_path: Path, cli_env: dict[str, st
                 break
             time.sleep(0.05)
         spy = httpx.get(f"{base}/market_SPY", timeout=10).json()["messages"]
-        assert "try: alphawire tail market_NVDA" in demo.stderr()
+        assert "  symbols:  NVDA\n" in demo.stderr()
     assert nvda and nvda[0]["data"]["simulated"] is True
     assert spy == []
 

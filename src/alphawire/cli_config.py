@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
-import pydantic
 
 from alphawire.config import (
     DEFAULT_FILE,
@@ -16,10 +14,10 @@ from alphawire.config import (
     ConfigError,
     example_text,
     load_config,
+    plugin_option_models,
     render_config,
     validate_plugin_options,
 )
-from alphawire.config.options import NoOptions
 from alphawire.errors import ValidationError
 
 CONFIG_OPTION = click.option(
@@ -54,22 +52,6 @@ def config_from_cli(
     for note in config.warnings:
         click.echo(f"alphawire: {note}", err=True)
     return config
-
-
-def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:
-    """The Options model of every installed source and agent, from the plugin registry
-    (``alphawire.plugins.discover``), or None while alphawire has no registry."""
-    try:
-        plugins: Any = importlib.import_module("alphawire.plugins")
-    except ModuleNotFoundError as exc:
-        if exc.name != "alphawire.plugins":
-            raise
-        return None
-    models: dict[str, dict[str, type[pydantic.BaseModel]]] = {}
-    for kind in ("sources", "agents"):
-        found = plugins.discover(kind)
-        models[kind] = {name: spec.options_model() or NoOptions for name, spec in found.items()}
-    return models
 
 
 @click.group("config")
@@ -117,8 +99,13 @@ def show(config_path: Path | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_FILE)
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 def init(path: Path, force: bool) -> None:
-    """Write the commented example (every key at its default) to PATH."""
+    """Write the commented example (every key at its default, a table for every installed
+    source and agent) to PATH."""
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to overwrite it")
-    path.write_text(example_text(), encoding="utf-8")
+    try:
+        text = example_text(plugin_option_models())
+    except ValidationError as exc:  # a plugin that cannot be loaded
+        raise click.ClickException(str(exc)) from None
+    path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}; check it with: alphawire config check --config {path}")

@@ -11,7 +11,7 @@ print(render_config(config))        # what is in effect, secrets redacted
 
 from alphawire.config.loader import find_config, load_config
 from alphawire.config.model import DEFAULT_FILE, Config, ConfigError, PluginTable
-from alphawire.config.options import validate_plugin_options
+from alphawire.config.options import plugin_option_models, validate_plugin_options
 from alphawire.config.writer import example_text, render_config
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "example_text",
     "find_config",
     "load_config",
+    "plugin_option_models",
     "render_config",
     "validate_plugin_options",
 ]

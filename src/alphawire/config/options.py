@@ -3,6 +3,7 @@ pydantic ``Options`` models, with the same kind of messages as the core tables."
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,3 +91,19 @@ def _expected(message: str) -> str:
     """pydantic's "Input should be a valid integer" as "expected a valid integer"."""
     prefix = "Input should be "
     return "expected " + message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:
+    """The Options model of every installed source and agent, from the plugin registry
+    (``alphawire.plugins.discover``), or None while alphawire has no registry."""
+    try:
+        plugins: Any = importlib.import_module("alphawire.plugins")
+    except ModuleNotFoundError as exc:
+        if exc.name != "alphawire.plugins":
+            raise
+        return None
+    models: dict[str, dict[str, type[pydantic.BaseModel]]] = {}
+    for kind in ("sources", "agents"):
+        found = plugins.discover(kind)
+        models[kind] = {name: spec.options_model() or NoOptions for name, spec in found.items()}
+    return models

@@ -9,9 +9,12 @@ which the writers do not offer; tests parse both outputs back with ``tomllib``.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import pydantic
 
 from alphawire.alerting.routes import MENTION_POLICIES, Route
 from alphawire.brokers.base import Retention
@@ -19,6 +22,7 @@ from alphawire.config.model import Config, PluginTable
 from alphawire.config.schema import (
     ALERTS,
     DEFAULT_AGENTS,
+    DEFAULT_SOURCES,
     DEFAULT_WATCHLIST,
     HUB,
     KEYS,
@@ -161,22 +165,25 @@ _ROUTES = """\
 
 _SOURCES = """\
 # Market-data sources. A [sources.NAME] table is on unless enabled = false; its other keys
-# are the source's options (each source documents its own; unknown keys are errors).
-[sources.sim]
-# The simulated market: deterministic from its seed; all it publishes says simulated: true.
-enabled = true
+# are the source's options, shown commented out at their defaults (unknown keys are errors).
+"""
+
+_SIM_KNOBS = """\
 # seed = 7                           # same seed, same market [ALPHAWIRE_DEMO_SEED, demo --seed]
 # interval = 0.25                    # mean seconds between ticks of one symbol
 """
 
 _AGENTS = """\
 # Agents. An [agents.NAME] table is on unless enabled = false; its other keys (cadence,
-# thresholds) are the agent's options, documented by each agent.
+# thresholds) are the agent's options, shown commented out at their defaults.
 """
 
+Models = Mapping[str, Mapping[str, type[pydantic.BaseModel]]]
 
-def example_text() -> str:
-    """The commented alphawire.toml with every core key at its default."""
+
+def example_text(models: Models | None = None) -> str:
+    """The commented alphawire.toml with every core key at its default, and a table for each
+    source and agent in ``models`` (see ``plugin_option_models``) with its options."""
     defaults = Settings(data_dir=Path("."))
     out = [_HEADER + _line("watchlist", list(DEFAULT_WATCHLIST)), ""]
     for table in (HUB, ALERTS):
@@ -191,10 +198,49 @@ def example_text() -> str:
                 value = {"messages": limit.messages, "seconds": limit.seconds}
                 out.append(_line(kind, value))
             out.append("")
-    out += ["", _ROUTES, _SOURCES, _AGENTS.rstrip("\n")]
-    for name in DEFAULT_AGENTS:
-        out += [f"[agents.{name}]", "enabled = true", ""]
+    out += ["", _ROUTES, _SOURCES.rstrip("\n")]
+    out += _plugin_tables("sources", DEFAULT_SOURCES, (models or {}).get("sources", {}))
+    out += [_AGENTS.rstrip("\n")]
+    out += _plugin_tables("agents", DEFAULT_AGENTS, (models or {}).get("agents", {}))
     return "\n".join(out)
+
+
+def _plugin_tables(
+    kind: str, defaults: tuple[str, ...], installed: Mapping[str, type[pydantic.BaseModel]]
+) -> list[str]:
+    """One table per plugin: the defaults on, the other installed ones off."""
+    out: list[str] = []
+    for name in [*defaults, *sorted(n for n in installed if n not in defaults)]:
+        model = installed.get(name)
+        out.append(f"[{kind}.{toml_key(name)}]")
+        doc = (model.__doc__ or "").strip().splitlines() if model is not None else []
+        if doc:
+            out += textwrap.wrap(doc[0], 90, initial_indent="# ", subsequent_indent="# ")
+        out.append(_line("enabled", name in defaults))
+        if model is not None:
+            out += _options(model)
+        elif (kind, name) == ("sources", "sim"):
+            out.append(_SIM_KNOBS.rstrip("\n"))
+        out.append("")
+    return out
+
+
+def _options(model: type[pydantic.BaseModel]) -> list[str]:
+    """Each option of ``model`` commented out at its default, with its description."""
+    lines = []
+    for name, info in model.model_fields.items():
+        if name == "enabled":  # the table's switch, written above
+            continue
+        key = info.alias or name
+        note = info.description
+        if info.is_required():
+            lines.append(f"# {toml_key(key)} = ...  # required" + (f"; {note}" if note else ""))
+            continue
+        try:
+            lines.append("# " + _line(key, info.get_default(call_default_factory=True), note))
+        except TypeError:  # a default TOML cannot hold (None, an object): name the key only
+            lines.append(f"# {toml_key(key)}: " + (note or "see the plugin's documentation"))
+    return lines
 
 
 def _documented(key: Key, value: Any) -> list[str]:

@@ -49,11 +49,12 @@ Symbol = Annotated[str, AfterValidator(_symbol)]
 
 
 class SourceOptions(BaseModel):
-    """Keys every source accepts: ``enabled`` (off unless the user turns it on)."""
+    """Keys every source accepts: ``enabled`` (a ``[sources.NAME]`` table turns its source on
+    unless it says ``enabled = false``; a source without a table is off)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = False
+    enabled: bool = True
 
 
 class HttpOptions(SourceOptions):

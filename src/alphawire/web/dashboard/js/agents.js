@@ -22,6 +22,10 @@ export class AgentFeed {
           this.error = err;
           this._notify();
         },
+        onLoaded: () => {
+          this.error = null;
+          this._notify();
+        },
       },
       { history: 500 },
     );

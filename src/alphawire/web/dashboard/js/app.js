@@ -296,6 +296,13 @@ class Dashboard {
     } catch {
       // storage disabled: asked again next time
     }
+    // Widgets that failed for want of a token start over.
+    for (const w of this.widgets.values()) {
+      if (w.state === "error") {
+        w.setState("loading");
+        w.invalidate();
+      }
+    }
   }
 
   _askToken(reason) {

@@ -135,7 +135,10 @@ export class Hub extends EventTarget {
         for (const msg of page.messages) this._deliver(ch, msg, true);
         if (ch.seq === null || page.last_seq > ch.seq) ch.seq = page.last_seq;
       }
+      ch.loadFailed = false;
+      for (const h of ch.handlers) h.onLoaded?.();
     } catch (err) {
+      ch.loadFailed = true;
       for (const h of ch.handlers) h.onError?.(err);
     }
   }
@@ -279,7 +282,7 @@ export class Hub extends EventTarget {
     this.connect();
     // Channels whose history failed for want of a token load again.
     for (const ch of this.channels.values()) {
-      if (ch.seq === null && ch.historyLimit) this._loadHistory(ch, ch.historyLimit);
+      if (ch.loadFailed && ch.historyLimit) this._loadHistory(ch, ch.historyLimit);
     }
   }
 
@@ -342,8 +345,7 @@ export class Hub extends EventTarget {
       case "subscribed":
         if (frame.epoch) this.epoch = frame.epoch;
         this.attempt = 0;
-        this.status.authenticated = true;
-        this.dispatchEvent(new Event("authenticated"));
+        this._authenticated();
         if (!ch) return;
         if (frame.recovered === true && ch.seq !== null && frame.seq > ch.seq) {
           ch.replayUntil = frame.seq;
@@ -374,12 +376,19 @@ export class Hub extends EventTarget {
         this._emit();
         return;
       case "authenticated":
-        this.status.authenticated = true;
-        this.dispatchEvent(new Event("authenticated"));
+        // An open hub reads no tokens: forget the one we sent, so it is never kept.
+        if (frame.required === false) this.token = null;
+        this._authenticated();
         return;
       default:
         return; // pong, unsubscribed
     }
+  }
+
+  _authenticated() {
+    if (this.status.authenticated) return;
+    this.status.authenticated = true;
+    this.dispatchEvent(new Event("authenticated"));
   }
 
   _maybeLive() {

@@ -90,9 +90,10 @@ export class AlertsFeed extends Widget {
   _take(msg, meta = {}) {
     if (msg.type !== "alert" || typeof msg.id !== "string" || this.byId.has(msg.id)) return;
     this.byId.set(msg.id, msg);
-    // Keep newest first by seq (history merged after a gap may be older than what we have).
+    // Newest first by id (ULIDs sort by time; seqs restart when the hub's history is reset,
+    // and history merged after a gap may be older than what we have).
     let i = 0;
-    while (i < this.alerts.length && (this.alerts[i].seq ?? 0) > (msg.seq ?? 0)) i++;
+    while (i < this.alerts.length && this.alerts[i].id > msg.id) i++;
     this.alerts.splice(i, 0, msg);
     if (i !== 0) this.rebuild = true;
     else this.fresh.push(msg);
@@ -121,8 +122,12 @@ export class AlertsFeed extends Widget {
     } catch (err) {
       console.warn("alerts: history after a gap failed", err);
     }
-    const lost = frame.reason === "epoch_changed" ? null : frame.seq - frame.since - (this.byId.size - before);
-    this.gapNote = lost === null || lost > 0 ? `${lost === null ? "Some" : lost} message(s) on unified could not be recovered (${frame.reason}).` : null;
+    if (frame.reason === "epoch_changed") {
+      this.gapNote = "The hub's history was reset (epoch changed): alerts published while this page was disconnected may be missing here; the hub's alert log has them (GET /api/v1/alerts).";
+    } else {
+      const lost = frame.seq - frame.since - (this.byId.size - before);
+      this.gapNote = lost > 0 ? `${lost} message(s) on unified could not be recovered (${frame.reason}).` : null;
+    }
     this.rebuild = true;
     this.invalidate();
   }
@@ -241,7 +246,8 @@ export class AlertsFeed extends Widget {
       for (const msg of this.alerts) if (this._matches(msg)) nodes.push(this._node(msg));
       this.list.replaceChildren(...nodes);
     } else if (this.fresh.length) {
-      const add = this.fresh.filter((m) => this._matches(m)).map((m) => this._node(m)).reverse();
+      // Alerts pushed out by newer ones in the same frame never get a node.
+      const add = this.fresh.filter((m) => this.byId.has(m.id) && this._matches(m)).map((m) => this._node(m)).reverse();
       this.fresh = [];
       this.list.prepend(...add);
     }
