@@ -25,26 +25,28 @@ from __future__ import annotations
 
 import os
 
-# Before numpy loads: one BLAS thread, so the matrix-vector products stay on our one core.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# Before numpy loads: one BLAS thread, so the matrix-vector products stay on our one core
+# (only when run as the benchmark, not when a test imports this module).
+if __name__ == "__main__":
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
-import string  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import math
+import platform
+import random
+import string
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np  # noqa: E402
-from scipy.optimize import brentq  # noqa: E402
+import numpy as np
+from scipy.optimize import brentq
 
-from alphawire.analytics import extract_tickers, gamma_exposure, sentiment  # noqa: E402
-from alphawire.analytics.options import bs_gamma_array  # noqa: E402
+from alphawire.analytics import extract_tickers, gamma_exposure, sentiment
+from alphawire.analytics.options import bs_gamma_array
 
 SPOT = 5_000.0
 GRID = 81
