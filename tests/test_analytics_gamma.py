@@ -208,3 +208,53 @@ def test_zero_gamma_is_a_root_of_the_repriced_chain(
     below = gamma_exposure(chain, z - 1e-5, unit="shares").total
     above = gamma_exposure(chain, z + 1e-5, unit="shares").total
     assert below * above <= 0 or min(abs(below), abs(above)) < 1e-9 * max(1.0, abs(profile.total))
+
+
+def test_chain_lines_from_option_contract_records() -> None:
+    """OptionContract records become lines with years to the 4 pm New York close (ACT/365); no-IV lines are left out."""
+    from datetime import UTC, date, datetime
+
+    from alphawire.analytics import chain_lines
+    from alphawire.sources.records import OptionContract
+
+    def contract(expiry: date, kind: str, iv: float | None) -> OptionContract:
+        return OptionContract(
+            occ="X",
+            expiry=expiry,
+            strike=500.0,
+            option_kind=kind,
+            bid=1,
+            ask=1.1,
+            last=1,  # type: ignore[arg-type]
+            volume=0,
+            open_interest=10,
+            iv=iv,
+        )
+
+    # 2024-06-03 13:30 UTC is 09:30 New York (EDT, UTC−4); the close is 20:00 UTC.
+    as_of = datetime(2024, 6, 3, 13, 30, tzinfo=UTC)
+    lines = chain_lines(
+        [
+            contract(date(2024, 6, 3), "call", 0.2),
+            contract(date(2024, 6, 10), "put", 0.25),
+            contract(date(2024, 6, 3), "put", None),
+        ],
+        as_of,
+    )
+    assert len(lines) == 2
+    assert lines[0] == {
+        "strike": 500.0,
+        "kind": "call",
+        "open_interest": 10,
+        "iv": 0.2,
+        "years": pytest.approx(6.5 / 24 / 365),
+        "multiplier": 100,
+    }
+    assert lines[1]["years"] == pytest.approx((7 + 6.5 / 24) / 365)
+    # after the close a 0-DTE line has negative years, so no gamma
+    after = chain_lines(
+        [contract(date(2024, 6, 3), "call", 0.2)], datetime(2024, 6, 3, 21, 0, tzinfo=UTC)
+    )
+    assert after[0]["years"] < 0 and gamma_exposure(after, 500.0).total == 0.0
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        chain_lines([], datetime(2024, 6, 3))

@@ -117,3 +117,26 @@ def test_universe_may_be_any_collection() -> None:
 def test_blacklist_holds_the_documented_words() -> None:
     """The issue's named chat words are on the blacklist."""
     assert {"I", "A", "CEO", "DD", "IT", "ALL", "YOLO"} <= CHAT_WORDS
+
+
+_words = st.lists(
+    st.one_of(
+        st.sampled_from(sorted(UNIVERSE)),
+        st.sampled_from(sorted(CHAT_WORDS)),
+        st.from_regex(r"[A-Za-z]{1,7}", fullmatch=True),
+    ).flatmap(lambda w: st.sampled_from([w, "$" + w, "$" + w.lower(), w + ",", "$5"])),
+    max_size=20,
+)
+
+
+@given(_words)
+def test_extracted_tickers_are_unique_universe_members_named_in_the_text(words: list[str]) -> None:
+    """Whatever the post, every ticker returned is in the universe, named in the text, and listed once."""
+    text = " ".join(words)
+    found = extract_tickers(text, UNIVERSE)
+    assert len(found) == len(set(found))
+    assert set(found) <= UNIVERSE
+    for ticker in found:
+        assert ("$" + ticker.lower()) in text.lower() or (
+            ticker in text and ticker not in CHAT_WORDS
+        )

@@ -638,3 +638,6 @@ def _local_outbox(data_dir: Path | None) -> Any:
     if not path.exists():
         raise click.ClickException(f"the hub is unreachable and there is no outbox at {path}")
     return Outbox(path)
+
+
+main.add_command(__import__("alphawire.cli_record").cli_record.record)

@@ -24,7 +24,13 @@ from alphawire.analytics.flow import (
     trade_side,
     unusual_option,
 )
-from alphawire.analytics.gamma import GammaProfile, GexUnit, gamma_exposure
+from alphawire.analytics.gamma import (
+    ContractLike,
+    GammaProfile,
+    GexUnit,
+    chain_lines,
+    gamma_exposure,
+)
 from alphawire.analytics.macro import (
     curve_regime,
     parse_fred_csv,
@@ -45,6 +51,7 @@ __all__ = [
     "CHAT_WORDS",
     "FINANCE_LEXICON",
     "SQUEEZE_WEIGHTS",
+    "ContractLike",
     "GammaProfile",
     "GexUnit",
     "OptionKind",
@@ -57,6 +64,7 @@ __all__ = [
     "bs_delta",
     "bs_gamma",
     "bs_gamma_array",
+    "chain_lines",
     "classify_print",
     "curve_regime",
     "detect_sweeps",

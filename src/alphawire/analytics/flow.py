@@ -102,8 +102,8 @@ def unusual_option(
     side = trade_side(last, bid, ask)
     return UnusualOption(
         kind=kind,
-        strike=strike,
-        dte=dte,
+        strike=float(strike),
+        dte=float(dte),
         vol_oi=vol_oi,
         premium=volume * last * 100,
         otm_pct=(strike - spot) / spot if kind == "call" else (spot - strike) / spot,

@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from itertools import repeat
 from operator import eq, itemgetter, methodcaller
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from alphawire.analytics.options import MIN_VOL_SQRT_T, FloatArray, bs_gamma_array
 from alphawire.errors import ValidationError
@@ -133,6 +134,57 @@ def _sum_by(where: npt.NDArray[np.intp], values: FloatArray, size: int) -> Float
     return np.asarray(np.bincount(where, weights=values, minlength=size), dtype=np.float64)
 
 
+class ContractLike(Protocol):
+    """What ``chain_lines`` reads: the fields of ``alphawire.sources.records.OptionContract``."""
+
+    @property
+    def expiry(self) -> date: ...
+    @property
+    def strike(self) -> float: ...
+    @property
+    def option_kind(self) -> str: ...
+    @property
+    def open_interest(self) -> float: ...
+    @property
+    def iv(self) -> float | None: ...
+    @property
+    def multiplier(self) -> int: ...
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+EXPIRY_CLOSE = time(16, 0)  # US equity options stop trading at the 4 pm New York close
+
+
+def chain_lines(contracts: Iterable[ContractLike], as_of: datetime) -> list[dict[str, Any]]:
+    """``gamma_exposure`` lines from option-chain contracts (``OptionContract`` records).
+
+    ``years = (expiry at 16:00 New York − as_of) / 365 days`` (ACT/365, to the minute, so a
+    0-DTE contract still has gamma until the close and none after it). Contracts without an
+    ``iv`` are left out (their gamma is unknown, not 0). ``as_of`` must be timezone-aware.
+    """
+    if as_of.tzinfo is None:
+        raise ValidationError(f"as_of must be timezone-aware, got {as_of!r}", [{"field": "as_of"}])
+    lines: list[dict[str, Any]] = []
+    for c in contracts:
+        if c.iv is None:
+            continue
+        close = datetime.combine(c.expiry, EXPIRY_CLOSE, NEW_YORK)
+        lines.append(
+            {
+                "strike": c.strike,
+                "kind": c.option_kind,
+                "open_interest": c.open_interest,
+                "iv": c.iv,
+                "years": (close - as_of).total_seconds() / _SECONDS_PER_YEAR,
+                "multiplier": c.multiplier,
+            }
+        )
+    return lines
+
+
+_SECONDS_PER_YEAR = 365 * 24 * 3600.0
+
+
 def _wall(strikes: FloatArray, gex: FloatArray) -> float | None:
     if len(gex) == 0 or not gex.max() > 0:
         return None
@@ -176,6 +228,10 @@ def _zero_gamma(
     flips = np.flatnonzero(signs[:-1] != signs[1:])
     if len(flips) == 0:
         return None
+    # Imported here: scipy.optimize takes ~0.3 s to load, which every importer of
+    # alphawire.analytics (the FINRA and FRED sources, the CLI) would otherwise pay.
+    from scipy.optimize import brentq
+
     lows, highs = grid[nonzero[flips]], grid[nonzero[flips + 1]]
     distance = np.maximum(0.0, np.maximum(lows - spot, spot - highs))
     best: float | None = None

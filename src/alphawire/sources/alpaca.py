@@ -24,7 +24,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -45,8 +45,8 @@ class AlpacaOptions(SourceOptions):
     symbols: list[Symbol] | None = None
     quotes: bool = True
     trades: bool = True
-    key_env: str = "APCA_API_KEY_ID"
-    secret_env: str = "APCA_API_SECRET_KEY"
+    api_key_env: str = "APCA_API_KEY_ID"
+    secret_key_env: str = "APCA_API_SECRET_KEY"
     url: str | None = Field(default=None, description="stream URL override (tests, proxies)")
     retry: Duration = Field(default=3600.0, ge=60.0, description="wait after a fatal refusal")
 
@@ -73,8 +73,8 @@ class AlpacaSource:
     ) -> None:
         env = os.environ if environ is None else environ
         self.options = options
-        self.key = env.get(options.key_env, "")
-        self.secret = env.get(options.secret_env, "")
+        self.key = env.get(options.api_key_env, "")
+        self.secret = env.get(options.secret_key_env, "")
         self._factory = stream  # StockDataStream unless a test hands in its stand-in
         self._status = SourceStatus()
         self._books: dict[str, _Book] = {}
@@ -91,15 +91,14 @@ class AlpacaSource:
             problem = self._missing()
             if problem is None:
                 problem = await self._stream(ctx)
-            self._fail("unavailable", problem, ctx.clock.now())
+            now = ctx.clock.now()
+            self._fail("unavailable", problem, now)
+            self._status.next_attempt = now + timedelta(seconds=self.options.retry)
             await ctx.clock.sleep(self.options.retry)
 
     def _missing(self) -> str | None:
-        unset = [
-            n
-            for n, v in ((self.options.key_env, self.key), (self.options.secret_env, self.secret))
-            if not v
-        ]
+        wanted = ((self.options.api_key_env, self.key), (self.options.secret_key_env, self.secret))
+        unset = [name for name, value in wanted if not value]
         if unset:
             return f"{' and '.join(unset)} not set (a free key: https://alpaca.markets)"
         if self._factory is None:

@@ -17,15 +17,15 @@ padding spaces (``parse_occ``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import Field
 
 from alphawire.calendar import NEW_YORK
-from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
+from alphawire.sources.base import BadPayload, RateLimited, SourceContext, SourceUnavailable
 from alphawire.sources.http import NotFound
 from alphawire.sources.options import Duration, HttpOptions, Symbol
 from alphawire.sources.polling import PollingSource
@@ -113,6 +113,10 @@ class CboeSource(PollingSource):
             except BadPayload as exc:
                 self.note_problem(exc)
                 continue
+            except RateLimited as exc:
+                # Keep what was read; the base class waits as the vendor asked.
+                self.note_problem(exc)
+                break
             if response is None:  # 304: unchanged since the last round
                 continue
             try:
@@ -129,8 +133,8 @@ class CboeSource(PollingSource):
         """The ``OptionChain`` in a delayed-quotes body; ``BadPayload`` naming what is wrong."""
         where = f"{self.name}: {symbol}"
         try:
-            document = json.loads(body)
-        except ValueError as exc:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise BadPayload(f"{where}: not JSON (truncated?): {exc}") from None
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("options"), list):
@@ -180,6 +184,10 @@ def _number(row: Mapping[str, Any], key: str, where: str) -> float:
 
 def _optional(row: Mapping[str, Any], key: str, where: str) -> float | None:
     value = row.get(key)
+    if isinstance(value, float):  # the common case first: a chain has ~10 per contract
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):

@@ -1,0 +1,212 @@
+"""The scripted scenarios emit exactly what ``alphawire.sources.sim.scenarios`` documents,
+within the first simulated minute."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from alphawire.sources.records import (
+    MacroObservation,
+    Mentions,
+    OptionChain,
+    OptionTrade,
+    Quote,
+    Record,
+    ShortInterest,
+    ShortVolume,
+    SocialPost,
+    Trade,
+)
+from alphawire.sources.sim.scenarios import FLIP_FRACTION
+from sim_fixtures import OPEN, at, first_minute, simulation
+
+
+def of(records: Sequence[Record], cls: type, symbol: str | None = None) -> list:  # type: ignore[type-arg]
+    return [r for r in records if isinstance(r, cls) and (symbol is None or r.symbol == symbol)]
+
+
+def dealer_gamma(chain: OptionChain) -> float:
+    """GEX from a chain's own fields: Σ ±gamma·OI·100·spot²·0.01, calls +, puts −."""
+    total = sum(
+        (1 if c.option_kind == "call" else -1) * (c.gamma or 0.0) * c.open_interest
+        for c in chain.contracts
+    )
+    return total * 100 * chain.spot**2 * 0.01
+
+
+def test_sentiment_spike_on_gme() -> None:
+    """GME mentions jump to 2,400 (from 180) at 5 s and 3,100 at 20 s; 30 bullish
+    r/wallstreetbets posts naming GME arrive every half second from 5 s."""
+    records = first_minute()
+    mentions = [m for m in of(records, Mentions, "GME") if m.ts > OPEN]
+    assert [(m.ts, m.mentions, m.mentions_24h_ago, m.rank) for m in mentions] == [
+        (at(5), 2400, 180, 1),
+        (at(20), 3100, 180, 1),
+    ]
+    times = {at(5 + 0.5 * n) for n in range(30)}
+    spike = [
+        p
+        for p in of(records, SocialPost)
+        if p.ts in times and p.community == "wallstreetbets" and "GME" in p.text
+    ]
+    assert {p.ts for p in spike} == times
+    assert all(
+        any(w in p.text for w in ("moon", "Bought", "squeeze", "win", "bullish")) for p in spike
+    )
+
+
+def test_darkpool_accumulation_on_nvda() -> None:
+    """Twelve off-exchange NVDA blocks of 25,000-60,000 shares on FINN/FINY every 2.5 s from
+    10 s, each at or above the mid, and NVDA ends the window higher."""
+    blocks = [t for t in of(first_minute(), Trade, "NVDA") if t.size >= 25_000]
+    assert [t.ts for t in blocks] == [at(10 + 2.5 * n) for n in range(12)]
+    for n, t in enumerate(blocks):
+        assert t.off_exchange and t.venue == ("FINN" if n % 2 == 0 else "FINY")
+        assert t.size <= 60_000
+        assert t.bid is not None and t.ask is not None
+        assert t.price >= (t.bid + t.ask) / 2
+    quotes = of(first_minute(), Quote, "NVDA")
+    assert (
+        next(q for q in quotes if q.ts >= at(40)).bid
+        > [q for q in quotes if q.ts <= at(10)][-1].bid
+    )
+
+
+def test_unusual_options_burst_on_amd() -> None:
+    """Six 4-exchange ISO sweeps of one AMD call at the ask, blocks of 1,500 (mid) and 2,000
+    (ask), and a chain at 32 s where that call's volume is over five times its OI of 1,200."""
+    records = first_minute()
+    trades = [t for t in of(records, OptionTrade, "AMD") if t.ts <= at(32)]
+    target = next(t.occ for t in trades if t.condition == "ISO" and t.ts >= at(14.9))
+    burst = [t for t in trades if t.occ == target]
+    sweeps = [t for t in burst if t.condition == "ISO"]
+    assert len(sweeps) == 24
+    for n in range(6):
+        legs = [
+            t
+            for t in sweeps
+            if at(15 + 2.5 * n) - timedelta(milliseconds=50) < t.ts <= at(15 + 2.5 * n)
+        ]
+        assert len(legs) == 4 and len({t.exchange for t in legs}) == 4
+        assert all(t.price == t.ask for t in legs)
+        assert 400 <= sum(t.size for t in legs) <= 800
+    blocks = [(t.ts, t.size, t.price == t.ask) for t in burst if t.size >= 1500]
+    assert blocks == [(at(21), 1500.0, False), (at(26), 2000.0, True)]
+    chain = next(c for c in of(records, OptionChain, "AMD") if c.ts == at(32))
+    contract = next(c for c in chain.contracts if c.occ == target)
+    assert contract.option_kind == "call" and contract.open_interest == 1200
+    assert contract.strike >= 1.05 * 151.0 and (contract.expiry - OPEN.date()).days >= 2
+    assert contract.volume > 5 * contract.open_interest
+
+
+def test_squeeze_setup_on_gme() -> None:
+    """GME opens crowded (24 % of float short, ~16 days to cover, borrow 42 %, utilization
+    96 %, yesterday 62 % short volume), borrow jumps to 85 % / 99 % at 25 s, and the price
+    rises about 9 % from 20 to 50 s on heavier prints."""
+    records = first_minute()
+    first, second = of(records, ShortInterest, "GME")
+    assert first.ts == OPEN and first.float_shares == 380e6
+    assert first.short_interest / first.float_shares == pytest.approx(0.24, abs=0.01)
+    assert first.days_to_cover == pytest.approx(16, abs=1.5)
+    assert (first.borrow_fee, first.utilization) == (0.42, 0.96)
+    assert (second.ts, second.borrow_fee, second.utilization) == (at(25), 0.85, 0.99)
+    (sv,) = of(records, ShortVolume, "GME")
+    assert sv.short_volume / sv.total_volume == pytest.approx(0.62, abs=1e-6)
+    quotes = of(records, Quote, "GME")
+    before = [q for q in quotes if q.ts <= at(20)][-1].last
+    after = next(q for q in quotes if q.ts >= at(50)).last
+    assert after / before == pytest.approx(1.09, abs=0.03)
+    prints = of(records, Trade, "GME")
+    during = sum(1 for t in prints if at(20) < t.ts <= at(50))
+    assert during > 2 * sum(1 for t in prints if t.ts <= at(20))
+
+
+def test_gamma_flip_crossing_on_spy() -> None:
+    """SPY's dealer gamma from its chain is positive at 20 s (spot above the flip at 99.75 %
+    of the open) and negative at 50 s after SPY fell through the flip between 25 and 45 s."""
+    records = first_minute()
+    chains = {c.ts: c for c in of(records, OptionChain, "SPY")}
+    flip = 598.0 * FLIP_FRACTION
+    assert chains[at(20)].spot > flip and dealer_gamma(chains[at(20)]) > 0
+    assert chains[at(50)].spot < flip and dealer_gamma(chains[at(50)]) < 0
+    mids = [((q.bid + q.ask) / 2, q.ts) for q in of(records, Quote, "SPY")]
+    crossing = next(ts for mid, ts in mids if mid < flip)
+    assert at(25) < crossing < at(45)
+
+
+def test_gamma_flip_is_where_dealer_gamma_changes_sign() -> None:
+    """Re-priced at spots around it, the SPY book's dealer gamma is negative just below the
+    flip and positive just above it."""
+    sim = simulation()
+    sim.advance_to(OPEN)
+    book = sim.options["SPY"]
+    flip = 598.0 * FLIP_FRACTION
+    assert book.gamma_exposure(OPEN, flip) == pytest.approx(0.0, abs=1e6)
+    assert book.gamma_exposure(OPEN, flip - 1.0) < 0 < book.gamma_exposure(OPEN, flip + 1.0)
+
+
+def test_curve_inversion_at_30_seconds() -> None:
+    """T10Y2Y history is positive; at 30 s the session's observations put DGS2 (4.30) above
+    DGS10 (4.21): T10Y2Y -0.09, VIX 21.4."""
+    macro = of(first_minute(), MacroObservation)
+    history = [m for m in macro if m.ts == OPEN]
+    assert {m.series for m in history} == {
+        "DGS10",
+        "DGS2",
+        "T10Y2Y",
+        "VIXCLS",
+        "FEDFUNDS",
+        "CPIAUCSL",
+        "UNRATE",
+    }
+    spreads = [m.value for m in history if m.series == "T10Y2Y"]
+    assert len(spreads) == 20 and all(v > 0 for v in spreads)
+    by_date: dict[tuple[str, object], float] = {
+        (m.series, m.observation_date): m.value for m in history
+    }
+    for m in history:
+        if m.series == "T10Y2Y":
+            assert m.value == pytest.approx(
+                by_date[("DGS10", m.observation_date)] - by_date[("DGS2", m.observation_date)],
+                abs=0.0051,
+            )
+    today = {m.series: m.value for m in macro if m.ts == at(30)}
+    assert today == {"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33}
+
+
+def test_scenarios_skip_symbols_not_watched_and_can_be_off() -> None:
+    """Without GME, NVDA, AMD and SPY only the curve inversion plays; with scenarios off,
+    nothing scripted happens."""
+    sim = simulation(watchlist=("AAPL", "TSLA"))
+    records = sim.advance_to(at(60))
+    assert {r.symbol for r in records if r.symbol} == {"AAPL", "TSLA"}
+    assert any(isinstance(r, MacroObservation) and r.ts == at(30) for r in records)
+    from alphawire.calendar import default_calendar
+    from alphawire.sources.sim import MarketSimulation
+
+    quiet = MarketSimulation(
+        ("NVDA",), seed=7, start=OPEN, calendar=default_calendar(), scenarios_on=False
+    )
+    assert not any(
+        isinstance(r, Trade) and r.size >= 25_000 and r.ts in {at(10 + 2.5 * n) for n in range(12)}
+        for r in quiet.advance_to(at(60))
+    )
+
+
+def test_analytics_find_the_same_flip_and_regime_change() -> None:
+    """``alphawire.analytics.gamma`` on the emitted SPY chains puts zero-gamma within 0.1 % of
+    the scripted flip and reads the regime as positive at 20 s, negative at 50 s."""
+    from alphawire.analytics.gamma import chain_lines, gamma_exposure
+
+    chains = {c.ts: c for c in of(first_minute(), OptionChain, "SPY")}
+    flip = 598.0 * FLIP_FRACTION
+    regimes = []
+    for ts in (at(20), at(50)):
+        chain = chains[ts]
+        profile = gamma_exposure(chain_lines(chain.contracts, ts), chain.spot, rate=0.043)
+        assert profile.zero_gamma == pytest.approx(flip, rel=1e-3)
+        regimes.append(profile.regime)
+    assert regimes == ["positive", "negative"]
