@@ -25,7 +25,7 @@ import orjson
 from pydantic import Field
 
 from alphawire.calendar import NEW_YORK
-from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
+from alphawire.sources.base import BadPayload, RateLimited, SourceContext, SourceUnavailable
 from alphawire.sources.http import NotFound
 from alphawire.sources.options import Duration, HttpOptions, Symbol
 from alphawire.sources.polling import PollingSource
@@ -113,6 +113,10 @@ class CboeSource(PollingSource):
             except BadPayload as exc:
                 self.note_problem(exc)
                 continue
+            except RateLimited as exc:
+                # Keep what was read; the base class waits as the vendor asked.
+                self.note_problem(exc)
+                break
             if response is None:  # 304: unchanged since the last round
                 continue
             try:
