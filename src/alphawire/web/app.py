@@ -21,6 +21,7 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web import alerts_api, api, channels_api, dashboard, metrics, producer, websocket
+from alphawire.web.docs import install_docs
 from alphawire.web.errors import install_error_handlers
 from alphawire.web.schemas import component_schemas
 
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
         version=__version__,
         summary="Real-time market-intelligence hub",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by install_docs: no CDN
         redoc_url=None,
     )
     app.state.node = node
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
 
     install_error_handlers(app)
+    install_docs(app)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:
