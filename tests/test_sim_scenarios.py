@@ -194,3 +194,19 @@ def test_scenarios_skip_symbols_not_watched_and_can_be_off() -> None:
         isinstance(r, Trade) and r.size >= 25_000 and r.ts in {at(10 + 2.5 * n) for n in range(12)}
         for r in quiet.advance_to(at(60))
     )
+
+
+def test_analytics_find_the_same_flip_and_regime_change() -> None:
+    """``alphawire.analytics.gamma`` on the emitted SPY chains puts zero-gamma within 0.1 % of
+    the scripted flip and reads the regime as positive at 20 s, negative at 50 s."""
+    from alphawire.analytics.gamma import chain_lines, gamma_exposure
+
+    chains = {c.ts: c for c in of(first_minute(), OptionChain, "SPY")}
+    flip = 598.0 * FLIP_FRACTION
+    regimes = []
+    for ts in (at(20), at(50)):
+        chain = chains[ts]
+        profile = gamma_exposure(chain_lines(chain.contracts, ts), chain.spot, rate=0.043)
+        assert profile.zero_gamma == pytest.approx(flip, rel=1e-3)
+        regimes.append(profile.regime)
+    assert regimes == ["positive", "negative"]
