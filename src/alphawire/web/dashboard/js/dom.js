@@ -23,7 +23,11 @@ export function el(tag, props = {}, ...children) {
 /** Set a node's text only when it changed (cheap, and keeps MutationObservers quiet). */
 export function setText(node, value) {
   const text = value === null || value === undefined ? "" : String(value);
-  if (node.textContent !== text) node.textContent = text;
+  const first = node.firstChild;
+  // Changing the existing text node's data is cheaper than replacing the node.
+  if (first !== null && first === node.lastChild && first.nodeType === 3) {
+    if (first.data !== text) first.data = text;
+  } else if (node.textContent !== text) node.textContent = text;
 }
 
 export function clear(node) {
