@@ -245,3 +245,15 @@ def test_options_are_validated() -> None:
         CboeOptions(symbols=["SP Y"])
     assert CboeOptions(interval="2m", symbols=["spy"]).interval == 120.0
     assert CboeOptions(symbols=["spy"]).symbols == ["SPY"]
+
+
+async def test_one_symbol_refused_with_403_does_not_stop_the_others(vendors: FakeVendors) -> None:
+    """A 403 for one symbol (storage behind a CDN answers a missing file so) skips it only."""
+    vendors.script(SPX, Reply.forbidden())
+    source = make(vendors)
+    ctx = RecordingContext(MONDAY_1050_NY, watchlist=("SPY", "SPX"))
+    task = await run_until_sleeping(source, ctx)
+    await stop(task)
+    assert [r.symbol for r in ctx.records] == ["SPY"]
+    assert source.status().state == "degraded"
+    assert source.status().detail["not_listed"] == ["SPX"]

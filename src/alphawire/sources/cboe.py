@@ -26,7 +26,6 @@ from pydantic import Field
 
 from alphawire.calendar import NEW_YORK
 from alphawire.sources.base import BadPayload, RateLimited, SourceContext, SourceUnavailable
-from alphawire.sources.http import NotFound
 from alphawire.sources.options import Duration, HttpOptions, Symbol
 from alphawire.sources.polling import PollingSource
 from alphawire.sources.records import OptionChain, OptionContract, OptionKind, Record
@@ -106,7 +105,9 @@ class CboeSource(PollingSource):
         for symbol in symbols:
             try:
                 response = await self.http.get(self.url(symbol), expect="json")
-            except NotFound as exc:
+            except SourceUnavailable as exc:
+                # Per symbol: CBOE's CDN answers a symbol it has no file for with 404, or with
+                # 403 as storage behind a CDN does; only all symbols refused is the vendor's.
                 missing.append(symbol)
                 self.note_problem(exc)
                 continue
@@ -126,7 +127,8 @@ class CboeSource(PollingSource):
                 self.note_problem(exc)
         self._status.detail["not_listed"] = missing
         if symbols and len(missing) == len(symbols):
-            raise SourceUnavailable(f"{self.name}: CBOE lists none of {', '.join(symbols)}")
+            reasons = "; ".join(str(p) for p in self._problems[:3])
+            raise SourceUnavailable(f"{self.name}: every symbol refused: {reasons}")
         return chains
 
     def parse(self, symbol: str, body: bytes, now: datetime) -> OptionChain:
