@@ -1,6 +1,6 @@
 // DOM and formatting helpers. Everything a producer sends reaches the page through `text`
-// (textContent) or attribute values set with setAttribute: never as markup. There is no
-// innerHTML anywhere in the dashboard (tests/test_dashboard_assets.py checks it).
+// (textContent) or attribute values set with setAttribute: never as markup. No HTML-parsing
+// sink is used anywhere in the dashboard (tests/test_dashboard_assets.py checks it).
 
 /** Create an element: el("td", {class: "num", text: "1.00", title: "..."}, child, ...). */
 export function el(tag, props = {}, ...children) {
