@@ -37,6 +37,8 @@ def test_docs_pages_load_only_local_assets(hub: RunningHub, page: str, scripts: 
             assert asset.status_code == 200, url
             assert len(asset.content) > 100, url
         bundle = next(u for u in urls if u.endswith(".js"))
-        assert http.get(bundle).headers["content-type"].startswith(
-            ("application/javascript", "text/javascript")
+        assert (
+            http.get(bundle)
+            .headers["content-type"]
+            .startswith(("application/javascript", "text/javascript"))
         )
