@@ -130,7 +130,7 @@ username = "alphawire"
 
 [[routes]]
 name = "darkpool"
-webhook_url = "https://discord.com/api/webhooks/1/aaa"
+webhook_url = "https://discord.com/api/webhooks/100000000000000001/aaa"
 match = { alert_type = ["dark_pool"], symbol = ["SPY", "Q*"] }
 continue = true
 mentions = "roles"
@@ -142,7 +142,7 @@ match = { severity = ["critical"] }
 
 [[routes]]
 name = "rest"
-webhook_url = "https://discord.com/api/webhooks/3/ccc"
+webhook_url = "https://discord.com/api/webhooks/100000000000000003/ccc"
 thread_id = "123456789012345678"
 """
 
@@ -151,7 +151,9 @@ def test_route_table_first_match_and_continue(tmp_path: Path) -> None:
     """Routes match by globs; the first match wins unless it says continue."""
     path = tmp_path / "routes.toml"
     path.write_text(ROUTES)
-    table = RouteTable.from_toml(path, {"CRIT_HOOK": "https://discord.com/api/webhooks/2/bbb"})
+    table = RouteTable.from_toml(
+        path, {"CRIT_HOOK": "https://discord.com/api/webhooks/100000000000000002/bbb"}
+    )
     pick = lambda **a: [r.name for r in table.select({"alert_type": "x", "symbol": None, **a})]  # noqa: E731
     assert pick(alert_type="dark_pool", symbol="QQQ") == ["darkpool", "rest"]
     assert pick(alert_type="dark_pool", symbol="QQQ", severity="critical") == [
@@ -177,23 +179,38 @@ def test_route_table_first_match_and_continue(tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ("[[routes]]\nname='a'\n", "set webhook_url or webhook_url_env"),
-        ("[[routes]]\nname='a'\nwebhook_url='ftp://x'\n", "must start with https://"),
+        ("[[routes]]\nname='a'\nwebhook_url='ftp://x'\n", "not a Discord webhook URL"),
         ("[[routes]]\nname='a'\nwebhook_url_env='NOPE_NOT_SET'\n", "NOPE_NOT_SET is not set"),
         (
-            "[[routes]]\nname='a'\nwebhook_url='https://x'\nmatch={colour=['red']}\n",
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nmatch={colour=['red']}\n",
             "match key(s) colour",
         ),
         (
-            "[[routes]]\nname='a'\nwebhook_url='https://x'\nmentions='loud'\n",
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nmentions='loud'\n",
             "mentions must be one of",
         ),
-        ("[[routes]]\nname='a'\nwebhook_url='https://x'\nwebhok='x'\n", "unknown key(s) webhok"),
-        ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncooldown=-1\n", "cooldown"),
-        ("[[routes]]\nname='a'\nwebhook_url='https://x'\nthread_id='abc'\n", "snowflake"),
-        ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce='2m'\n", "(a): coalesce"),
-        ("[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce=301\n", "0 to 300"),
         (
-            "[[routes]]\nname='a'\nwebhook_url='https://x'\n[[routes]]\nname='a'\nwebhook_url='https://y'\n",
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nwebhok='x'\n",
+            "unknown key(s) webhok",
+        ),
+        (
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\ncooldown=-1\n",
+            "cooldown",
+        ),
+        (
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nthread_id='abc'\n",
+            "snowflake",
+        ),
+        (
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\ncoalesce='2m'\n",
+            "(a): coalesce",
+        ),
+        (
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\ncoalesce=301\n",
+            "0 to 300",
+        ),
+        (
+            "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\n[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/222222222222222222/y'\n",
             "unique",
         ),
         ("routes = 3\n", "one or more [[routes]]"),
@@ -213,7 +230,7 @@ def test_route_table_errors_name_the_problem(tmp_path: Path, text: str, fragment
 def test_default_route_from_environment() -> None:
     """Without a route file, ALPHAWIRE_DISCORD_WEBHOOK_URL makes one catch-all route."""
     table = RouteTable.from_env(
-        {"ALPHAWIRE_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/9/z"}
+        {"ALPHAWIRE_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/100000000000000009/z"}
     )
     assert [r.name for r in table.select({"alert_type": "anything"})] == ["default"]
     assert RouteTable.from_env({}).routes == ()
@@ -228,8 +245,8 @@ def test_route_coalesce_takes_seconds_or_a_duration(
     """``coalesce`` is a number of seconds or a string such as "2s" or "500ms"; off by default."""
     path = tmp_path / "routes.toml"
     path.write_text(
-        f"[[routes]]\nname='a'\nwebhook_url='https://x'\ncoalesce={value}\n"
-        "[[routes]]\nname='b'\nwebhook_url='https://y'\n"
+        f"[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\ncoalesce={value}\n"
+        "[[routes]]\nname='b'\nwebhook_url='https://discord.com/api/webhooks/222222222222222222/y'\n"
     )
     table = RouteTable.from_toml(path, {})
     a, b = table.routes

@@ -145,7 +145,8 @@ async def test_oversized_alert_arrives_repaired(
 async def test_unknown_webhook_is_disabled_after_one_try(
     hub_factory: Any, discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    """A 404 Unknown Webhook disables the route after one request; other routes carry on."""
+    """A 404 Unknown Webhook disables the route after one request and holds its alerts
+    (none dead-lettered, the webhook's token shown nowhere); other routes carry on."""
     good = discord.add_webhook("444", "tok-d")
     gone = discord.url("999", "whatever")
     hub = hub_factory(
@@ -159,21 +160,50 @@ async def test_unknown_webhook_is_disabled_after_one_try(
         stats = (await http.get("/api/v1/ws/stats")).json()["alerts"]
         dead = (await http.get("/api/v1/alerts/dead")).json()["dead"]
     assert stats["discord:gone"]["disabled"].startswith("disabled")
-    assert stats["discord:gone"]["dead_total"] == 5
+    assert stats["discord:gone"]["held"] == 5
+    assert stats["discord:gone"]["dead_total"] == 0
     assert "whatever" not in str(stats)
-    assert {d["destination"] for d in dead} == {"discord:gone"}
-    assert all("whatever" not in (d["last_error"] or "") for d in dead)
+    assert dead == []
 
 
-async def test_dead_letter_replay_after_fixing_the_webhook(
+async def test_held_alerts_go_once_the_webhook_is_fixed_and_the_route_enabled(
     hub_factory: Any, discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    """Dead letters of a disabled webhook are delivered once it exists and they are replayed."""
+    """Alerts held by a disabled webhook are delivered once it exists and the route is
+    enabled with `alphawire alerts enable`."""
     url = discord.url("555", "tok-e")  # not registered yet: 404
     hub = hub_factory(alert_routes=routes_file(tmp_path, ("desk", url, "")))
     (result,) = await post_alerts(hub, [alert(1)])
     await wait_for(lambda: discord.statuses("555") == [404])
     discord.add_webhook("555", "tok-e")
+    env = {**os.environ, "ALPHAWIRE_PUBLISH_TOKEN": hub.token}
+    cli = [sys.executable, "-m", "alphawire", "alerts"]
+    enable = await asyncio.to_thread(
+        subprocess.run,
+        [*cli, "enable", "desk", "--url", hub.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert enable.returncode == 0, enable.stderr
+    await wait_for(lambda: len(discord.messages("555")) == 1)
+    await wait_for(lambda: hub.node.alerts.stats()["discord:desk"]["sent"] == 1)
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        state = (await http.get(f"/api/v1/alerts/{result['id']}")).json()
+    desk = next(d for d in state["deliveries"] if d["destination"] == "discord:desk")
+    assert desk["state"] == "sent"
+    assert desk["message_id"] == discord.messages("555")[0]["id"]
+
+
+async def test_dead_letter_replay(hub_factory: Any, discord: FakeDiscord, tmp_path: Path) -> None:
+    """An alert Discord refused (400) is dead-lettered, listed by `alerts dead`, and
+    delivered again by `alerts replay`."""
+    url = discord.add_webhook("556", "tok-e")
+    hub = hub_factory(alert_routes=routes_file(tmp_path, ("desk", url, "")))
+    discord.fail_next(1, status=400)
+    (result,) = await post_alerts(hub, [alert(1)])
+    await wait_for(lambda: hub.node.alerts.stats()["discord:desk"]["dead_total"] == 1)
     env = {**os.environ, "ALPHAWIRE_PUBLISH_TOKEN": hub.token}
     cli = [sys.executable, "-m", "alphawire", "alerts"]
     listed = await asyncio.to_thread(
@@ -194,12 +224,7 @@ async def test_dead_letter_replay_after_fixing_the_webhook(
         timeout=60,
     )
     assert replay.returncode == 0, replay.stderr
-    await wait_for(lambda: len(discord.messages("555")) == 1)
-    async with httpx.AsyncClient(base_url=hub.url) as http:
-        state = (await http.get(f"/api/v1/alerts/{result['id']}")).json()
-    desk = next(d for d in state["deliveries"] if d["destination"] == "discord:desk")
-    assert desk["state"] == "sent"
-    assert desk["message_id"] == discord.messages("555")[0]["id"]
+    await wait_for(lambda: len(discord.messages("556")) == 1)
 
 
 async def test_dedup_suppresses_repeats_within_the_cooldown(

@@ -181,6 +181,8 @@ def test_repeated_hits_count_orders_within_the_window() -> None:
     [
         ({"ts": datetime(2024, 6, 3, 14, 30)}, "timezone-aware"),
         ({"option_kind": "C"}, "option_kind must be"),
+        ({"expiry": "2024-06-21"}, "expiry must be a date"),
+        ({"occ": ""}, "occ must be a non-empty string"),
         ({"size": -1.0}, "print 0: size must be"),
         ({"strike": 0.0}, "print 0: strike must be"),
     ],

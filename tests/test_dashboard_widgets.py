@@ -335,12 +335,13 @@ def test_screenshots_of_the_dashboard_and_each_widget(dashboard: Dashboard, tmp_
         expect(page.locator(f"#w-{wid}")).to_have_attribute("data-state", "ready")
     page.wait_for_timeout(1500)  # let sparklines gather a few ticks
     files = [out / "dashboard-dark.png"]
-    page.screenshot(path=files[0])
+    page.screenshot(path=files[0], full_page=True)
     for section in page.locator("#grid > section").all():
         wid = section.get_attribute("data-widget")
         files.append(out / f"widget-{wid}.png")
         section.screenshot(path=files[-1])
     page.get_by_role("button", name="Theme").click()
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(300)
     files.append(out / "dashboard-light.png")
     page.screenshot(path=files[-1])

@@ -55,7 +55,7 @@ SUB_KEYS = {
     "thumbnail": {"url"},
     "author": {"name", "url", "icon_url"},
 }
-MARKER = re.compile(r"\n\((\d+)/(\d+)\)\Z")
+MARKER = re.compile(r"\n?\((\d+)/(\d+)\)\Z")
 CONTENT_CUT = re.compile(r"… \[truncated (\d+) more characters\]\Z")
 
 
@@ -139,16 +139,19 @@ def test_embed_rides_on_the_last_part_with_the_same_identity() -> None:
         assert payload["allowed_mentions"] == {"parse": []}
 
 
-def test_over_25_fields_keep_24_and_a_note() -> None:
-    """Thirty fields become the first 24 and a 25th saying 6 more were not shown."""
+def test_over_25_fields_go_on_in_a_continuation_message() -> None:
+    """Thirty fields: 25 in the first message's embed, 5 in a second marked (2/2)."""
     fields = [{"name": f"f{i}", "value": str(i), "inline": True} for i in range(30)]
-    embed = build_payloads("", {"fields": fields})[0]["embeds"][0]
-    assert embed["fields"][:24] == fields[:24]
-    assert embed["fields"][24] == {"name": TRUNCATED, "value": "6 more fields not shown"}
+    payloads = build_payloads("", {"fields": fields, "color": 5})
+    assert [p["content"] for p in payloads] == ["(1/2)", "(2/2)"]
+    assert payloads[0]["embeds"][0]["fields"] == fields[:25]
+    assert payloads[1]["embeds"][0]["fields"] == fields[25:]
+    assert all(p["embeds"][0]["color"] == 5 for p in payloads)
 
 
-def test_overlong_texts_are_clipped_with_a_marker() -> None:
-    """Each text over its own limit is cut and ends in the truncation marker."""
+def test_overlong_texts_go_on_rather_than_being_cut() -> None:
+    """A title over 256 goes on in the description, a field value over 1024 in a field named
+    "NAME (cont.)"; only a field name over 256 (a label) is cut with the marker."""
     embed = build_payloads(
         "",
         {
@@ -156,14 +159,19 @@ def test_overlong_texts_are_clipped_with_a_marker() -> None:
             "fields": [{"name": "n" * 300, "value": "v" * 1100}, {"name": " ", "value": "ok"}],
         },
     )[0]["embeds"][0]
-    assert len(embed["title"]) == 256 and embed["title"].endswith(TRUNCATED)
-    assert len(embed["fields"][0]["name"]) == 256 and embed["fields"][0]["name"].endswith(TRUNCATED)
-    assert len(embed["fields"][0]["value"]) == 1024
-    assert embed["fields"][1] == {"name": BLANK, "value": "ok"}
+    assert embed["title"] == "t" * 255 + "…"
+    assert embed["description"] == "…" + "t" * 45
+    first, second, blank = embed["fields"]
+    assert len(first["name"]) == 256 and first["name"].endswith(TRUNCATED)
+    assert first["value"] == "v" * 1024
+    assert second["name"].endswith(" (cont.)") and len(second["name"]) <= 256
+    assert second["value"] == "v" * 76
+    assert blank == {"name": BLANK, "value": "ok"}
 
 
-def test_embed_over_6000_is_cut_in_reading_order() -> None:
-    """Over 6000 characters the cut falls where the total is reached; later parts go."""
+def test_embed_over_6000_goes_on_in_reading_order() -> None:
+    """Over 6000 characters the embed is spread over messages: nothing is left out, each
+    message's embed is within the limit, the footer comes last."""
     embed = {
         "author": {"name": "a" * 200},
         "title": "t" * 200,
@@ -171,13 +179,14 @@ def test_embed_over_6000_is_cut_in_reading_order() -> None:
         "fields": [{"name": f"f{i}", "value": "v" * 1000} for i in range(5)],
         "footer": {"text": "footer"},
     }
-    out = build_payloads("", embed)[0]["embeds"][0]
-    assert embed_size(out) <= 6000
-    assert out["description"] == "d" * 4000
-    assert out["fields"][0] == {"name": "f0", "value": "v" * 1000}
-    assert out["fields"][-1]["value"].endswith(TRUNCATED)
-    assert len(out["fields"]) == 2
-    assert "footer" not in out
+    payloads = build_payloads("", embed)
+    outs = [p["embeds"][0] for p in payloads]
+    assert len(outs) == 2 and all(embed_size(out) <= 6000 for out in outs)
+    assert outs[0]["description"] == "d" * 4000
+    assert outs[0]["author"] == {"name": "a" * 200}
+    got = [f for out in outs for f in out.get("fields", [])]
+    assert got == [{"name": f"f{i}", "value": "v" * 1000} for i in range(5)]
+    assert "footer" not in outs[0] and outs[-1]["footer"] == {"text": "footer"}
 
 
 def test_colour_is_kept_repaired_or_dropped() -> None:
@@ -460,7 +469,9 @@ def test_every_payload_is_accepted_by_the_spec_and_limits(
                 assert set(out.get(key, {})) <= allowed
             for field in out.get("fields", []):
                 assert set(field) <= {"name", "value", "inline"}
-    assert all("embeds" not in p for p in payloads[:-1])
+    # Embeds ride on the last content part and the continuation messages after it.
+    carrying = [i for i, p in enumerate(payloads) if "embeds" in p]
+    assert carrying == list(range(carrying[0], len(payloads))) if carrying else True
     assert len({p.get("username") for p in payloads}) == 1
 
 
@@ -481,21 +492,34 @@ def test_content_is_never_lost_silently(content: str, embed: dict[str, Any] | No
         assert content.startswith(kept) and len(kept) + int(cut.group(1)) == len(content)
 
 
+def as_text(value: Any) -> str:
+    """An embed text as the repair reads it: strings that are not blank, numbers written out."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else ""
+
+
 @PROPERTY
 @given(embed=EMBED)
-def test_embed_texts_are_kept_or_visibly_cut(embed: dict[str, Any]) -> None:
-    """A repaired embed text is the original, or a prefix of it ending in the marker."""
+def test_embed_texts_are_kept_whole_across_messages(embed: dict[str, Any]) -> None:
+    """The title (with what went on into the description) and the description, joined back
+    across continuation messages, are the original texts."""
     payloads = build_payloads("x", embed)
-    if "embeds" not in payloads[-1]:
+    outs = [e for p in payloads for e in p.get("embeds", [])]
+    if not outs:
         return
-    out = payloads[-1]["embeds"][0]
-    for key in ("title", "description"):
-        if key in out:
-            original = str(embed[key])
-            text = out[key]
-            assert text == original or (
-                text.endswith(TRUNCATED) and original.startswith(text[: -len(TRUNCATED)])
-            )
+    title = outs[0].get("title", "")
+    description = "".join(out.get("description", "") for out in outs)
+    original_title, original = as_text(embed.get("title")), as_text(embed.get("description"))
+    if len(original_title) > 256:
+        assert title == original_title[:255] + "…"
+        rest = "…" + original_title[255:]
+        assert description == (rest + "\n\n" + original if original else rest)
+    else:
+        assert title == original_title
+        assert description == original
 
 
 # -- the client against the fake ------------------------------------------------------------

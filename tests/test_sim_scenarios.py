@@ -113,6 +113,7 @@ def test_squeeze_setup_on_gme() -> None:
     assert first.days_to_cover == pytest.approx(16, abs=1.5)
     assert (first.borrow_fee, first.utilization) == (0.42, 0.96)
     assert (second.ts, second.borrow_fee, second.utilization) == (at(25), 0.85, 0.99)
+    assert second.short_interest == first.short_interest  # same settlement, same figure
     (sv,) = of(records, ShortVolume, "GME")
     assert sv.short_volume / sv.total_volume == pytest.approx(0.62, abs=1e-6)
     quotes = of(records, Quote, "GME")
@@ -194,3 +195,80 @@ def test_scenarios_skip_symbols_not_watched_and_can_be_off() -> None:
         isinstance(r, Trade) and r.size >= 25_000 and r.ts in {at(10 + 2.5 * n) for n in range(12)}
         for r in quiet.advance_to(at(60))
     )
+
+
+def test_analytics_find_the_same_flip_and_regime_change() -> None:
+    """``alphawire.analytics.gamma`` on the emitted SPY chains puts zero-gamma within 0.1 % of
+    the scripted flip and reads the regime as positive at 20 s, negative at 50 s."""
+    from alphawire.analytics.gamma import chain_lines, gamma_exposure
+
+    chains = {c.ts: c for c in of(first_minute(), OptionChain, "SPY")}
+    flip = 598.0 * FLIP_FRACTION
+    regimes = []
+    for ts in (at(20), at(50)):
+        chain = chains[ts]
+        profile = gamma_exposure(chain_lines(chain.contracts, ts), chain.spot, rate=0.043)
+        assert profile.zero_gamma == pytest.approx(flip, rel=1e-3)
+        regimes.append(profile.regime)
+    assert regimes == ["positive", "negative"]
+
+
+def test_the_analytics_see_each_scenario() -> None:
+    """The project's analytics read the scenarios as intended: AMD sweeps and an unusual call,
+    NVDA dark blocks, bullish GME posts, a crowded GME short, an inverted curve."""
+    from alphawire.analytics.darkpool import classify_print
+    from alphawire.analytics.flow import detect_sweeps, unusual_option
+    from alphawire.analytics.macro import curve_regime
+    from alphawire.analytics.sentiment import extract_tickers, sentiment
+    from alphawire.analytics.squeeze import squeeze_score
+
+    records = first_minute()
+    amd = [t for t in of(records, OptionTrade, "AMD") if t.ts <= at(30)]
+    sweeps = [
+        s for s in detect_sweeps(amd, window_ms=50) if len(s.exchanges) == 4 and s.side == "ask"
+    ]
+    assert len(sweeps) >= 6 and len({s.occ for s in sweeps}) == 1
+    chain = next(c for c in of(records, OptionChain, "AMD") if c.ts == at(32))
+    line = next(c for c in chain.contracts if c.occ == sweeps[0].occ)
+    read = unusual_option(
+        "call",
+        line.strike,
+        chain.spot,
+        7.0,
+        line.volume,
+        line.open_interest,
+        line.last,
+        line.bid,
+        line.ask,
+    )
+    assert read.unusual and read.opening
+
+    blocks = [t for t in of(records, Trade, "NVDA") if t.size >= 25_000]
+    for t in blocks:
+        cls = classify_print(t.size, t.price, t.bid, t.ask)
+        assert cls.is_block and cls.side in ("mid", "buy")
+
+    posts = [
+        p
+        for p in of(records, SocialPost)
+        if p.community == "wallstreetbets" and at(5) <= p.ts <= at(19.5)
+    ]
+    spike = [p for p in posts if "GME" in extract_tickers(p.text, {"GME", "AMC", "SPY"})]
+    assert len(spike) >= 30 and sum(sentiment(p.text) for p in spike) / len(spike) > 0.3
+
+    def score(si: ShortInterest) -> float | None:
+        assert si.float_shares is not None
+        return squeeze_score(
+            si_pct_float=si.short_interest / si.float_shares,
+            days_to_cover=si.days_to_cover,
+            borrow_fee=si.borrow_fee,
+            utilization=si.utilization,
+            float_shares=si.float_shares,
+        )
+
+    gme, aapl = of(records, ShortInterest, "GME")[0], of(records, ShortInterest, "AAPL")[0]
+    assert (score(gme) or 0) > 70 > 30 > (score(aapl) or 100)
+    t10y2y = next(
+        m for m in of(records, MacroObservation) if m.series == "T10Y2Y" and m.ts == at(30)
+    )
+    assert curve_regime(t10y2y.value) == "inverted"

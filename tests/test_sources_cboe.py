@@ -121,6 +121,21 @@ async def test_429_then_success_waits_retry_after(vendors: FakeVendors) -> None:
     assert len(ctx.records) == 1 and len(vendors.seen(SPY)) == 2
 
 
+async def test_429_mid_round_keeps_what_was_read(vendors: FakeVendors) -> None:
+    """A 429 on the second symbol: the first symbol's chain is still emitted, then the source
+    waits the Retry-After before its next round."""
+    vendors.script(SPX, Reply.rate_limited("30"))
+    source = make(vendors)
+    ctx = RecordingContext(MONDAY_1050_NY, watchlist=("SPY", "SPX"))
+    task = await run_until_sleeping(source, ctx)
+    await stop(task)
+    assert [r.symbol for r in ctx.records] == ["SPY"]
+    status = source.status()
+    assert status.state == "degraded" and "HTTP 429" in (status.last_error or "")
+    assert status.next_attempt is not None
+    assert 30.0 <= (status.next_attempt - MONDAY_1050_NY).total_seconds() <= 33.0
+
+
 async def test_403_marks_unavailable_with_reason_and_long_retry(vendors: FakeVendors) -> None:
     """A 403 (a CDN's HTML page) makes the source unavailable, says why, retries in an hour."""
     vendors.script(SPY, Reply.forbidden())
@@ -230,3 +245,15 @@ def test_options_are_validated() -> None:
         CboeOptions(symbols=["SP Y"])
     assert CboeOptions(interval="2m", symbols=["spy"]).interval == 120.0
     assert CboeOptions(symbols=["spy"]).symbols == ["SPY"]
+
+
+async def test_one_symbol_refused_with_403_does_not_stop_the_others(vendors: FakeVendors) -> None:
+    """A 403 for one symbol (storage behind a CDN answers a missing file so) skips it only."""
+    vendors.script(SPX, Reply.forbidden())
+    source = make(vendors)
+    ctx = RecordingContext(MONDAY_1050_NY, watchlist=("SPY", "SPX"))
+    task = await run_until_sleeping(source, ctx)
+    await stop(task)
+    assert [r.symbol for r in ctx.records] == ["SPY"]
+    assert source.status().state == "degraded"
+    assert source.status().detail["not_listed"] == ["SPX"]

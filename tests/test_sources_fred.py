@@ -140,3 +140,17 @@ async def test_malformed_mentions_publish_nothing(vendors: FakeVendors) -> None:
     await stop(task)
     assert ctx.records == []
     assert "results[0]: mentions is 'lots', not a count" in (source.status().last_error or "")
+
+
+async def test_every_series_refused_is_unavailable(vendors: FakeVendors) -> None:
+    """When FRED refuses every series the source is unavailable, with the statuses given."""
+    vendors.script(DGS10, Reply.forbidden())
+    vendors.script(VIXCLS, Reply.forbidden())
+    source = fred(vendors)
+    ctx = RecordingContext(NOW)
+    task = await run_until_sleeping(source, ctx)
+    await stop(task)
+    status = source.status()
+    assert status.state == "unavailable"
+    assert "every series refused" in (status.last_error or "")
+    assert "HTTP 403" in (status.last_error or "")

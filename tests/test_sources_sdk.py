@@ -6,7 +6,7 @@ import asyncio
 import math
 import random
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import yfinance.exceptions
@@ -324,6 +324,7 @@ async def test_alpaca_refused_key_is_unavailable_and_stops_retrying() -> None:
     await stop(task)
     status = source.status()
     assert status.state == "unavailable" and "auth failed" in (status.last_error or "")
+    assert status.next_attempt == OPEN + timedelta(hours=1)
     assert made[0].stopped.is_set()
     assert "s3cr3t-alpaca-secret" not in str(status.as_json())
 

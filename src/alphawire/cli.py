@@ -666,13 +666,49 @@ def alerts_test(url: str, token: str | None, data_dir: Path | None, wait: float)
                 time.sleep(0.2)
     except httpx.TransportError as exc:
         raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    from alphawire.alerting.manager import NO_ROUTE_MESSAGE
+
     failed = False
     for d in state["deliveries"]:
         failed |= d["state"] != "sent"
         note = f" ({d['last_error']})" if d["last_error"] else ""
         click.echo(f"{d['destination']:<28} {d['state']}{note}")
+        if d["state"] == "held":
+            route = d["destination"].removeprefix("discord:")
+            click.echo(
+                f"  route {route} is disabled: fix its webhook URL, then run "
+                f"`alphawire alerts enable {route}` to deliver what it holds"
+            )
+    if not any(d["destination"].startswith("discord:") for d in state["deliveries"]):
+        click.echo(NO_ROUTE_MESSAGE)
     if failed:
         raise SystemExit(1)
+
+
+@alerts.command("enable")
+@click.argument("route")
+@_URL
+@_TOKEN
+@_DATA_DIR
+def alerts_enable(route: str, url: str, token: str | None, data_dir: Path | None) -> None:
+    """Enable a disabled ROUTE (after fixing its webhook) and deliver the alerts it held."""
+    name = route.removeprefix("discord:")
+    token = _publish_token(token, data_dir)
+    try:
+        with _api(url, token) as http:
+            response = http.post(f"/api/v1/alerts/routes/{name}/enable")
+        if response.status_code != 200:
+            raise click.ClickException(
+                f"hub answered {response.status_code}: {response.text[:300]}"
+            )
+        answer = response.json()
+        released, reason = answer["released"], answer["disabled"]
+    except httpx.TransportError:
+        box = _local_outbox(data_dir)
+        reason = box.disabled().get(f"discord:{name}")
+        released = box.enable(f"discord:{name}")
+    was = f"was {reason}" if reason else "was not disabled"
+    click.echo(f"route {name} enabled ({was}); {released} held alerts queued for delivery")
 
 
 def _local_outbox(data_dir: Path | None) -> Any:

@@ -51,7 +51,7 @@ def config_from_cli(
         overrides[_PLUGIN_FLAGS.get(name) or _RENAMED.get(name, name)] = value
     try:
         config = load_config(config_path, overrides=overrides)
-    except ConfigError as exc:
+    except ValidationError as exc:  # a ConfigError, or a webhook URL of the wrong form
         raise click.UsageError(str(exc)) from None
     for note in config.warnings:
         click.echo(f"alphawire: {note}", err=True)

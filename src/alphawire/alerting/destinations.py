@@ -135,9 +135,12 @@ class DiscordDestination:
     def _payloads(self, delivery: Delivery) -> list[dict[str, Any]]:
         route = self.route
         body = delivery.body
+        embed = body.get("embed")
+        if embed is None and route.embed is not None:
+            embed = route.embed.render(body)  # the producer's own embed is kept as it is
         return build_payloads(
             body.get("content") or "",
-            body.get("embed"),
+            embed,
             username=route.username,
             avatar_url=route.avatar_url,
             allowed_mentions=route.allowed_mentions,

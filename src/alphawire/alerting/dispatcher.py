@@ -245,19 +245,25 @@ class Dispatcher:
             outbox.mark_retry(delivery, now + delay, outcome.error, now, spend=True)
             counters.retried += 1
             return False
-        outbox.mark_dead(delivery, outcome.error or "refused", now)
-        counters.dead += 1
         if outcome.disable:
+            # The destination itself is gone (404 Unknown Webhook, a revoked token): this
+            # alert and everything behind it is held, not dead-lettered, and new alerts for
+            # it are held as they come; enabling the destination delivers them all in order.
             reason = f"disabled: {outcome.error}"
             outbox.disable(self.destination.name, reason, now)
-            killed = outbox.kill_pending(self.destination.name, f"destination {reason}", now)
-            counters.dead += killed
+            held = outbox.hold_pending(self.destination.name, reason, now)
+            name = self.destination.name
             logger.error(
-                "destination %s (%s) %s; %d pending alerts dead-lettered (replay them once fixed)",
-                self.destination.name,
+                "destination %s (%s) %s; %d alert%s held, and new alerts are held too: fix the "
+                "webhook, then run `alphawire alerts enable %s` to deliver them",
+                name,
                 self.destination.describe(),
                 reason,
-                killed,
+                held,
+                "" if held == 1 else "s",
+                name.removeprefix("discord:"),
             )
             return False
+        outbox.mark_dead(delivery, outcome.error or "refused", now)
+        counters.dead += 1
         return True

@@ -45,6 +45,13 @@ __all__ = ["AlertManager", "AlertReceipt", "Counters", "Dispatcher", "RetryPolic
 
 logger = logging.getLogger("alphawire.alerts")
 
+NO_ROUTE_MESSAGE = (
+    "no Discord route configured: alerts go to the hub only. To add one, set "
+    "ALPHAWIRE_DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/<id>/<token> "
+    "(Discord: channel settings > Integrations > Webhooks > Copy Webhook URL), or add "
+    "[[alerts.routes]] to alphawire.toml; check with `alphawire alerts test`"
+)
+
 # Checkpoints: about every CHECKPOINT_INTERVAL seconds, once no alert has come for
 # CHECKPOINT_QUIET seconds (a checkpoint's fsync can stall a commit 2-6 ms), but never put
 # off for more than CHECKPOINT_MAX_DEFER.
@@ -156,6 +163,22 @@ class AlertManager:
             self._task_names.append(name)
         self._supervisor.start("alerts:checkpoint", self._checkpoints)
         self._task_names.append("alerts:checkpoint")
+        self._announce_routes()
+
+    def _announce_routes(self) -> None:
+        """Say at start where alerts go: no Discord at all, or routes disabled and holding."""
+        if self._hub is not None and not self.routes.routes:
+            logger.warning(NO_ROUTE_MESSAGE)
+        held = self.outbox.counters(time.time())
+        for name, reason in self.outbox.disabled().items():
+            logger.error(
+                "destination %s is %s; %d alerts held: fix the webhook, then run "
+                "`alphawire alerts enable %s` to deliver them",
+                name,
+                reason,
+                held.get(name, {}).get("held", 0),
+                name.removeprefix("discord:"),
+            )
 
     async def _checkpoints(self) -> None:
         """Fold the outbox's WAL into its database, off the producers' path, while they are quiet.
@@ -380,20 +403,20 @@ class AlertManager:
             receipts.append(AlertReceipt(alert_id, tuple(d.destination for d in deliveries)))
         if not batch:
             return receipts
-        suppressed = iter(self.outbox.add(batch, now))
+        outcomes = iter(self.outbox.add_alerts(batch, now))
         out: list[AlertReceipt] = []
         for receipt in receipts:
             if receipt.duplicate:
                 out.append(receipt)
                 continue
-            quiet = next(suppressed)
+            quiet, held = next(outcomes)
             for name in receipt.destinations:
                 counters = self.counters.get(name)
                 if counters is not None:
                     counters.accepted += 1
                     counters.suppressed += name in quiet
-            kept = tuple(d for d in receipt.destinations if d not in quiet)
-            out.append(AlertReceipt(receipt.id, kept, tuple(quiet)))
+            kept = tuple(d for d in receipt.destinations if d not in quiet and d not in held)
+            out.append(AlertReceipt(receipt.id, kept, tuple(quiet), held=tuple(held)))
         self.wake()
         return fill_duplicates(out)
 
@@ -428,7 +451,11 @@ class AlertManager:
             if await dispatcher.attempt(batch[0]):
                 out.append(
                     AlertReceipt(
-                        receipt.id, receipt.destinations, receipt.suppressed, dict(hub.last_seq)
+                        receipt.id,
+                        receipt.destinations,
+                        receipt.suppressed,
+                        dict(hub.last_seq),
+                        held=receipt.held,
                     )
                 )
             else:
@@ -464,6 +491,12 @@ class AlertManager:
 
     # -- operations --------------------------------------------------------------------------
 
+    def enable(self, destination: str) -> int:
+        """Enable a disabled destination and deliver what it held, in order; how many."""
+        released = self.outbox.enable(destination)
+        self.wake(everyone=True)
+        return released
+
     def replay(self, alert_id: str, destination: str | None = None) -> int:
         if destination is not None:
             self.outbox.enable(destination)
@@ -495,6 +528,7 @@ class AlertManager:
             row["pending"] = held.get("pending", 0)
             row["dead_total"] = held.get("dead", 0)
             row["oldest_undelivered_seconds"] = held.get("oldest_undelivered_seconds", 0.0)
+            row["held"] = held.get("held", 0)
             row["disabled"] = disabled.get(name)
             out[name] = row
         if self.worker is not None and self.routes.routes:

@@ -34,6 +34,9 @@ PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
 SUPPRESSED = "suppressed"
+# Waiting for a disabled destination (its webhook is gone): kept, counted as undelivered, and
+# made pending again when the destination is enabled (``enable``).
+HELD = "held"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -257,9 +260,9 @@ class Outbox:
         pending: dict[int, int] = {}
         for name in self._destinations:
             for seq, count in self._db.execute(
-                "SELECT alert_seq, COUNT(*) FROM deliveries WHERE destination = ? AND state = ? "
-                "GROUP BY alert_seq",
-                (name, PENDING),
+                "SELECT alert_seq, COUNT(*) FROM deliveries WHERE destination = ? "
+                "AND state IN (?, ?) GROUP BY alert_seq",
+                (name, PENDING, HELD),
             ):
                 pending[seq] = pending.get(seq, 0) + count
         self._pending = pending
@@ -275,8 +278,18 @@ class Outbox:
         Raises OutboxFull (and commits nothing) when accepting them would exceed ``max_pending``
         undelivered alerts.
         """
+        return [suppressed for suppressed, _ in self.add_alerts(alerts, now)]
+
+    def add_alerts(
+        self, alerts: Sequence[NewAlert], now: float | None = None
+    ) -> list[tuple[list[str], list[str]]]:
+        """``add``, returning each alert's suppressed and held destinations.
+
+        A delivery to a disabled destination is stored as held, with the reason it was
+        disabled as its last error, in the same transaction as the check.
+        """
         now = time.time() if now is None else now
-        suppressed_by_alert: list[list[str]] = []
+        suppressed_by_alert: list[tuple[list[str], list[str]]] = []
         fresh: dict[int, int] = {}
         with self._lock:
             db = self._db
@@ -289,6 +302,9 @@ class Outbox:
                 )
             self._begin()
             try:
+                disabled = dict(
+                    db.execute("SELECT destination, reason FROM disabled_destinations").fetchall()
+                )
                 for alert_id, body, deliveries, idem in alerts:
                     cur = db.execute(
                         "INSERT INTO alerts (id, created, alert_type, source, symbol, severity, "
@@ -307,23 +323,21 @@ class Outbox:
                     )
                     seq = int(cur.lastrowid or 0)
                     suppressed: list[str] = []
+                    held: list[str] = []
                     rows = []
                     for d in deliveries:
                         quiet = d.dedup_key is not None and self._repeat(d, now)
+                        reason = disabled.get(d.destination)
+                        state, error = PENDING, None
                         if quiet:
                             suppressed.append(d.destination)
-                        rows.append(
-                            (
-                                seq,
-                                d.destination,
-                                SUPPRESSED if quiet else PENDING,
-                                now,
-                                now,
-                                "duplicate within cooldown" if quiet else None,
-                            )
-                        )
-                    suppressed_by_alert.append(suppressed)
-                    waiting = sum(1 for row in rows if row[2] == PENDING)
+                            state, error = SUPPRESSED, "duplicate within cooldown"
+                        elif reason is not None:
+                            held.append(d.destination)
+                            state, error = HELD, f"held: destination {reason}"
+                        rows.append((seq, d.destination, state, now, now, error))
+                    suppressed_by_alert.append((suppressed, held))
+                    waiting = sum(1 for row in rows if row[2] in (PENDING, HELD))
                     if waiting:
                         fresh[seq] = waiting
                         self._destinations.update(row[1] for row in rows)
@@ -549,8 +563,28 @@ class Outbox:
             (destination, reason, now),
         )
 
-    def enable(self, destination: str) -> None:
-        self._update("DELETE FROM disabled_destinations WHERE destination = ?", (destination,))
+    def hold_pending(self, destination: str, reason: str, now: float) -> int:
+        """Hold everything pending for a destination that was just disabled; how many."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE deliveries SET state = ?, last_error = ?, updated = ? "
+                "WHERE destination = ? AND state = ?",
+                (HELD, f"held: destination {reason}", now, destination, PENDING),
+            )
+            return int(cur.rowcount)
+
+    def enable(self, destination: str, now: float | None = None) -> int:
+        """Enable a destination and make what it held pending again; how many were held."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            db.execute("DELETE FROM disabled_destinations WHERE destination = ?", (destination,))
+            cur = db.execute(
+                "UPDATE deliveries SET state = ?, attempts = 0, next_attempt = ?, parts_sent = 0, "
+                "last_error = NULL, updated = ? WHERE destination = ? AND state = ?",
+                (PENDING, now, now, destination, HELD),
+            )
+            self.version += 1
+            return int(cur.rowcount)
 
     def disabled(self) -> dict[str, str]:
         with self._read_lock:
@@ -673,11 +707,19 @@ class Outbox:
         for destination, state, count, oldest, _attempts in rows:
             entry = out.setdefault(
                 destination,
-                {PENDING: 0, SENT: 0, DEAD: 0, SUPPRESSED: 0, "oldest_undelivered_seconds": 0.0},
+                {
+                    PENDING: 0,
+                    SENT: 0,
+                    DEAD: 0,
+                    SUPPRESSED: 0,
+                    HELD: 0,
+                    "oldest_undelivered_seconds": 0.0,
+                },
             )
             entry[state] = count
-            if state == PENDING and oldest is not None:
-                entry["oldest_undelivered_seconds"] = round(now - oldest, 3)
+            if state in (PENDING, HELD) and oldest is not None:
+                age = round(now - oldest, 3)
+                entry["oldest_undelivered_seconds"] = max(entry["oldest_undelivered_seconds"], age)
         return out
 
 

@@ -97,14 +97,20 @@ def build_payloads(
       ``roles`` and a boolean ``replied_user``; a type listed both in ``parse`` and by IDs
       (which Discord rejects) keeps the narrower ID list.
     """
+    from alphawire.alerting.continuation import split_embed  # it builds on this module
+
     if max_parts < 1:
         raise ValueError(f"max_parts must be at least 1, got {max_parts}")
     text = _valid_unicode(content) if isinstance(content, str) else ""
-    repaired = repair_embed(embed) if embed is not None else None
+    embeds = split_embed(embed) if embed is not None else []
+    # The first embed rides on the last content message; each further one is a message.
+    extra = max(0, len(embeds) - 1)
     if not text.strip():
-        parts = [] if repaired is not None else [EMPTY_CONTENT]
+        parts = [] if embeds else [EMPTY_CONTENT]
+        if extra:
+            parts = [_part_marker(i, len(embeds)).lstrip() for i in range(1, len(embeds) + 1)]
     else:
-        parts = _split_content(text, max_parts)
+        parts = _split_content(text, max_parts, extra)
     common: dict[str, Any] = {}
     name = repair_username(username)
     if name is not None:
@@ -113,9 +119,18 @@ def build_payloads(
     if avatar is not None:
         common["avatar_url"] = avatar
     common["allowed_mentions"] = repair_allowed_mentions(allowed_mentions)
+    if not text.strip() and extra:
+        payloads = [{"content": part, **common} for part in parts]
+        for payload, part in zip(payloads, embeds, strict=True):
+            payload["embeds"] = [part]
+        return payloads
     payloads = [{"content": part, **common} for part in parts] or [dict(common)]
-    if repaired is not None:
-        payloads[-1]["embeds"] = [repaired]
+    if embeds:
+        payloads[-1]["embeds"] = [embeds[0]]
+        count = len(payloads) + extra
+        for index, part in enumerate(embeds[1:], len(payloads) + 1):
+            marker = _part_marker(index, count).lstrip()
+            payloads.append({"content": marker, **common, "embeds": [part]})
     return payloads
 
 
@@ -162,17 +177,20 @@ def _part_marker(index: int, count: int) -> str:
     return f"\n({index}/{count})"
 
 
-def _split_content(text: str, max_parts: int) -> list[str]:
-    if len(text) <= CONTENT_LIMIT:
+def _split_content(text: str, max_parts: int, extra: int = 0) -> list[str]:
+    """Content parts, each marked ``(i/n)`` when the alert takes several messages; ``extra``
+    messages (continuation embeds) follow them and count in ``n``."""
+    if len(text) <= CONTENT_LIMIT and not extra:
         return [text]
     digits = 1
     while True:
         widest = 10**digits - 1
         chunks = _chunks(text, CONTENT_LIMIT - len(_part_marker(widest, widest)), max_parts)
-        if len(str(len(chunks))) <= digits:
+        if len(str(len(chunks) + extra)) <= digits:
             break
-        digits = len(str(len(chunks)))
-    return [chunk + _part_marker(i, len(chunks)) for i, chunk in enumerate(chunks, 1)]
+        digits = len(str(len(chunks) + extra))
+    count = len(chunks) + extra
+    return [chunk + _part_marker(i, count) for i, chunk in enumerate(chunks, 1)]
 
 
 def _chunks(text: str, room: int, max_parts: int) -> list[str]:

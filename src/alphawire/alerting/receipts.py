@@ -9,13 +9,17 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class AlertReceipt:
-    """What accepting an alert did: its id, where it is going, and where it was suppressed."""
+    """What accepting an alert did: its id, where it is going, where it was suppressed, and
+    where it is held (a disabled destination)."""
 
     id: str
     destinations: tuple[str, ...]
     suppressed: tuple[str, ...] = ()
     seq: Mapping[str, int] = field(default_factory=dict)
     duplicate: bool = False
+    # Destinations that are disabled (their webhook is gone): the alert waits there until
+    # the destination is enabled again (``alphawire alerts enable ROUTE``).
+    held: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -25,6 +29,7 @@ class AlertReceipt:
             "seq": dict(self.seq),
             "destinations": list(self.destinations),
             "suppressed": list(self.suppressed),
+            "held": list(self.held),
         }
         if self.duplicate:
             out["duplicate"] = True
@@ -35,7 +40,7 @@ def fill_duplicates(receipts: list[AlertReceipt]) -> list[AlertReceipt]:
     """A duplicate of an alert accepted in the same call gets that alert's receipt."""
     first = {r.id: r for r in receipts if not r.duplicate}
     return [
-        AlertReceipt(r.id, f.destinations, f.suppressed, f.seq, duplicate=True)
+        AlertReceipt(r.id, f.destinations, f.suppressed, f.seq, duplicate=True, held=f.held)
         if r.duplicate and (f := first.get(r.id)) is not None
         else r
         for r in receipts

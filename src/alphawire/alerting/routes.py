@@ -13,6 +13,8 @@ continue = true                 # keep looking for more matching routes
 thread_id = "123456789012345678"
 mentions = "none"               # none | users | roles | everyone | a table of allowed_mentions
 coalesce = "2s"                 # alerts due within 2 s go out as one message (default: off)
+embed = "default"               # an alert without embed gets one from its fields; "off", or a
+                                # template table (see embeds.py)
 
 [[routes]]
 name = "everything-else"        # no match table: matches every alert
@@ -33,7 +35,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from alphawire.alerting.embeds import EmbedTemplate, embed_template
 from alphawire.errors import ValidationError, did_you_mean
 
 MATCH_KEYS = ("alert_type", "symbol", "severity", "source")
@@ -57,6 +61,7 @@ _ROUTE_KEYS = {
     "cooldown",
     "coalesce",
     "enabled",
+    "embed",
 }
 COALESCE_MAX = 300.0  # seconds
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)")
@@ -76,6 +81,8 @@ class Route:
     allowed_mentions: Mapping[str, Any] = field(default_factory=lambda: {"parse": []})
     cooldown: float = DEFAULT_COOLDOWN
     coalesce: float = 0.0  # seconds; alerts due within it go out as one message (0: off)
+    # The embed an alert without one gets (see embeds.py); None: bare content.
+    embed: EmbedTemplate | None = field(default_factory=EmbedTemplate)
 
     @property
     def destination(self) -> str:
@@ -113,7 +120,8 @@ class RouteTable:
         """One catch-all route from ``ALPHAWIRE_DISCORD_WEBHOOK_URL``, or none."""
         env = os.environ if environ is None else environ
         url = env.get("ALPHAWIRE_DISCORD_WEBHOOK_URL")
-        return cls((Route("default", _check_url(url, "default")),) if url else ())
+        where = "ALPHAWIRE_DISCORD_WEBHOOK_URL (route default)"
+        return cls((Route("default", _check_url(url, where)),) if url else ())
 
     @classmethod
     def from_toml(cls, path: Path, environ: Mapping[str, str] | None = None) -> RouteTable:
@@ -227,6 +235,7 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
         allowed_mentions=allowed,
         cooldown=float(cooldown),
         coalesce=coalesce,
+        embed=embed_template(raw.get("embed"), where),
     )
 
 
@@ -245,8 +254,52 @@ def _seconds(value: Any, where: str) -> float:
     return seconds
 
 
+WEBHOOK_FORM = "https://discord.com/api/webhooks/{id}/{token}"
+DISCORD_HOSTS = frozenset(
+    f"{sub}{domain}"
+    for sub in ("", "ptb.", "canary.")
+    for domain in ("discord.com", "discordapp.com")
+)
+# A stand-in for Discord on this machine (a test double, a local relay) may use http.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_WEBHOOK_PATH = re.compile(r"/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{1,100}")
+_LOOPBACK_PATH = re.compile(r"/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{1,20}/[^/?#\s]{1,100}")
+
+
+def check_webhook_url(url: str, where: str) -> str:
+    """``url`` if it has the form of a Discord webhook URL, else a ValidationError.
+
+    The form: ``https://discord.com/api/webhooks/{id}/{token}`` (also ``discordapp.com``,
+    ``ptb.`` and ``canary.``, an ``/api/v{n}`` version, a query such as ``?thread_id=``), or
+    the same path on a loopback host over http or https. The error names the route and the
+    expected form, and never shows the token.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        parts, host, port = None, "", None
+    problem = None
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        problem = "it is not an http(s) URL"
+    elif host in LOOPBACK_HOSTS:
+        if not _LOOPBACK_PATH.fullmatch(parts.path.rstrip("/")):
+            problem = "its path is not /api/webhooks/{id}/{token}"
+    elif host not in DISCORD_HOSTS:
+        problem = f"{host[:64]!r} is not Discord's host"
+    elif parts.scheme != "https" or port not in (None, 443) or parts.username is not None:
+        problem = "Discord webhooks are https on the default port, without credentials"
+    elif not _WEBHOOK_PATH.fullmatch(parts.path.rstrip("/")):
+        problem = "its path is not /api/webhooks/{id}/{token} (id: 17-20 digits)"
+    if problem is not None:
+        raise ValidationError(
+            f"{where}: the webhook URL is not a Discord webhook URL ({problem}); expected "
+            f"{WEBHOOK_FORM} (discordapp.com, ptb. and canary. work too): in Discord, "
+            "channel settings > Integrations > Webhooks > Copy Webhook URL"
+        )
+    return url.strip()
+
+
 def _check_url(url: str, where: str) -> str:
-    if not (url.startswith("https://") or url.startswith("http://")):
-        # Never echo the URL: it holds the webhook's token.
-        raise ValidationError(f"{where}: the webhook URL must start with https://")
-    return url
+    return check_webhook_url(url, where)

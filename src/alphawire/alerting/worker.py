@@ -15,13 +15,18 @@ import sys
 from typing import Any
 
 from alphawire.alerting.dispatcher import RetryPolicy
+from alphawire.alerting.embeds import EmbedTemplate
 from alphawire.alerting.manager import AlertManager
 from alphawire.alerting.process import ALL, Block
 from alphawire.alerting.routes import Route, RouteTable
 
 
 def _route(raw: dict[str, Any]) -> Route:
-    return Route(**{**raw, "match": {k: tuple(v) for k, v in raw["match"].items()}})
+    embed = raw.get("embed")
+    template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])}) if embed else None
+    return Route(
+        **{**raw, "match": {k: tuple(v) for k, v in raw["match"].items()}, "embed": template}
+    )
 
 
 async def _serve(config: dict[str, Any], fd: int) -> None:

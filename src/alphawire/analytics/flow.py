@@ -331,6 +331,16 @@ def _print(index: int, raw: Mapping[str, Any] | object) -> _Print:
             f"print {index}: ts must be a timezone-aware datetime, got {ts!r}",
             [{"index": index, "field": "ts"}],
         )
+    if not isinstance(expiry, date) or isinstance(expiry, datetime):
+        raise ValidationError(
+            f"print {index}: expiry must be a date, got {expiry!r}",
+            [{"index": index, "field": "expiry"}],
+        )
+    if not isinstance(occ, str) or not occ:
+        raise ValidationError(
+            f"print {index}: occ must be a non-empty string, got {occ!r}",
+            [{"index": index, "field": "occ"}],
+        )
     if kind not in ("call", "put"):
         raise ValidationError(
             f"print {index}: option_kind must be 'call' or 'put', got {kind!r}",
@@ -347,7 +357,7 @@ def _print(index: int, raw: Mapping[str, Any] | object) -> _Print:
     ):
         _number(name, value, positive=positive, where=f"print {index}: ")
     return _Print(
-        occ=str(occ),
+        occ=occ,
         symbol=get("symbol", None),
         ts=ts,
         exchange=str(exchange),

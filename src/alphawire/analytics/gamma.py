@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from alphawire.analytics.options import MIN_VOL_SQRT_T, FloatArray, bs_gamma_array
 from alphawire.errors import ValidationError
@@ -229,6 +228,10 @@ def _zero_gamma(
     flips = np.flatnonzero(signs[:-1] != signs[1:])
     if len(flips) == 0:
         return None
+    # Imported here: scipy.optimize takes ~0.3 s to load, which every importer of
+    # alphawire.analytics (the FINRA and FRED sources, the CLI) would otherwise pay.
+    from scipy.optimize import brentq
+
     lows, highs = grid[nonzero[flips]], grid[nonzero[flips + 1]]
     distance = np.maximum(0.0, np.maximum(lows - spot, spot - highs))
     best: float | None = None

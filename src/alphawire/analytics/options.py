@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr
 
 from alphawire.errors import ValidationError
 
@@ -30,6 +29,7 @@ OptionKind = Literal["call", "put"]
 FloatArray = npt.NDArray[np.float64]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2 = math.sqrt(2.0)
 # σ√T below this counts as no volatility: such a contract's gamma is 0 away from the strike
 # and beyond any float at it, so it is treated like an expired one instead of overflowing.
 MIN_VOL_SQRT_T = 1e-12
@@ -87,7 +87,7 @@ def bs_delta(
         d1 = (math.log(spot / strike) + (rate - dividend_yield + 0.5 * iv * iv) * years) / (
             vol_sqrt_t
         )
-        n_d1 = float(ndtr(d1))
+        n_d1 = 0.5 * math.erfc(-d1 / _SQRT_2)  # N(d1), accurate in both tails
     return carry * n_d1 if kind == "call" else carry * (n_d1 - 1.0)
 
 

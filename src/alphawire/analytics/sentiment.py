@@ -28,8 +28,6 @@ from collections.abc import Collection, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
 from alphawire.errors import ValidationError
 
 FINANCE_LEXICON: Mapping[str, float] = MappingProxyType(
@@ -63,6 +61,10 @@ class SentimentScorer:
     """A VADER analyzer with the finance lexicon and optional user words; call it on text."""
 
     def __init__(self, extra_lexicon: Mapping[str, float] | None = None) -> None:
+        # Imported on first use (it brings ``requests``); the analyzer reads VADER's lexicon
+        # from its package once, here: the only file an analytics function touches.
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
         self._analyzer = SentimentIntensityAnalyzer()
         self._analyzer.lexicon.update(FINANCE_LEXICON)
         self._analyzer.lexicon.update(_checked(extra_lexicon or {}))

@@ -24,7 +24,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -91,7 +91,9 @@ class AlpacaSource:
             problem = self._missing()
             if problem is None:
                 problem = await self._stream(ctx)
-            self._fail("unavailable", problem, ctx.clock.now())
+            now = ctx.clock.now()
+            self._fail("unavailable", problem, now)
+            self._status.next_attempt = now + timedelta(seconds=self.options.retry)
             await ctx.clock.sleep(self.options.retry)
 
     def _missing(self) -> str | None:

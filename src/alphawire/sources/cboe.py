@@ -17,16 +17,15 @@ padding spaces (``parse_occ``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import Field
 
 from alphawire.calendar import NEW_YORK
-from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
-from alphawire.sources.http import NotFound
+from alphawire.sources.base import BadPayload, RateLimited, SourceContext, SourceUnavailable
 from alphawire.sources.options import Duration, HttpOptions, Symbol
 from alphawire.sources.polling import PollingSource
 from alphawire.sources.records import OptionChain, OptionContract, OptionKind, Record
@@ -106,13 +105,19 @@ class CboeSource(PollingSource):
         for symbol in symbols:
             try:
                 response = await self.http.get(self.url(symbol), expect="json")
-            except NotFound as exc:
+            except SourceUnavailable as exc:
+                # Per symbol: CBOE's CDN answers a symbol it has no file for with 404, or with
+                # 403 as storage behind a CDN does; only all symbols refused is the vendor's.
                 missing.append(symbol)
                 self.note_problem(exc)
                 continue
             except BadPayload as exc:
                 self.note_problem(exc)
                 continue
+            except RateLimited as exc:
+                # Keep what was read; the base class waits as the vendor asked.
+                self.note_problem(exc)
+                break
             if response is None:  # 304: unchanged since the last round
                 continue
             try:
@@ -122,15 +127,16 @@ class CboeSource(PollingSource):
                 self.note_problem(exc)
         self._status.detail["not_listed"] = missing
         if symbols and len(missing) == len(symbols):
-            raise SourceUnavailable(f"{self.name}: CBOE lists none of {', '.join(symbols)}")
+            reasons = "; ".join(str(p) for p in self._problems[:3])
+            raise SourceUnavailable(f"{self.name}: every symbol refused: {reasons}")
         return chains
 
     def parse(self, symbol: str, body: bytes, now: datetime) -> OptionChain:
         """The ``OptionChain`` in a delayed-quotes body; ``BadPayload`` naming what is wrong."""
         where = f"{self.name}: {symbol}"
         try:
-            document = json.loads(body)
-        except ValueError as exc:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise BadPayload(f"{where}: not JSON (truncated?): {exc}") from None
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("options"), list):
@@ -180,6 +186,10 @@ def _number(row: Mapping[str, Any], key: str, where: str) -> float:
 
 def _optional(row: Mapping[str, Any], key: str, where: str) -> float | None:
     value = row.get(key)
+    if isinstance(value, float):  # the common case first: a chain has ~10 per contract
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):

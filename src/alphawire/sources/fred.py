@@ -22,7 +22,6 @@ from pydantic import Field
 from alphawire.analytics import parse_fred_csv
 from alphawire.errors import ValidationError
 from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
-from alphawire.sources.http import NotFound
 from alphawire.sources.options import Duration, HttpOptions
 from alphawire.sources.polling import PollingSource
 from alphawire.sources.records import MacroObservation, Record
@@ -70,7 +69,7 @@ class FredSource(PollingSource):
             params = {"id": series, "cosd": start.isoformat()}
             try:
                 response = await self.http.get(url, expect="csv", params=params)
-            except NotFound as exc:
+            except SourceUnavailable as exc:
                 missing += 1
                 self.note_problem(exc)
                 continue
@@ -103,9 +102,8 @@ class FredSource(PollingSource):
                 for day, value in fresh
             )
         if missing == len(self.options.series):
-            raise SourceUnavailable(
-                f"{self.name}: FRED has none of the series {self.options.series}"
-            )
+            reasons = "; ".join(str(p) for p in self._problems[:3])
+            raise SourceUnavailable(f"{self.name}: every series refused: {reasons}")
         return records
 
 

@@ -65,6 +65,7 @@ class PollingSource(ABC):
     delay: timedelta = timedelta(0)  # the vendor's publication delay (intraday gate)
     posting_time: time = time(18, 0)  # New York time an end-of-day file is posted by
     unavailable_retry: float = 3600.0
+    uses_http = True  # False for SDK sources: no httpx client is opened for them
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class PollingSource(ABC):
         self._failures = 0
         self._status = SourceStatus(detail={"interval_s": interval, "gate": self.gate})
         self._http: HttpFetcher | None = None
-        self._problems: list[str] = []
+        self._problems: list[Exception] = []
 
     # -- what a vendor module writes -------------------------------------------------------
 
@@ -112,7 +113,8 @@ class PollingSource(ABC):
     async def run(self, ctx: SourceContext) -> None:
         """Poll on schedule until cancelled; vendor failures only change ``status()``."""
         async with self._client_scope() as client:
-            self._http = HttpFetcher(client, source=self.name, secrets=self.secrets)
+            if client is not None:
+                self._http = HttpFetcher(client, source=self.name, secrets=self.secrets)
             while True:
                 now = ctx.clock.now()
                 due = self.next_due(ctx.calendar, now)
@@ -165,8 +167,12 @@ class PollingSource(ABC):
     # -- one round -------------------------------------------------------------------------
 
     def note_problem(self, exc: Exception) -> None:
-        """Record a failure of one item of a round whose other items are still emitted."""
-        self._problems.append(str(exc) or type(exc).__name__)
+        """Record a failure of one item of a round whose other items are still emitted.
+
+        A ``RateLimited`` noted here (the vendor refused the round's later requests) makes
+        the round wait as a 429 would, after what was already read has been emitted.
+        """
+        self._problems.append(exc)
 
     async def _attempt(self, ctx: SourceContext, now: datetime) -> float:
         """Poll once, emit, update the status; return how long to wait before the next round."""
@@ -177,16 +183,13 @@ class PollingSource(ABC):
             raise
         except RateLimited as exc:
             self._failed("degraded", exc, now)
-            if exc.retry_after is None:
-                return self._backoff()
-            # Honour the vendor's wait, plus up to 10 % so clients told alike spread out.
-            wait = min(exc.retry_after, RETRY_AFTER_CAP)
-            return wait + self._rng.uniform(0.0, 0.1 * wait)
+            return self._rate_limited_wait(exc)
         except SourceUnavailable as exc:
             self._failed("unavailable", exc, now)
             return self.unavailable_retry
         except BadPayload as exc:
-            self.http.forget()  # the next fetch must not be a 304 for a body we could not use
+            if self._http is not None:  # the next fetch must not be a 304 for a body not used
+                self._http.forget()
             self._failed("degraded", exc, now)
             return self._backoff()
         except Exception as exc:
@@ -198,15 +201,27 @@ class PollingSource(ABC):
         self._failures = 0
         self._status.state = "ok"
         self._status.last_success = now
-        if self._problems:
-            # Part of the round failed (one symbol's 404, one bad file): the rest was emitted.
-            self._status.state = "degraded"
-            self._status.last_error = redact("; ".join(self._problems[:5]), self.secrets)
-            self._status.last_error_at = now
-            self._problems.clear()
         self._status.items += len(records)
         self._status.detail["last_round_items"] = len(records)
+        problems, self._problems = self._problems, []
+        if problems:
+            # Part of the round failed (one symbol's 404, one bad file): the rest was emitted.
+            self._status.state = "degraded"
+            text = "; ".join(str(p) or type(p).__name__ for p in problems[:5])
+            self._status.last_error = redact(text, self.secrets)
+            self._status.last_error_at = now
+            limited = [p for p in problems if isinstance(p, RateLimited)]
+            if limited:
+                self._failures += 1
+                return self._rate_limited_wait(limited[0])
         return self.interval
+
+    def _rate_limited_wait(self, exc: RateLimited) -> float:
+        if exc.retry_after is None:
+            return self._backoff()
+        # Honour the vendor's wait, plus up to 10 % so clients told alike spread out.
+        wait = min(exc.retry_after, RETRY_AFTER_CAP)
+        return wait + self._rng.uniform(0.0, 0.1 * wait)
 
     def _failed(
         self, state: Literal["degraded", "unavailable"], exc: Exception, now: datetime
@@ -225,8 +240,8 @@ class PollingSource(ABC):
         return self._rng.uniform(ceiling / 2, ceiling)
 
     @asynccontextmanager
-    async def _client_scope(self) -> AsyncIterator[httpx.AsyncClient]:
-        if self._client is not None:
+    async def _client_scope(self) -> AsyncIterator[httpx.AsyncClient | None]:
+        if not self.uses_http or self._client is not None:
             yield self._client
             return
         async with httpx.AsyncClient(

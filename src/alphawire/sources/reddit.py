@@ -59,6 +59,7 @@ class RedditSource(PollingSource):
     name = "reddit"
     produces = frozenset({"post"})
     gate = "always"
+    uses_http = False  # PRAW has its own HTTP client
 
     def __init__(
         self,

@@ -54,6 +54,7 @@ class YahooSource(PollingSource):
     produces = frozenset({"quote", "option_chain"})
     gate = "intraday"
     delay = timedelta(minutes=15)
+    uses_http = False  # yfinance has its own HTTP client
 
     def __init__(
         self,
@@ -83,7 +84,11 @@ class YahooSource(PollingSource):
                 records.extend(await asyncio.to_thread(self._read, factory(symbol), symbol, now))
             except Exception as exc:
                 if type(exc).__name__ == "YFRateLimitError":
-                    raise RateLimited(f"{self.name}: Yahoo rate limit: {exc}") from None
+                    limited = RateLimited(f"{self.name}: Yahoo rate limit: {exc}")
+                    if not records:
+                        raise limited from None
+                    self.note_problem(limited)  # keep what was read; wait as for a 429
+                    break
                 self.note_problem(Exception(f"{self.name}: {symbol}: {type(exc).__name__}: {exc}"))
         return records
 

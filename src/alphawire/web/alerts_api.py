@@ -73,6 +73,25 @@ async def send_test(request: Request) -> Response:
     return ORJSONResponse(receipt.as_json(), status_code=202)
 
 
+@router.post(
+    "/routes/{route}/enable",
+    summary="Enable a disabled route and deliver the alerts it held",
+)
+async def enable_route(request: Request, route: str) -> Response:
+    """Make a route deliver again after its webhook was fixed: what it held goes, in order."""
+    node = _authorize(request)
+    name = route.removeprefix("discord:")
+    known = [r.name for r in node.alerts.routes.routes]
+    if name not in known:
+        listed = ", ".join(known) or "none (no Discord route is configured)"
+        raise ApiError(404, "not_found", f"no alert route {name[:64]!r}; routes: {listed}")
+    destination = f"discord:{name}"
+    reason = node.alerts.outbox.disabled().get(destination)
+    released = node.alerts.enable(destination)
+    body = {"route": name, "destination": destination, "disabled": reason, "released": released}
+    return ORJSONResponse(body)
+
+
 @router.get("/{alert_id}", summary="One alert with its delivery state per destination")
 async def get_alert(request: Request, alert_id: str) -> Response:
     node = _reader(request, channels.UNIFIED)

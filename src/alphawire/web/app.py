@@ -31,6 +31,7 @@ from alphawire.web import (
     sources_api,
     websocket,
 )
+from alphawire.web.docs import install_docs
 from alphawire.web.errors import install_error_handlers
 from alphawire.web.schemas import component_schemas
 
@@ -109,7 +110,7 @@ def create_app(
         version=__version__,
         summary="Real-time market-intelligence hub",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by install_docs: no CDN
         redoc_url=None,
     )
     app.state.node = node
@@ -128,6 +129,7 @@ def create_app(
     app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
 
     install_error_handlers(app)
+    install_docs(app)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:

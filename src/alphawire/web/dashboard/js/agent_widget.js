@@ -12,6 +12,7 @@ export class AgentWidget extends Widget {
   static agent = "";
   static perSymbol = true; // follows the focused symbol
   static emptyText = "No insight yet.";
+  static showLevels = true; // false where the widget's own view shows the levels
 
   mount() {
     this.feed = this.ctx.agent(this.constructor.agent);
@@ -87,7 +88,7 @@ export class AgentWidget extends Widget {
       el("p", { class: "headline", text: show(i.headline ?? "", 400), dataset: { field: "headline" } }),
     ];
     if (i.summary) parts.push(el("p", { class: "summary", text: show(i.summary, 2000), dataset: { field: "summary" } }));
-    if (levels.length) {
+    if (levels.length && this.constructor.showLevels) {
       parts.push(el("div", { class: "metrics levels" }, ...levels.map(([k, v]) => metric(k.replaceAll("_", " "), isNum(v) ? price(v) : show(v, 40)))));
     }
     const evidence = Array.isArray(i.evidence) ? i.evidence.slice(0, 5) : [];

@@ -29,12 +29,24 @@ export function resetColors() {
   palette = null;
 }
 
+// The sparklines' CSS sizes, observed (reading clientWidth while drawing would force a
+// layout per tile per frame).
+const sizes = new WeakMap();
+const sizer = new ResizeObserver((entries) => {
+  for (const e of entries) sizes.set(e.target, [e.contentRect.width, e.contentRect.height]);
+});
+
+/** Watch a sparkline canvas's size. */
+export function observeSpark(canvas) {
+  sizer.observe(canvas);
+}
+
 /** Draw `n` points of `values` into a small canvas, with the previous close dashed. */
 export function sparkline(canvas, values, n, reference, dir) {
   const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 120;
-  const h = canvas.clientHeight || 28;
-  if (canvas.width !== Math.round(w * ratio)) {
+  const [w, h] = sizes.get(canvas) || [120, 28];
+  if (w === 0 || h === 0) return;
+  if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
     canvas.width = Math.round(w * ratio);
     canvas.height = Math.round(h * ratio);
   }

@@ -1,6 +1,6 @@
 // DOM and formatting helpers. Everything a producer sends reaches the page through `text`
-// (textContent) or attribute values set with setAttribute: never as markup. There is no
-// innerHTML anywhere in the dashboard (tests/test_dashboard_assets.py checks it).
+// (textContent) or attribute values set with setAttribute: never as markup. No HTML-parsing
+// sink is used anywhere in the dashboard (tests/test_dashboard_assets.py checks it).
 
 /** Create an element: el("td", {class: "num", text: "1.00", title: "..."}, child, ...). */
 export function el(tag, props = {}, ...children) {
@@ -23,7 +23,11 @@ export function el(tag, props = {}, ...children) {
 /** Set a node's text only when it changed (cheap, and keeps MutationObservers quiet). */
 export function setText(node, value) {
   const text = value === null || value === undefined ? "" : String(value);
-  if (node.textContent !== text) node.textContent = text;
+  const first = node.firstChild;
+  // Changing the existing text node's data is cheaper than replacing the node.
+  if (first !== null && first === node.lastChild && first.nodeType === 3) {
+    if (first.data !== text) first.data = text;
+  } else if (node.textContent !== text) node.textContent = text;
 }
 
 export function clear(node) {

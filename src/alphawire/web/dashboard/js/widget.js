@@ -16,7 +16,9 @@ function flush() {
   queued = false;
   const list = [...dirty];
   dirty.clear();
+  const now = performance.now();
   for (const widget of list) {
+    widget.renderedAt = now;
     try {
       widget.render();
     } catch (err) {
@@ -30,6 +32,10 @@ export class Widget {
   static id = "widget";
   static title = "Widget";
   static staleAfterMs = 0;
+  /** Minimum time between two renders (0: every animation frame). Each frame that changes
+   *  the page costs a style, layout, paint and composite pass whatever changed, so a widget
+   *  fed a thousand messages a second draws at a bounded rate instead. */
+  static frameMs = 0;
 
   constructor(ctx) {
     this.ctx = ctx;
@@ -64,6 +70,22 @@ export class Widget {
   mount() {}
 
   invalidate() {
+    const frameMs = this.constructor.frameMs;
+    if (frameMs) {
+      if (this.waiting) return;
+      const wait = (this.renderedAt ?? -Infinity) + frameMs - performance.now();
+      if (wait > 4) {
+        this.waiting = setTimeout(() => {
+          this.waiting = null;
+          this._queue();
+        }, wait - 4); // the frame after the timer lands about on time
+        return;
+      }
+    }
+    this._queue();
+  }
+
+  _queue() {
     dirty.add(this);
     if (!queued) {
       queued = true;

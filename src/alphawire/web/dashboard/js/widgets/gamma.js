@@ -11,6 +11,7 @@ export class GammaTracker extends AgentWidget {
   static id = "gamma";
   static title = "Gamma Tracker";
   static agent = "gamma";
+  static showLevels = false; // marked on the chart and listed above it
 
   mount() {
     super.mount();

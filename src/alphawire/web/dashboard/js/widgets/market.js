@@ -4,16 +4,18 @@
 // (metrics.rel_volume or metrics.avg_volume for "volume vs average").
 
 import { compact, direction, el, isNum, num, pct, price, setText, signed } from "../dom.js";
-import { sparkline } from "../charts.js";
+import { observeSpark, sparkline } from "../charts.js";
 import { Widget } from "../widget.js";
 
 const POINTS = 120; // sparkline length (most recent ticks)
 const TILE_STALE_MS = 15_000;
+const SPARK_EVERY_MS = 250; // sparklines redraw at most 4 times a second (prices at once)
 
 export class MarketOverview extends Widget {
   static id = "market";
   static title = "Market Overview";
   static staleAfterMs = 15_000;
+  static frameMs = 50; // at most 20 renders a second, whatever the tick rate
 
   mount() {
     this.tiles = new Map();
@@ -122,6 +124,7 @@ export class MarketOverview extends Widget {
       },
       { history: POINTS, batch: true },
     );
+    observeSpark(f.canvas);
     this.tiles.set(symbol, tile);
     this._dirty(tile);
   }
@@ -160,8 +163,12 @@ export class MarketOverview extends Widget {
       tile.queued = false;
       const d = tile.data;
       const f = tile.f;
-      tile.main.setAttribute("aria-pressed", String(tile.symbol === focus));
-      tile.node.classList.toggle("focused", tile.symbol === focus);
+      const focused = tile.symbol === focus;
+      if (tile.focused !== focused) {
+        tile.focused = focused;
+        tile.main.setAttribute("aria-pressed", String(focused));
+        tile.node.classList.toggle("focused", focused);
+      }
       if (!d) {
         setText(f.price, tile.error ? "error" : "…");
         if (tile.error) tile.main.title = tile.error;
@@ -169,16 +176,41 @@ export class MarketOverview extends Widget {
       }
       setText(f.price, price(d.price));
       const dir = direction(d.change ?? d.change_pct);
-      f.change.className = `chg num ${dir}`;
+      if (tile.dir !== dir) {
+        tile.dir = dir;
+        f.change.className = `chg num ${dir}`;
+      }
       setText(f.change, `${signed(d.change)} ${pct(d.change_pct)}`);
       setText(f.volume, isNum(d.volume) ? `Vol ${compact(d.volume)}` : "");
       const rvol = this._relVolume(tile.symbol, d);
       setText(f.rvol, rvol === null ? "" : `${num(rvol, 1)}× avg`);
-      f.rvol.className = `rvol num ${rvol !== null && rvol >= 1.5 ? "hot" : ""}`;
-      f.sim.hidden = d.simulated !== true;
-      sparkline(f.canvas, tile.points, tile.n, d.prev_close, dir);
+      const hot = rvol !== null && rvol >= 1.5;
+      if (f.rvol.classList.contains("hot") !== hot) f.rvol.classList.toggle("hot", hot);
+      if (f.sim.hidden !== (d.simulated !== true)) f.sim.hidden = d.simulated !== true;
+      tile.sparkDir = dir;
+      tile.sparkDue = true;
     }
+    this._sparks();
     this.settle(this._hasData(), "No ticks yet.");
+  }
+
+  _sparks() {
+    const now = performance.now();
+    let pending = false;
+    for (const tile of this.tiles.values()) {
+      if (!tile.sparkDue) continue;
+      if (now - (tile.sparkAt || 0) >= SPARK_EVERY_MS) {
+        tile.sparkDue = false;
+        tile.sparkAt = now;
+        sparkline(tile.f.canvas, tile.points, tile.n, tile.data.prev_close, tile.sparkDir);
+      } else pending = true;
+    }
+    if (pending && !this.sparkTimer) {
+      this.sparkTimer = setTimeout(() => {
+        this.sparkTimer = null;
+        requestAnimationFrame(() => this._sparks());
+      }, SPARK_EVERY_MS);
+    }
   }
 
   _relVolume(symbol, data) {
