@@ -364,9 +364,16 @@ class Node(PublishMethods):
         return out
 
     def agents_status(self) -> dict[str, dict[str, Any]]:
-        """Each agent's task state (restarts, last error) and its record streams."""
+        """Each agent's own status (``BaseAgent.status()``: state, cadence, last run / error /
+        insight, counters) when it has one, and its task's state (restarts, last error)."""
         tasks = self.supervisor.status()
-        return {name: {"task": tasks.get(f"agent:{name}")} for name in self.agents}
+        out: dict[str, dict[str, Any]] = {}
+        for name, agent in self.agents.items():
+            status_of = getattr(agent, "status", None)
+            entry: dict[str, Any] = dict(status_of()) if callable(status_of) else {"name": name}
+            entry["task"] = tasks.get(f"agent:{name}")
+            out[name] = entry
+        return out
 
     def stats_snapshot(self) -> dict[str, Any]:
         snapshot = self.stats.snapshot(
