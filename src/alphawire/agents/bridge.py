@@ -103,7 +103,7 @@ def symbol_of(message: Mapping[str, Any]) -> str | None:
 class ExternalEvidence:
     """An agent's bounded store of external evidence: the newest ``per_symbol`` items per
     symbol (market-wide under None) for at most ``max_symbols`` symbols (the oldest symbol
-    dropped first)."""
+    dropped first). ``agent="*"`` keeps every external alert and signal (the Narrative Brain)."""
 
     def __init__(self, agent: str, *, per_symbol: int = 5, max_symbols: int = 256) -> None:
         self.agent = agent
@@ -117,7 +117,7 @@ class ExternalEvidence:
         if not is_external(message):
             return False
         kind = "signal" if message.get("type") == "signal" else str(message.get("alert_type", ""))
-        if agent_for(kind) != self.agent:
+        if self.agent != "*" and agent_for(kind) != self.agent:
             return False
         symbol = symbol_of(message)
         items = self._items.pop(symbol, None) or deque(maxlen=self.per_symbol)
@@ -127,6 +127,10 @@ class ExternalEvidence:
             del self._items[next(iter(self._items))]
         self.taken += 1
         return True
+
+    def symbols(self) -> list[str | None]:
+        """Symbols with kept evidence (None: market-wide), least recently updated first."""
+        return list(self._items)
 
     def for_symbol(self, symbol: str | None) -> list[dict[str, Any]]:
         """The kept evidence for ``symbol`` (None: market-wide), newest first."""

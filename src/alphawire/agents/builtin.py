@@ -12,7 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 # name -> "module:Class" (relative to alphawire.agents)
-BUILTIN_AGENTS: dict[str, str] = {}
+BUILTIN_AGENTS: dict[str, str] = {
+    "reddit": "reddit:RedditAgent",
+    "macro": "macro:MacroAgent",
+    "narrative": "brain:NarrativeBrain",
+}
 
 
 def builtin_agents() -> dict[str, Callable[..., Any]]:

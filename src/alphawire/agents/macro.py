@@ -30,13 +30,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from alphawire.agents.bridge import ExternalEvidence
+from alphawire.agents.framework import AgentOptions, BaseAgent
+from alphawire.agents.insight import Insight
 from alphawire.agents.voice import Voice, clamp, pick, stance_of
 from alphawire.analytics import curve_regime, vix_regime, year_over_year
-from alphawire.sources.records import MacroObservation
+from alphawire.sources.options import Duration
+from alphawire.sources.records import MacroObservation, Record
+
+if TYPE_CHECKING:
+    from alphawire.agents.base import AgentContext
 
 TENORS: Mapping[str, tuple[str, float]] = {
     "DGS3MO": ("3M", 0.25),
@@ -52,11 +59,10 @@ TREND_BAND_PP = 0.10
 _VIX_ORDER = ("calm", "normal", "elevated", "stress")
 
 
-class MacroOptions(BaseModel):
+class MacroOptions(AgentOptions):
     """``[agents.macro]``: cadence, which VIX regimes alert, history kept, voice."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    alert_cooldown: Duration = Field(3600.0, description="seconds between alerts of one kind")
     vix_alert_regimes: tuple[str, ...] = Field(
         ("elevated", "stress"), description="VIX rising into one of these alerts"
     )
@@ -249,3 +255,65 @@ def summary(m: Mapping[str, Any]) -> str:
         f"2Y {_fmt(m['dgs2'])} %, 10Y {_fmt(m['dgs10'])} %, fed funds {_fmt(m['fed_funds'])} %; "
         f"{inflation}, trend {m['inflation_trend'] or 'unknown'}."
     )
+
+
+_ALERTS = {  # (kind, after) -> (alert_type, severity, title)
+    ("curve", "inverted"): ("curve_inversion", "high", "Yield curve inverted: 2s10s {spread} pp"),
+    ("curve", "normal"): (
+        "curve_normal",
+        "medium",
+        "Yield curve back to normal: 2s10s {spread} pp",
+    ),
+    ("vix", "elevated"): ("vix_regime", "medium", "VIX {vix}: volatility elevated"),
+    ("vix", "stress"): ("vix_regime", "high", "VIX {vix}: volatility in stress"),
+}
+
+
+class MacroAgent(BaseAgent):
+    """Reads ``macro`` records (and monitors' macro alerts from ``unified``); publishes the
+    market-wide macro insight; alerts on curve regime changes and the VIX rising into
+    ``vix_alert_regimes``."""
+
+    name = "macro"
+    Options = MacroOptions
+    records = ("macro",)
+    channels = ("unified",)
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, MacroOptions)
+        self.tracker = MacroTracker(self.options)
+        self.external = ExternalEvidence(self.name)
+
+    def on_record(self, record: Record) -> None:
+        if isinstance(record, MacroObservation):
+            self.tracker.add([record])
+            self.trigger("macro")  # observations are rare; a regime change should not wait
+
+    def on_message(self, message: Mapping[str, Any]) -> None:
+        self.external.offer(message, self.now().isoformat())
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        m = self.tracker.metrics()
+        for change in self.tracker.changes():
+            if change.kind == "vix" and not vix_rose_into(
+                change, self.tracker.options.vix_alert_regimes
+            ):
+                continue
+            alert_type, severity, title = _ALERTS[(change.kind, change.after)]
+            facts = {"spread": _fmt(m["spread_2s10s"], "+.2f"), "vix": _fmt(m["vix"], ".1f")}
+            await self.alert(
+                alert_type,
+                title=title.format(**facts),
+                description=headline(m, self.tracker.options.voice, now),
+                severity=severity,
+                fields=[
+                    ("2s10s (pp)", facts["spread"]),
+                    ("2Y %", _fmt(m["dgs2"])),
+                    ("10Y %", _fmt(m["dgs10"])),
+                    ("VIX", f"{facts['vix']} ({m['vix_regime'] or 'n/a'})"),
+                    ("Was", change.before),
+                ],
+                dedup_key=f"macro:{alert_type}:{change.after}",
+            )
+        body = self.tracker.insight(now, self.external.for_symbol(None))
+        return [] if body is None else [Insight.model_validate(body)]

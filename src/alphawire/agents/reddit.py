@@ -35,24 +35,31 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from alphawire.agents.bridge import ExternalEvidence
+from alphawire.agents.framework import AgentOptions, BaseAgent
+from alphawire.agents.insight import Insight
 from alphawire.agents.voice import VOICES, Voice, clamp, pick, signed, stance_of
 from alphawire.analytics import SentimentScorer, extract_tickers
-from alphawire.sources.records import Mentions, SocialPost
+from alphawire.sources.options import Duration
+from alphawire.sources.records import Mentions, Record, SocialPost
+
+if TYPE_CHECKING:
+    from alphawire.agents.base import AgentContext
 
 _CALLS = re.compile(r"\bcalls?\b", re.IGNORECASE)
 _PUTS = re.compile(r"\bputs?\b", re.IGNORECASE)
 FULL_CONFIDENCE_POSTS = 20  # posts in the window at which the sentiment read is fully trusted
 
 
-class RedditOptions(BaseModel):
+class RedditOptions(AgentOptions):
     """``[agents.reddit]``: windows, the spike rule, cadence and voice."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    cadence: Duration = Field(30.0, description="seconds between insights (or 30s, 1m)")
+    alert_cooldown: Duration = Field(3600.0, description="seconds between spike alerts per symbol")
     window_minutes: float = Field(60.0, gt=0, description="posts counted over this window")
     baseline_hours: float = Field(24.0, gt=0, description="trailing span for post velocity")
     spike_velocity: float = Field(3.0, gt=1, description="velocity at which a spike alerts")
@@ -322,3 +329,56 @@ def spike_severity(velocity: float, threshold: float) -> SpikeSeverity:
 
 
 assert set(_HEADLINES) == set(VOICES) == set(_MARKET)
+
+
+class RedditAgent(BaseAgent):
+    """Reads posts and mention counts (and monitors' social alerts from ``unified``); publishes
+    one insight per talked-about symbol and a market-wide one; alerts ``reddit_spike``."""
+
+    name = "reddit"
+    Options = RedditOptions
+    records = ("post", "mentions")
+    channels = ("unified",)
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, RedditOptions)
+        self.tracker = RedditTracker(self.options, self.watchlist)
+        self.external = ExternalEvidence(self.name)
+
+    def on_record(self, record: Record) -> None:
+        if isinstance(record, SocialPost | Mentions):
+            self.tracker.add([record])
+            if isinstance(record, Mentions):
+                self.trigger("mentions")  # a new count may be a spike: say so now
+
+    def on_message(self, message: Mapping[str, Any]) -> None:
+        self.external.offer(message, self.now().isoformat())
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        options = self.tracker.options
+        for m in self.tracker.spikes(now):
+            await self.alert(
+                "reddit_spike",
+                title=f"{m['symbol']} mention spike: {m['velocity']:.1f}x normal",
+                description=headline(m, options.voice, now),
+                symbol=m["symbol"],
+                severity=spike_severity(m["velocity"], options.spike_velocity),
+                fields=[
+                    ("Mentions", f"{m['mentions']:,}"),
+                    ("Velocity", f"{m['velocity']:.2f}x"),
+                    ("Sentiment", "n/a" if m["sentiment"] is None else signed(m["sentiment"])),
+                    ("Call/put ratio", f"{m['call_put_ratio']:.2f}"),
+                    ("Posts in window", m["post_mentions"]),
+                ],
+                dedup_key=f"reddit_spike:{m['symbol']}",
+            )
+        out: list[Insight] = []
+        for symbol in self.watchlist:
+            body = self.tracker.insight(symbol, now, self.external.for_symbol(symbol))
+            if body is not None:
+                out.append(Insight.model_validate(body))
+        market = self.tracker.market_insight(now)
+        if market is not None:
+            market["evidence"] = self.external.for_symbol(None)
+            out.append(Insight.model_validate(market))
+        return out

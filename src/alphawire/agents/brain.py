@@ -1,0 +1,155 @@
+"""The Narrative Brain (``narrative``): every agent's latest view, signals and monitors' alerts,
+told as one story market-wide and one per symbol, on ``narrative``.
+
+It reads ``agent_*`` (each agent's latest insight per symbol) and ``unified`` (alerts and
+signals). It composes (``narrative.compose``) every ``cadence`` seconds and at once on an
+important event: an alert whose severity is in ``event_severities`` or a signal. A subject's
+narrative is published only when its inputs changed since the last one (the insight ids and
+the cited alerts), so a quiet market does not repeat itself. The market-wide narrative uses the
+market-wide insights plus the ``market_drivers`` strongest per-symbol ones.
+
+With ``[agents.narrative.llm]`` set, headline and summary are rewritten by the model through
+``llm.GuardedVoice`` (facts only, checked, falling back to the templated text); the counters
+are in ``status()["llm"]``. State is bounded: insights for at most ``max_subjects`` symbols
+(the least recently updated dropped), external evidence as ``bridge.ExternalEvidence`` keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from alphawire.agents.bridge import ExternalEvidence, is_external
+from alphawire.agents.framework import AgentOptions, BaseAgent
+from alphawire.agents.insight import Insight
+from alphawire.agents.llm import GuardedVoice, LLMOptions, OpenAICompatibleLLM
+from alphawire.agents.narrative import UsedInsight, compose
+from alphawire.agents.voice import Voice
+
+_TICKER = re.compile(r"\b[A-Z]{1,5}\b")
+
+
+class NarrativeOptions(AgentOptions):
+    """``[agents.narrative]``: cadence, voice, what counts as an event, the optional LLM."""
+
+    voice: Voice = "savage"
+    event_severities: tuple[str, ...] = Field(
+        ("high", "critical"), description="alert severities that make it speak at once"
+    )
+    market_drivers: int = Field(
+        5, ge=0, le=20, description="per-symbol insights in the market story"
+    )
+    max_subjects: int = Field(200, ge=1, le=5000, description="symbols whose insights are kept")
+    llm: LLMOptions | None = Field(None, description="an OpenAI-compatible model (optional)")
+
+
+class NarrativeBrain(BaseAgent):
+    """Synthesises the agents' insights, signals and external alerts into ``narrative``s."""
+
+    name = "narrative"
+    Options = NarrativeOptions
+    channels = ("agent_*", "unified")
+
+    def __init__(self, options: Mapping[str, Any] | AgentOptions | None = None) -> None:
+        super().__init__(options)
+        assert isinstance(self.options, NarrativeOptions)
+        self.settings: NarrativeOptions = self.options
+        self.insights: OrderedDict[str | None, dict[str, UsedInsight]] = OrderedDict()
+        self.external = ExternalEvidence("*", per_symbol=5, max_symbols=self.settings.max_subjects)
+        self.narratives: OrderedDict[str | None, dict[str, Any]] = OrderedDict()
+        self._inputs: dict[str | None, tuple[Any, ...]] = {}
+        self.voice: GuardedVoice | None = None
+        if self.settings.llm is not None:
+            self.voice = GuardedVoice(
+                OpenAICompatibleLLM(self.settings.llm), self.settings.llm, self.settings.voice
+            )
+
+    def on_message(self, message: Mapping[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "agent_insight":
+            used = UsedInsight.of(message)
+            if used.agent == self.name:
+                return
+            per_agent = self.insights.pop(used.symbol, None) or {}
+            per_agent[used.agent] = used
+            self.insights[used.symbol] = per_agent  # re-inserted: order is recency
+            while len(self.insights) > self.settings.max_subjects + 1:
+                del self.insights[next(iter(self.insights))]
+            return
+        if kind not in ("alert", "signal"):
+            return
+        if is_external(message):
+            self.external.offer(message, self.now().isoformat())
+        severity = str(message.get("severity") or "info")
+        if kind == "signal" or severity in self.settings.event_severities:
+            self.trigger(f"{kind} {message.get('alert_type') or ''}".strip())
+
+    def _subject_inputs(self, symbol: str | None) -> list[UsedInsight]:
+        own = list(self.insights.get(symbol, {}).values())
+        if symbol is not None or not self.settings.market_drivers:
+            return own
+        others = [i for s, per in self.insights.items() if s is not None for i in per.values()]
+        others.sort(key=lambda i: (-i.strength, i.agent, i.symbol or ""))
+        return own + others[: self.settings.market_drivers]
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        assert self.ctx is not None
+        subjects: list[str | None] = [None]
+        subjects += sorted(s for s in {*self.insights, *self.external.symbols()} if s is not None)
+        stories = []
+        for symbol in subjects:
+            used = self._subject_inputs(symbol)
+            cited = self.external.for_symbol(symbol)
+            key = (tuple(i.id for i in used), tuple(e.get("alert_id") for e in cited))
+            if key == self._inputs.get(symbol):
+                continue
+            story = compose(symbol, used, external=cited, voice=self.settings.voice, now=now)
+            if story is not None:
+                self._inputs[symbol] = key
+                stories.append(story)
+        if self.voice is not None and stories:
+            await asyncio.gather(*(self._rewrite(story, now) for story in stories))
+        if stories:
+            await self.ctx.publish_many(
+                [{"type": "narrative", "narrative": s, "timestamp": now} for s in stories]
+            )
+        for story in stories:
+            self.narratives.pop(story["symbol"], None)
+            self.narratives[story["symbol"]] = story
+            while len(self.narratives) > self.settings.max_subjects + 1:
+                del self.narratives[next(iter(self.narratives))]
+        self.counts["narratives"] = self.counts.get("narratives", 0) + len(stories)
+        return []
+
+    async def _rewrite(self, story: dict[str, Any], now: datetime) -> None:
+        assert self.voice is not None
+        facts = {
+            key: story[key]
+            for key in ("symbol", "stance", "confidence", "drivers", "conflicts", "watch")
+        }
+        facts["agents"] = len(story["insights_used"])
+        symbols = {s for i in story["insights_used"] if (s := i.get("symbol"))}
+        symbols |= set(_TICKER.findall(str(facts)))
+        headline, summary, from_llm = await self.voice.rewrite(
+            facts, symbols, (story["headline"], story["summary"]), now=now
+        )
+        story.update(
+            headline=headline, summary=summary, written_by="llm" if from_llm else "template"
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The base status plus narratives published and the LLM's counters (or null)."""
+        return {
+            **super().status(),
+            "voice": self.settings.voice,
+            "llm": self.voice.status() if self.voice is not None else None,
+        }
+
+
+__all__ = ["NarrativeBrain", "NarrativeOptions"]
