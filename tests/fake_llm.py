@@ -45,6 +45,9 @@ class FakeLLM:
         self.delay = 0.0
         self.fail_status: int | None = None
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.app = Starlette(
             routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])]
         )
@@ -84,6 +87,15 @@ class FakeLLM:
                 "invalid_request_error",
             )
         self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(body, messages)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, body: dict[str, Any], messages: list[Any]) -> JSONResponse:
         if self.delay:
             assert self._release is not None
             with contextlib.suppress(TimeoutError):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_fixtures import OPEN, at, first_minute
+from tests.fake_discord import FakeDiscord
 
 from alphawire.agents.brain import NarrativeBrain
 from alphawire.agents.builtin import builtin_agents
@@ -23,7 +23,7 @@ from alphawire.clock import VirtualClock
 from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.sources.sim import DEFAULT_WATCHLIST
-from tests.fake_discord import FakeDiscord
+from sim_fixtures import OPEN, at, first_minute
 
 pytestmark = pytest.mark.anyio
 KINDS = ("post", "mentions", "macro")

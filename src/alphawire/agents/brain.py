@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import Field
 
+from alphawire.agents.base import AgentContext
 from alphawire.agents.bridge import ExternalEvidence, is_external
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
@@ -69,6 +70,14 @@ class NarrativeBrain(BaseAgent):
             self.voice = GuardedVoice(
                 OpenAICompatibleLLM(self.settings.llm), self.settings.llm, self.settings.voice
             )
+
+    async def run(self, ctx: AgentContext) -> None:
+        """The base's loop; the model's connections are closed when it stops."""
+        try:
+            await super().run(ctx)
+        finally:
+            if self.voice is not None:
+                await self.voice.close()
 
     def on_message(self, message: Mapping[str, Any]) -> None:
         kind = message.get("type")

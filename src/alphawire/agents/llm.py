@@ -81,6 +81,9 @@ class LLM(Protocol):
     async def complete(self, system: str, user: str, *, max_tokens: int) -> Completion:
         """The model's reply (raises on any failure; the guard decides what to do)."""
 
+    async def close(self) -> None:
+        """Release connections (a later ``complete`` may open them again)."""
+
 
 class OpenAICompatibleLLM:
     """An ``LLM`` over the ``openai`` SDK's async client, no retries (the guard falls back)."""
@@ -93,14 +96,17 @@ class OpenAICompatibleLLM:
                 "the LLM voice needs the openai SDK: pip install 'alphawire[llm]'"
             ) from exc
         self.options = options
-        self._client = AsyncOpenAI(
-            base_url=options.base_url,
-            api_key=os.environ.get(options.api_key_env) or "not-needed",
-            timeout=options.timeout,
-            max_retries=0,
-        )
+        self._factory = AsyncOpenAI
+        self._client: AsyncOpenAI | None = None
 
     async def complete(self, system: str, user: str, *, max_tokens: int) -> Completion:
+        if self._client is None:  # built in the running loop; the key read when first used
+            self._client = self._factory(
+                base_url=self.options.base_url,
+                api_key=os.environ.get(self.options.api_key_env) or "not-needed",
+                timeout=self.options.timeout,
+                max_retries=0,
+            )
         reply = await self._client.chat.completions.create(
             model=self.options.model,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -119,7 +125,9 @@ class OpenAICompatibleLLM:
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""
-        await self._client.close()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
 
 def symbols_outside(text: str, allowed: Iterable[str]) -> list[str]:
@@ -180,6 +188,10 @@ class GuardedVoice:
             "tokens_this_hour": self._hour_tokens,
             "model": self.options.model,
         }
+
+    async def close(self) -> None:
+        """Close the model's connections (counters are kept)."""
+        await self.llm.close()
 
     def _fallback(self, reason: str, text: tuple[str, str]) -> tuple[str, str, bool]:
         self.counts["fallbacks"] += 1
