@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.fake_llm import FakeLLM
+from tests.test_agents_voices import start, stop
 
 from alphawire.agents.brain import NarrativeBrain
 from alphawire.agents.llm import (
@@ -22,8 +24,6 @@ from alphawire.agents.llm import (
     symbols_outside,
 )
 from alphawire.agents.reddit import RedditAgent
-from tests.fake_llm import FakeLLM
-from tests.test_agents_voices import start, stop
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 12, 4, 14, 31, tzinfo=UTC)
