@@ -182,3 +182,16 @@ async def test_the_brain_writes_with_the_llm_and_falls_back_per_narrative(
     assert status["accepted"] == len(first) and status["fallback_reasons"] == {
         "numbers": len(later)
     }
+
+
+def test_the_readme_llm_table_is_valid_options() -> None:
+    """The README's `[agents.narrative.llm]` example validates as the brain's options."""
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Narrative Brain") :]
+    block = section[section.index("```toml\n") + 8 : section.index("\n```\n")]
+    table = tomllib.loads(block)["agents"]["narrative"]
+    brain = NarrativeBrain({"voice": "plain", **table})
+    assert brain.settings.llm is not None and brain.settings.llm.model == "llama3.1"
+    assert brain.status()["llm"]["requests"] == 0
