@@ -227,3 +227,13 @@ def test_builtin_table_names_the_three_agents() -> None:
     with pytest.raises(ValueError, match="voice"):
         table["narrative"]({"voice": "shouty"})
     assert OPEN + timedelta(0) == at(0)
+
+
+def test_bad_options_name_the_key() -> None:
+    """An unknown VIX regime or severity is refused with the key named."""
+    with pytest.raises(ValueError, match="vix_alert_regimes"):
+        MacroAgent({"vix_alert_regimes": ["panic"]})
+    with pytest.raises(ValueError, match="event_severities"):
+        NarrativeBrain({"event_severities": ["loud"]})
+    with pytest.raises(ValueError, match="timeout"):
+        NarrativeBrain({"llm": {"timeout": 0}})

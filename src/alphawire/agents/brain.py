@@ -21,7 +21,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -37,10 +37,10 @@ _TICKER = re.compile(r"\b[A-Z]{1,5}\b")
 
 
 class NarrativeOptions(AgentOptions):
-    """``[agents.narrative]``: cadence, voice, what counts as an event, the optional LLM."""
+    """The Narrative Brain's options: cadence, voice, what counts as an event, the optional LLM."""
 
     voice: Voice = "savage"
-    event_severities: tuple[str, ...] = Field(
+    event_severities: tuple[Literal["info", "low", "medium", "high", "critical"], ...] = Field(
         ("high", "critical"), description="alert severities that make it speak at once"
     )
     market_drivers: int = Field(

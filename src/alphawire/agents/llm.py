@@ -51,7 +51,7 @@ _TICKERISH = re.compile(r"\$?\b[A-Z]{2,5}\b")
 
 
 class LLMOptions(BaseModel):
-    """``[agents.narrative.llm]``: where the model is and the limits it works under."""
+    """The LLM voice's options (``[agents.narrative.llm]``): the model and its limits."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

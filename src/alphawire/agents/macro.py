@@ -39,6 +39,7 @@ from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import Voice, clamp, pick, stance_of
 from alphawire.analytics import curve_regime, vix_regime, year_over_year
+from alphawire.analytics.macro import VixRegime
 from alphawire.sources.options import Duration
 from alphawire.sources.records import MacroObservation, Record
 
@@ -60,10 +61,10 @@ _VIX_ORDER = ("calm", "normal", "elevated", "stress")
 
 
 class MacroOptions(AgentOptions):
-    """``[agents.macro]``: cadence, which VIX regimes alert, history kept, voice."""
+    """The macro agent's options: cadence, which VIX regimes alert, history kept, voice."""
 
     alert_cooldown: Duration = Field(3600.0, description="seconds between alerts of one kind")
-    vix_alert_regimes: tuple[str, ...] = Field(
+    vix_alert_regimes: tuple[VixRegime, ...] = Field(
         ("elevated", "stress"), description="VIX rising into one of these alerts"
     )
     history: int = Field(400, ge=30, le=5000, description="observations kept per series")

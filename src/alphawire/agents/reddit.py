@@ -56,7 +56,7 @@ FULL_CONFIDENCE_POSTS = 20  # posts in the window at which the sentiment read is
 
 
 class RedditOptions(AgentOptions):
-    """``[agents.reddit]``: windows, the spike rule, cadence and voice."""
+    """The reddit agent's options: windows, the spike rule, cadence and voice."""
 
     cadence: Duration = Field(30.0, description="seconds between insights (or 30s, 1m)")
     alert_cooldown: Duration = Field(3600.0, description="seconds between spike alerts per symbol")
