@@ -155,3 +155,23 @@ def test_bridge_store_is_bounded_in_symbols() -> None:
     for symbol in ("AAA", "BBB", "CCC"):
         store.offer(alert("dark_pool", symbol=symbol))
     assert store.for_symbol("AAA") == [] and len(store.for_symbol("CCC")) == 1
+
+
+def test_compose_puts_the_signal_in_drivers_and_watch() -> None:
+    """A signal for the subject is a driver and its entry/stop/target lead the watch list."""
+    signal = {
+        "symbol": "GME",
+        "action": "buy",
+        "entry": 25.1,
+        "stop": 23,
+        "target": 30,
+        "timeframe": "1d",
+    }
+    n = compose("GME", [used("reddit", 0.7, 1.0, "bullish", symbol="GME")], signal=signal, now=NOW)
+    assert n is not None
+    assert n["drivers"][-1] == {
+        "agent": "signal",
+        "text": "buy GME: entry 25.1, stop 23, target 30 (1d)",
+    }
+    assert n["watch"][0] == "signal buy GME: entry 25.1, stop 23, target 30 (1d)"
+    assert compose("GME", [], signal=signal, now=NOW) is not None

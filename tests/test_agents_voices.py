@@ -237,3 +237,48 @@ def test_bad_options_name_the_key() -> None:
         NarrativeBrain({"event_severities": ["loud"]})
     with pytest.raises(ValueError, match="timeout"):
         NarrativeBrain({"llm": {"timeout": 0}})
+
+
+async def test_a_signal_speaks_at_once_and_stale_insights_are_left_out(tmp_path: Path) -> None:
+    """A signal triggers the brain now; the narrative cites it; an insight older than
+    max_insight_age is not used while a fresh one is."""
+    brain = NarrativeBrain({"cadence": "1h", "max_insight_age": "30m", "voice": "plain"})
+    run, handles = await start(tmp_path, [brain])
+    try:
+        old = (OPEN - timedelta(hours=2)).isoformat()
+        for agent, as_of, score in (("gamma", old, -0.9), ("market", OPEN.isoformat(), 0.5)):
+            await run.node.publish_agent_insight(
+                agent,
+                {
+                    "symbol": "AMD",
+                    "stance": "bullish" if score > 0 else "bearish",
+                    "score": score,
+                    "confidence": 0.8,
+                    "headline": f"{agent} on AMD",
+                    "as_of": as_of,
+                },
+            )
+        await run.node.publish_signal(
+            {
+                "symbol": "AMD",
+                "action": "buy",
+                "entry": 150.5,
+                "stop": 147,
+                "target": 158,
+                "timeframe": "1d",
+            }
+        )
+        for _ in range(100):
+            if run.of("narrative"):
+                break
+            await asyncio.sleep(0.02)
+        await brain.settled()
+    finally:
+        await stop(handles)
+    [amd] = [m["narrative"] for m in run.of("narrative") if m["narrative"]["symbol"] == "AMD"]
+    assert brain.last_run_reason is not None and brain.last_run_reason.startswith("trigger")
+    assert [u["agent"] for u in amd["insights_used"]] == ["market"]
+    assert amd["stance"] == "bullish"
+    assert {"agent": "signal", "text": "buy AMD: entry 150.5, stop 147, target 158 (1d)"} in amd[
+        "drivers"
+    ]

@@ -20,7 +20,7 @@ import asyncio
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
@@ -32,6 +32,7 @@ from alphawire.agents.insight import Insight
 from alphawire.agents.llm import GuardedVoice, LLMOptions, OpenAICompatibleLLM
 from alphawire.agents.narrative import UsedInsight, compose
 from alphawire.agents.voice import Voice
+from alphawire.sources.options import Duration
 
 _TICKER = re.compile(r"\b[A-Z]{1,5}\b")
 
@@ -47,6 +48,9 @@ class NarrativeOptions(AgentOptions):
         5, ge=0, le=20, description="per-symbol insights in the market story"
     )
     max_subjects: int = Field(200, ge=1, le=5000, description="symbols whose insights are kept")
+    max_insight_age: Duration = Field(
+        3600.0, gt=0, description="insights older than this (by as_of) are left out"
+    )
     llm: LLMOptions | None = Field(None, description="an OpenAI-compatible model (optional)")
 
 
@@ -63,6 +67,7 @@ class NarrativeBrain(BaseAgent):
         self.settings: NarrativeOptions = self.options
         self.insights: OrderedDict[str | None, dict[str, UsedInsight]] = OrderedDict()
         self.external = ExternalEvidence("*", per_symbol=5, max_symbols=self.settings.max_subjects)
+        self.signals: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.narratives: OrderedDict[str | None, dict[str, Any]] = OrderedDict()
         self._inputs: dict[str | None, tuple[Any, ...]] = {}
         self.voice: GuardedVoice | None = None
@@ -93,32 +98,54 @@ class NarrativeBrain(BaseAgent):
             return
         if kind not in ("alert", "signal"):
             return
-        if is_external(message):
+        body = message.get("signal")
+        if kind == "signal" and isinstance(body, Mapping) and body.get("symbol"):
+            symbol = str(body["symbol"]).upper()
+            self.signals.pop(symbol, None)
+            self.signals[symbol] = {**body, "_id": message.get("id")}
+            while len(self.signals) > self.settings.max_subjects:
+                del self.signals[next(iter(self.signals))]
+        if kind == "alert" and is_external(message):  # signals are kept apart, above
             self.external.offer(message, self.now().isoformat())
         severity = str(message.get("severity") or "info")
         if kind == "signal" or severity in self.settings.event_severities:
             self.trigger(f"{kind} {message.get('alert_type') or ''}".strip())
 
-    def _subject_inputs(self, symbol: str | None) -> list[UsedInsight]:
-        own = list(self.insights.get(symbol, {}).values())
+    def _subject_inputs(self, symbol: str | None, now: datetime) -> list[UsedInsight]:
+        oldest = now - timedelta(seconds=self.settings.max_insight_age)
+
+        def fresh(i: UsedInsight) -> bool:
+            return i.as_of is None or i.as_of >= oldest
+
+        own = [i for i in self.insights.get(symbol, {}).values() if fresh(i)]
         if symbol is not None or not self.settings.market_drivers:
             return own
-        others = [i for s, per in self.insights.items() if s is not None for i in per.values()]
+        others = [
+            i for s, per in self.insights.items() if s is not None for i in per.values() if fresh(i)
+        ]
         others.sort(key=lambda i: (-i.strength, i.agent, i.symbol or ""))
         return own + others[: self.settings.market_drivers]
 
     async def evaluate(self, now: datetime) -> list[Insight]:
         assert self.ctx is not None
         subjects: list[str | None] = [None]
-        subjects += sorted(s for s in {*self.insights, *self.external.symbols()} if s is not None)
+        known = {*self.insights, *self.external.symbols(), *self.signals}
+        subjects += sorted(s for s in known if s is not None)
         stories = []
         for symbol in subjects:
-            used = self._subject_inputs(symbol)
+            used = self._subject_inputs(symbol, now)
             cited = self.external.for_symbol(symbol)
-            key = (tuple(i.id for i in used), tuple(e.get("alert_id") for e in cited))
+            signal = self.signals.get(symbol) if symbol is not None else None
+            key = (
+                tuple(i.id for i in used),
+                tuple(e.get("alert_id") for e in cited),
+                signal and signal.get("_id"),
+            )
             if key == self._inputs.get(symbol):
                 continue
-            story = compose(symbol, used, external=cited, voice=self.settings.voice, now=now)
+            story = compose(
+                symbol, used, external=cited, signal=signal, voice=self.settings.voice, now=now
+            )
             if story is not None:
                 self._inputs[symbol] = key
                 stories.append(story)

@@ -9,10 +9,11 @@ and ``confidence`` 0..1):
 * agreement ``a = |Σ scoreᵢ·confᵢ| / Σ |scoreᵢ|·confᵢ`` (1 = all lean the same way, 0 =
   they cancel out; 1 when every score is 0); ``confidence = mean(confᵢ) × a``;
 * ``drivers``: the three strongest insights by ``|score| × confidence`` (the agent's own
-  headline), then external alerts and signals for the subject;
+  headline), then the subject's latest signal, then external alerts and signals;
 * ``conflicts``: when some agents are bullish and others bearish on the same subject, one
   entry naming both camps;
-* ``watch``: the used insights' key levels (``agent level price``), then external alerts;
+* ``watch``: the signal's entry/stop/target, the used insights' key levels, then external
+  alerts (at most five);
 * ``insights_used``: ``{agent, symbol, id}`` of every insight used.
 
 Example: gamma +0.6 (conf 0.8) and macro −0.4 (conf 0.5) → s = (0.48 − 0.2) / 1.3 = 0.215
@@ -48,6 +49,7 @@ class UsedInsight:
     headline: str
     levels: Mapping[str, float] = field(default_factory=dict)
     simulated: bool = False
+    as_of: datetime | None = None
 
     @classmethod
     def of(cls, message: Mapping[str, Any]) -> UsedInsight:
@@ -63,12 +65,35 @@ class UsedInsight:
             headline=str(body.get("headline", "")),
             levels=dict(body.get("levels") or {}),
             simulated=bool(body.get("simulated")),
+            as_of=_time(body.get("as_of") or message.get("timestamp")),
         )
 
     @property
     def strength(self) -> float:
         """``|score| × confidence``: how hard this insight pushes."""
         return abs(self.score) * self.confidence
+
+
+def _time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def signal_text(signal: Mapping[str, Any]) -> str:
+    """A signal in words: ``buy GME: entry 25.1, stop 23, target 30 (1d)``."""
+    prices = ", ".join(
+        f"{key} {signal[key]:g}"
+        for key in ("entry", "stop", "target")
+        if isinstance(signal.get(key), int | float)
+    )
+    text = f"{signal.get('action') or 'signal'} {signal.get('symbol') or ''}".strip()
+    if prices:
+        text += f": {prices}"
+    if signal.get("timeframe"):
+        text += f" ({signal['timeframe']})"
+    return text
 
 
 def lean(insights: Sequence[UsedInsight]) -> tuple[float, float, float]:
@@ -126,13 +151,14 @@ def compose(
     insights: Sequence[UsedInsight],
     *,
     external: Sequence[Mapping[str, Any]] = (),
+    signal: Mapping[str, Any] | None = None,
     voice: Voice = "savage",
     now: datetime,
 ) -> dict[str, Any] | None:
     """The narrative for ``symbol`` (None: the market) from ``insights`` and external
     evidence (``bridge.evidence_of`` items: monitors' alerts and signals); None when there
-    is nothing to say."""
-    if not insights and not external:
+    is nothing to say. ``signal`` is the subject's latest ``signal`` body, if any."""
+    if not insights and not external and signal is None:
         return None
     s, _agreement, confidence = lean(insights)
     stance = stance_of(s, STANCE_THRESHOLD)
@@ -152,6 +178,8 @@ def compose(
     drivers: list[dict[str, Any]] = [
         {"agent": i.agent, "text": i.headline} for i in ranked[:MAX_DRIVERS] if i.headline
     ]
+    if signal is not None:
+        drivers.append({"agent": "signal", "text": signal_text(signal)})
     drivers.extend(
         {"agent": f"monitor:{e.get('source', '?')}", "text": str(e.get("text", ""))}
         for e in external[:MAX_DRIVERS]
@@ -164,11 +192,13 @@ def compose(
                 "text": f"{', '.join(bulls)} bullish vs {', '.join(bears)} bearish",
             }
         )
-    watch = [
+    watch = [] if signal is None else [f"signal {signal_text(signal)}"]
+    watch += [
         f"{i.symbol or 'market'} {name.replace('_', ' ')} {price:g} ({i.agent})"
         for i in ranked
         for name, price in i.levels.items()
-    ][:MAX_WATCH]
+    ]
+    watch = watch[:MAX_WATCH]
     watch.extend(f"monitor alert: {e.get('text', '')}" for e in external)
     summary = " ".join(f"{d['agent']}: {d['text']}" for d in drivers)
     if conflicts:
