@@ -72,7 +72,7 @@ def test_compose_names_drivers_conflicts_levels_and_sources() -> None:
         {"agent": a, "symbol": "SPY", "id": f"id-{a}"} for a in ("gamma", "macro", "market")
     ]
     assert n["headline"] in {
-        "SPY: 3 agents, no clear direction.",
+        "SPY: no clear direction across 3 agents.",
         "SPY is balanced across 3 agents.",
     }
     assert n["voice"] == "plain" and "disagree" in n["summary"]
@@ -175,3 +175,36 @@ def test_compose_puts_the_signal_in_drivers_and_watch() -> None:
     }
     assert n["watch"][0] == "signal buy GME: entry 25.1, stop 23, target 30 (1d)"
     assert compose("GME", [], signal=signal, now=NOW) is not None
+
+
+def test_context_is_cited_without_moving_the_stance_and_the_lead_agrees() -> None:
+    """In the market story per-symbol context is a driver, not a vote; the headline's lead is
+    the strongest insight on the stance's side, not the strongest overall."""
+    market = [
+        used("macro", -0.7, 1.0, "bearish", symbol=None),
+        used("market", -0.3, 0.5, "bearish", symbol=None),
+        used("reddit", 0.2, 0.2, "bullish", symbol=None),
+    ]
+    context = [used("reddit", 0.9, 1.0, "bullish", symbol="GME")]
+    n = compose(None, market, context=context, voice="plain", now=NOW)
+    assert n is not None
+    assert n["stance"] == "bearish"  # (−0.7 − 0.15 + 0.04) / 1.7 = −0.476; GME not counted
+    assert n["score"] == round((-0.7 - 0.15 + 0.04) / 1.7, 3)
+    assert {"agent": "reddit", "text": "reddit says 0.9"} in n["drivers"]
+    assert {"agent": "reddit", "symbol": "GME", "id": "id-reddit"} in n["insights_used"]
+    assert "macro" in n["headline"] and "2 of 3 agents" in n["headline"]
+    bull_led = compose(
+        None,
+        [
+            used("macro", 0.6, 1.0, "bullish", symbol=None),
+            used("gamma", -0.9, 0.3, "bearish", symbol=None),
+        ],
+        now=NOW,
+    )
+    assert bull_led is not None and bull_led["stance"] == "bullish"
+    assert "macro" in bull_led["headline"] and "gamma" not in bull_led["headline"]
+
+
+def test_zero_confidence_insights_are_left_out() -> None:
+    """An insight with confidence 0 is neither used nor cited; alone it makes no story."""
+    assert compose("SPY", [used("reddit", 0.0, 0.0, "neutral")], now=NOW) is None

@@ -60,7 +60,7 @@ def test_gme_metrics_after_the_spike() -> None:
     assert insight["stance"] == "bullish" and insight["confidence"] == 1.0
     assert insight["simulated"] is True
     assert insight["headline"] == (
-        "Retail is screaming about GME: 17.2x the usual chatter, mood +0.59."
+        "Retail is screaming about GME: 17.2x the usual chatter, sentiment +0.59."
     )
     assert [e["source"] for e in insight["evidence"]] == ["wallstreetbets"] * 5
     assert insight["evidence"][0]["time"] == at(19.5).isoformat()  # newest first

@@ -6,7 +6,8 @@ signals). It composes (``narrative.compose``) every ``cadence`` seconds and at o
 important event: an alert whose severity is in ``event_severities`` or a signal. A subject's
 narrative is published only when its inputs changed since the last one (the insight ids and
 the cited alerts), so a quiet market does not repeat itself. The market-wide narrative uses the
-market-wide insights plus the ``market_drivers`` strongest per-symbol ones.
+market-wide insights for its stance, and cites the ``market_drivers`` strongest per-symbol
+ones as drivers (context: they do not move the market's stance).
 
 With ``[agents.narrative.llm]`` set, headline and summary are rewritten by the model through
 ``llm.GuardedVoice`` (facts only, checked, falling back to the templated text); the counters
@@ -111,7 +112,11 @@ class NarrativeBrain(BaseAgent):
         if kind == "signal" or severity in self.settings.event_severities:
             self.trigger(f"{kind} {message.get('alert_type') or ''}".strip())
 
-    def _subject_inputs(self, symbol: str | None, now: datetime) -> list[UsedInsight]:
+    def _subject_inputs(
+        self, symbol: str | None, now: datetime
+    ) -> tuple[list[UsedInsight], list[UsedInsight]]:
+        """The subject's own fresh insights, and (market story only) the strongest per-symbol
+        ones as context."""
         oldest = now - timedelta(seconds=self.settings.max_insight_age)
 
         def fresh(i: UsedInsight) -> bool:
@@ -119,12 +124,16 @@ class NarrativeBrain(BaseAgent):
 
         own = [i for i in self.insights.get(symbol, {}).values() if fresh(i)]
         if symbol is not None or not self.settings.market_drivers:
-            return own
+            return own, []
         others = [
-            i for s, per in self.insights.items() if s is not None for i in per.values() if fresh(i)
+            i
+            for s, per in self.insights.items()
+            if s is not None
+            for i in per.values()
+            if fresh(i) and i.confidence > 0
         ]
         others.sort(key=lambda i: (-i.strength, i.agent, i.symbol or ""))
-        return own + others[: self.settings.market_drivers]
+        return own, others[: self.settings.market_drivers]
 
     async def evaluate(self, now: datetime) -> list[Insight]:
         assert self.ctx is not None
@@ -133,18 +142,24 @@ class NarrativeBrain(BaseAgent):
         subjects += sorted(s for s in known if s is not None)
         stories = []
         for symbol in subjects:
-            used = self._subject_inputs(symbol, now)
+            used, context = self._subject_inputs(symbol, now)
             cited = self.external.for_symbol(symbol)
             signal = self.signals.get(symbol) if symbol is not None else None
             key = (
-                tuple(i.id for i in used),
+                tuple(i.id for i in [*used, *context]),
                 tuple(e.get("alert_id") for e in cited),
                 signal and signal.get("_id"),
             )
             if key == self._inputs.get(symbol):
                 continue
             story = compose(
-                symbol, used, external=cited, signal=signal, voice=self.settings.voice, now=now
+                symbol,
+                used,
+                external=cited,
+                signal=signal,
+                context=context,
+                voice=self.settings.voice,
+                now=now,
             )
             if story is not None:
                 self._inputs[symbol] = key

@@ -9,7 +9,9 @@ and ``confidence`` 0..1):
 * agreement ``a = |Σ scoreᵢ·confᵢ| / Σ |scoreᵢ|·confᵢ`` (1 = all lean the same way, 0 =
   they cancel out; 1 when every score is 0); ``confidence = mean(confᵢ) × a``;
 * ``drivers``: the three strongest insights by ``|score| × confidence`` (the agent's own
-  headline), then the subject's latest signal, then external alerts and signals;
+  headline), then context insights (the market story's strongest per-symbol views), the
+  subject's latest signal, then monitors' alerts; the ``lead`` named in the headline is the
+  strongest insight agreeing with the stance;
 * ``conflicts``: when some agents are bullish and others bearish on the same subject, one
   entry naming both camps;
 * ``watch``: the signal's entry/stop/target, the used insights' key levels, then external
@@ -96,6 +98,10 @@ def signal_text(signal: Mapping[str, Any]) -> str:
     return text
 
 
+def _rank(i: UsedInsight) -> tuple[float, str, str]:
+    return (-i.strength, i.agent, i.symbol or "")
+
+
 def lean(insights: Sequence[UsedInsight]) -> tuple[float, float, float]:
     """``(s, agreement, confidence)`` as the module docstring defines them."""
     total_conf = sum(i.confidence for i in insights)
@@ -111,32 +117,32 @@ def lean(insights: Sequence[UsedInsight]) -> tuple[float, float, float]:
 _HEADLINES: dict[str, dict[str, tuple[str, ...]]] = {
     "savage": {
         "bullish": (
-            "{subject}: {bulls} of {n} agents lean bullish, led by {lead}. Try not to get cocky.",
-            "{subject} looks bid. {lead} is loudest; {bulls} of {n} agents agree.",
-            "{subject}: the tape is bid ({bulls} of {n} agents bullish), {lead} leading the cheer.",
+            "{subject} is bid: {share} bullish, {lead} loudest. Try not to get cocky.",
+            "{subject}: {share} bullish, led by {lead}. Hope is not a strategy, but fine.",
+            "Bulls own {subject} for now ({share} bullish, {lead} in front).",
         ),
         "bearish": (
-            "{subject}: {bears} of {n} agents lean bearish, led by {lead}. Hope you like pain.",
-            "{subject} smells bad. {lead} says so loudest; {bears} of {n} agents concur.",
-            "Bears have {subject}: {bears} of {n} agents, {lead} in front. Cope accordingly.",
+            "{subject} smells bad: {share} bearish, {lead} loudest. Hope you like pain.",
+            "{subject}: {share} bearish, led by {lead}. Cope accordingly.",
+            "Bears have {subject} ({share} bearish, {lead} in front).",
         ),
         "neutral": (
-            "{subject}: {n} agents, no edge. The market is shrugging and so should you.",
-            "{subject} is a coin flip dressed up as analysis: {n} agents, no consensus.",
+            "{subject}: {agents}, no edge. The market is shrugging and so should you.",
+            "{subject} is a coin flip dressed up as analysis ({agents}, no consensus).",
         ),
     },
     "plain": {
         "bullish": (
-            "{subject}: {bulls} of {n} agents lean bullish; strongest input: {lead}.",
-            "{subject} leans bullish ({bulls} of {n} agents), led by {lead}.",
+            "{subject} leans bullish: {share}, strongest input {lead}.",
+            "{subject}: {share} bullish, led by {lead}.",
         ),
         "bearish": (
-            "{subject}: {bears} of {n} agents lean bearish; strongest input: {lead}.",
-            "{subject} leans bearish ({bears} of {n} agents), led by {lead}.",
+            "{subject} leans bearish: {share}, strongest input {lead}.",
+            "{subject}: {share} bearish, led by {lead}.",
         ),
         "neutral": (
-            "{subject}: {n} agents, no clear direction.",
-            "{subject} is balanced across {n} agents.",
+            "{subject}: no clear direction across {agents}.",
+            "{subject} is balanced across {agents}.",
         ),
     },
 }
@@ -152,32 +158,43 @@ def compose(
     *,
     external: Sequence[Mapping[str, Any]] = (),
     signal: Mapping[str, Any] | None = None,
+    context: Sequence[UsedInsight] = (),
     voice: Voice = "savage",
     now: datetime,
 ) -> dict[str, Any] | None:
     """The narrative for ``symbol`` (None: the market) from ``insights`` and external
     evidence (``bridge.evidence_of`` items: monitors' alerts and signals); None when there
-    is nothing to say. ``signal`` is the subject's latest ``signal`` body, if any."""
-    if not insights and not external and signal is None:
+    is nothing to say. ``signal`` is the subject's latest ``signal`` body, if any;
+    ``context`` insights (per-symbol ones in the market story) are drivers and cited but do
+    not move the stance. Insights with confidence 0 carry nothing and are left out."""
+    insights = [i for i in insights if i.confidence > 0]  # no confidence, no information
+    context = [i for i in context if i.confidence > 0]
+    if not insights and not context and not external and signal is None:
         return None
     s, _agreement, confidence = lean(insights)
     stance = stance_of(s, STANCE_THRESHOLD)
-    ranked = sorted(insights, key=lambda i: (-i.strength, i.agent, i.symbol or ""))
+    ranked = sorted(insights, key=_rank)
     bulls = sorted({i.agent for i in insights if i.stance == "bullish"})
     bears = sorted({i.agent for i in insights if i.stance == "bearish"})
     subject = symbol or "The market"
-    lead = ranked[0].agent if ranked else "monitors"
+    agreeing = [i for i in ranked if i.stance == stance] or ranked
+    n = len(insights)
+    k = len(bulls) if stance == "bullish" else len(bears)
     facts = {
         "subject": subject,
-        "n": len(insights),
-        "bulls": len(bulls),
-        "bears": len(bears),
-        "lead": lead,
+        "agents": f"{n} agent{'' if n == 1 else 's'}",
+        "share": f"{k} of {n} agent{'' if n == 1 else 's'}",
+        "lead": agreeing[0].agent if agreeing else "monitors",
     }
     headline = pick(_HEADLINES[voice][stance], subject, now.isoformat()).format(**facts)
     drivers: list[dict[str, Any]] = [
         {"agent": i.agent, "text": i.headline} for i in ranked[:MAX_DRIVERS] if i.headline
     ]
+    drivers.extend(
+        {"agent": i.agent, "text": i.headline}
+        for i in sorted(context, key=_rank)[:MAX_DRIVERS]
+        if i.headline
+    )
     if signal is not None:
         drivers.append({"agent": "signal", "text": signal_text(signal)})
     drivers.extend(
@@ -213,12 +230,14 @@ def compose(
         "drivers": drivers,
         "conflicts": conflicts,
         "watch": watch[:MAX_WATCH],
-        "insights_used": [{"agent": i.agent, "symbol": i.symbol, "id": i.id} for i in ranked],
+        "insights_used": [
+            {"agent": i.agent, "symbol": i.symbol, "id": i.id} for i in [*ranked, *context]
+        ],
         "alerts_cited": [
             {"id": e.get("alert_id"), "source": e.get("source"), "text": e.get("text")}
             for e in external
         ],
         "voice": voice,
         "as_of": now.isoformat(),
-        "simulated": any(i.simulated for i in insights),
+        "simulated": any(i.simulated for i in [*insights, *context]),
     }

@@ -208,7 +208,9 @@ class RedditTracker:
             "stance": stance_of(sentiment, self.options.stance_threshold),
             "score": round(clamp(sentiment), 3),
             "confidence": round(confidence, 2),
-            "headline": headline(m, self.options.voice, now),
+            "headline": headline(
+                m, self.options.voice, now, spike_velocity=self.options.spike_velocity
+            ),
             "summary": summary(m, self.options.voice),
             "metrics": m,
             "levels": {},
@@ -272,19 +274,23 @@ class RedditTracker:
         return out
 
 
-_HEADLINES: dict[str, tuple[str, ...]] = {
-    "savage": (
-        "{symbol}: {mentions} mentions at {velocity}x normal and a mood of {sentiment}. "
+_HEADLINES: dict[tuple[str, bool], tuple[str, ...]] = {  # (voice, spiking) -> templates
+    ("savage", True): (
+        "{symbol}: {mentions} mentions at {velocity}x normal, {mood}. "
         "The crowd has found a new toy.",
-        "Retail is screaming about {symbol}: {velocity}x the usual chatter, mood {sentiment}.",
-        "{symbol} chatter at {velocity}x normal ({mentions} mentions); sentiment {sentiment}, "
+        "Retail is screaming about {symbol}: {velocity}x the usual chatter, {mood}.",
+        "{symbol} chatter at {velocity}x normal ({mentions} mentions), {mood}; "
         "for whatever forum feelings are worth.",
     ),
-    "plain": (
-        "{symbol}: {mentions} mentions, {velocity}x the usual rate, sentiment {sentiment}.",
-        "{symbol} is discussed at {velocity}x its normal rate ({mentions} mentions), "
-        "sentiment {sentiment}.",
+    ("savage", False): (
+        "{symbol}: {mentions} mentions, {velocity}x the usual rate, {mood}. Nobody cares yet.",
+        "{symbol} chatter is business as usual ({velocity}x normal), {mood}.",
     ),
+    ("plain", True): (
+        "{symbol}: {mentions} mentions, {velocity}x the usual rate, {mood}.",
+        "{symbol} is discussed at {velocity}x its normal rate ({mentions} mentions), {mood}.",
+    ),
+    ("plain", False): ("{symbol}: {mentions} mentions, {velocity}x the usual rate, {mood}.",),
 }
 _MARKET: dict[str, tuple[str, ...]] = {
     "savage": ("The forums can't shut up about {symbol} ({mentions} mentions).",),
@@ -296,23 +302,37 @@ def _facts(m: Mapping[str, Any]) -> dict[str, str]:
     return {
         "symbol": str(m["symbol"]),
         "mentions": f"{m['mentions']:,}",
-        "velocity": "—" if m["velocity"] is None else f"{m['velocity']:.1f}",
-        "sentiment": "n/a" if m["sentiment"] is None else signed(m["sentiment"]),
+        "velocity": "n/a" if m["velocity"] is None else f"{m['velocity']:.1f}",
+        "mood": "no posts to read"
+        if m["sentiment"] is None
+        else f"sentiment {signed(m['sentiment'])}",
         "ratio": f"{m['call_put_ratio']:.2f}",
     }
 
 
-def headline(m: Mapping[str, Any], voice: Voice, now: datetime, *, market: bool = False) -> str:
-    """One sentence from a symbol's metrics in ``voice`` (numbers only from ``m``)."""
-    table = _MARKET if market else _HEADLINES
-    return pick(table[voice], m["symbol"], now.isoformat()).format(**_facts(m))
+def headline(
+    m: Mapping[str, Any],
+    voice: Voice,
+    now: datetime,
+    *,
+    market: bool = False,
+    spike_velocity: float = 3.0,
+) -> str:
+    """One sentence from a symbol's metrics in ``voice`` (numbers only from ``m``); the
+    spiking templates when ``velocity ≥ spike_velocity``."""
+    if market:
+        templates = _MARKET[voice]
+    else:
+        spiking = m["velocity"] is not None and m["velocity"] >= spike_velocity
+        templates = _HEADLINES[(voice, spiking)]
+    return pick(templates, m["symbol"], now.isoformat()).format(**_facts(m))
 
 
 def summary(m: Mapping[str, Any], voice: Voice) -> str:
     """A short paragraph: the counts behind the headline and the option talk."""
     f = _facts(m)
     text = (
-        f"{f['mentions']} mentions ({m['post_mentions']} posts in the window), call/put "
+        f"{f['mentions']} mentions ({m['post_mentions']} in posts of the window), call/put "
         f"mention ratio {f['ratio']} ({m['call_mentions']} call, {m['put_mentions']} put)."
     )
     if voice == "savage" and m["call_put_ratio"] >= 2:
@@ -328,7 +348,7 @@ def spike_severity(velocity: float, threshold: float) -> SpikeSeverity:
     return "high" if velocity >= 2 * threshold else "medium"
 
 
-assert set(_HEADLINES) == set(VOICES) == set(_MARKET)
+assert {v for v, _ in _HEADLINES} == set(VOICES) == set(_MARKET)
 
 
 class RedditAgent(BaseAgent):
@@ -360,7 +380,7 @@ class RedditAgent(BaseAgent):
             await self.alert(
                 "reddit_spike",
                 title=f"{m['symbol']} mention spike: {m['velocity']:.1f}x normal",
-                description=headline(m, options.voice, now),
+                description=headline(m, options.voice, now, spike_velocity=options.spike_velocity),
                 symbol=m["symbol"],
                 severity=spike_severity(m["velocity"], options.spike_velocity),
                 fields=[
