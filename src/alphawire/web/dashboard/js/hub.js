@@ -16,7 +16,9 @@ const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 const PING_EVERY_MS = 15_000;
 const SILENT_LIMIT_MS = 45_000; // no frame at all for this long: the socket is dead
-const RECENT_LIMIT = 200; // per channel, for widgets that open a channel late
+// Messages kept per channel for a widget that opens it late (oldest dropped); `keep` in
+// open() overrides it (market channels keep 1: tiles hold their own state).
+const RECENT_LIMIT = 200;
 
 export class HubError extends Error {
   constructor(status, code, message) {
@@ -90,7 +92,7 @@ export class Hub extends EventTarget {
    * `onError(err)` for a failed history load or a refused subscription. Returns a function
    * that stops reading.
    */
-  open(channel, handler, { history = 0, batch = false } = {}) {
+  open(channel, handler, { history = 0, batch = false, keep = RECENT_LIMIT } = {}) {
     let ch = this.channels.get(channel);
     if (!ch) {
       ch = {
@@ -101,6 +103,7 @@ export class Hub extends EventTarget {
         handlers: new Set(),
         batch,
         recent: [],
+        keep,
         subscribed: false,
         loaded: false,
         historyLimit: history,
@@ -328,8 +331,10 @@ export class Hub extends EventTarget {
   }
 
   _deliver(ch, msg, replay) {
-    ch.recent.push(msg);
-    if (ch.recent.length > RECENT_LIMIT) ch.recent.splice(0, ch.recent.length - RECENT_LIMIT);
+    if (ch.keep > 0) {
+      ch.recent.push(msg);
+      if (ch.recent.length > ch.keep) ch.recent.splice(0, ch.recent.length - ch.keep);
+    }
     for (const h of ch.handlers) {
       try {
         h.onMessage?.(msg, { replay });
