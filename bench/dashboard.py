@@ -103,6 +103,18 @@ DRAIN = """
 """
 
 
+def schedstat(pid: int | None) -> tuple[int, int] | None:
+    """(ns on a CPU, ns runnable but waiting for a CPU) of a process's main thread, from
+    /proc (Linux): the wait is the machine's doing (other processes), not the page's."""
+    if pid is None:
+        return None
+    try:
+        run, wait, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(run), int(wait)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -244,6 +256,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             cdp = await page.context.new_cdp_session(page)
             system = await browser.new_browser_cdp_session()
 
+            async def renderer_pid() -> int | None:
+                info = await system.send("SystemInfo.getProcessInfo")
+                renderers = [p for p in info["processInfo"] if p["type"] == "renderer"]
+                return max(renderers, key=lambda p: p["cpuTime"])["id"] if renderers else None
+
             async def cpu_seconds() -> dict[str, float]:
                 """CPU seconds used so far by the browser's processes, by type."""
                 info = await system.send("SystemInfo.getProcessInfo")
@@ -293,6 +310,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     rows.clear()
                 await cdp.send("HeapProfiler.collectGarbage")
                 heap_start = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+                pid = await renderer_pid()
+                sched0 = schedstat(pid)
                 cpu0 = await cpu_seconds()
                 t0 = time.time()
                 publishing = asyncio.create_task(
@@ -306,6 +325,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await drain()
                 measured = time.time() - t0
                 cpu1 = await cpu_seconds()
+                sched1 = schedstat(pid)
                 await cdp.send("HeapProfiler.collectGarbage")
                 heap_end = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
                 status = await page.evaluate("window.alphawire.hub.status")
@@ -317,6 +337,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
     probe = collected
+    main_thread = (
+        {
+            "ran_s": round((sched1[0] - sched0[0]) / 1e9, 2),
+            "waited_for_cpu_s": round((sched1[1] - sched0[1]) / 1e9, 2),
+        }
+        if sched0 and sched1
+        else None
+    )
     cpu = {k: round(100 * (cpu1.get(k, 0) - cpu0.get(k, 0)) / measured, 1) for k in cpu1}
     latencies = []
     for symbol, text, seen in probe["ticks"]:
@@ -354,8 +382,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "publish_errors": pub.errors,
         "cpu_pct_of_one_core": cpu,
         "control": control,
+        "renderer_main_thread": main_thread,
         "console_errors": errors,
-        "long_frames": probe["frames"][:20],
+        "long_frames": len(probe["frames"]),
+        "long_frames_scripts_over_50ms": sum(
+            1 for f in probe["frames"] if sum(x[1] for x in f["scripts"]) >= 50
+        ),
+        "long_frame_samples": probe["frames"][:20],
     }
 
 
@@ -390,6 +423,18 @@ def table(r: dict[str, Any]) -> str:
         (
             "control (page live, nothing published): long tasks / renderer CPU",
             f"{r['control']['longtasks']} / {r['control']['renderer_cpu_pct']} %",
+        ),
+        (
+            "long animation frames ≥ 50 ms / of them, with ≥ 50 ms of the page's own script",
+            f"{r['long_frames']} / {r['long_frames_scripts_over_50ms']}",
+        ),
+        (
+            "renderer main thread: on a CPU / runnable but waiting for one",
+            (
+                f"{r['renderer_main_thread']['ran_s']} s / {r['renderer_main_thread']['waited_for_cpu_s']} s"
+                if r["renderer_main_thread"]
+                else "n/a"
+            ),
         ),
         ("machine load average (1 min) at the end", f"{r['loadavg_1m']} on {os.cpu_count()} cores"),
         (

@@ -19,6 +19,9 @@ const SILENT_LIMIT_MS = 45_000; // no frame at all for this long: the socket is 
 // Messages kept per channel for a widget that opens it late (oldest dropped); `keep` in
 // open() overrides it (market channels keep 1: tiles hold their own state).
 const RECENT_LIMIT = 200;
+// Channels opened within this window go out in one subscribe frame: the hub allows 20 client
+// frames a second (bursts of 60), and a hundred history reads finish at scattered times.
+const SUBSCRIBE_EVERY_MS = 100;
 
 export class HubError extends Error {
   constructor(status, code, message) {
@@ -158,8 +161,7 @@ export class Hub extends EventTarget {
     this.pending[action].add(channel);
     if (!this.flushQueued) {
       this.flushQueued = true;
-      // One frame for every channel opened in this turn: the hub allows 20 client frames/s.
-      setTimeout(() => this._flush(), 0);
+      setTimeout(() => this._flush(), SUBSCRIBE_EVERY_MS);
     }
   }
 
@@ -374,6 +376,10 @@ export class Hub extends EventTarget {
       case "skipped":
         this.status.skipped += frame.count || 0;
         if (ch && (ch.seq === null || frame.to_seq > ch.seq)) ch.seq = frame.to_seq;
+        if (ch && ch.replayUntil !== null && ch.seq >= ch.replayUntil) {
+          ch.replayUntil = null; // the rest of the replay was conflated away
+          this._maybeLive();
+        }
         return;
       case "error":
         this.status.lastError = `${frame.code}: ${frame.message}`;
