@@ -233,6 +233,10 @@ async def test_disabled_route_state_is_true_everywhere_and_enable_delivers_what_
     stats = (await alert_stats(hub))["discord:gone"]
     assert stats["held"] == 2 and stats["pending"] == 0 and stats["dead_total"] == 0
     assert stats["disabled"].startswith("disabled: ")
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'alphawire_alerts_held{destination="discord:gone"} 2.0' in metrics
+    assert 'alphawire_alerts_destination_disabled{destination="discord:gone"} 1.0' in metrics
 
     tested = await acli("alerts", "test", "--url", hub.url, "--token", hub.token, env=env)
     assert tested.returncode == 1
