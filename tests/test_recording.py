@@ -229,6 +229,7 @@ def test_record_command_writes_a_replayable_file(tmp_path: Path) -> None:
         (["--seconds", "-1"], "must be positive"),
         (["--start", "yesterday"], "neither a date"),
         (["--start", "2026-12-04T14:30:00"], "has no timezone"),
+        (["--symbols", "SPY,not one"], "'NOT ONE' is not a symbol"),
     ],
 )
 def test_record_command_names_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
