@@ -299,3 +299,19 @@ async def test_a_clocked_consumer_alerts_the_same_live_and_in_replay(tmp_path: P
     assert len(blocks) >= 10 and any(a[1] == "tick" for a in live.alerts)
     assert replayed.alerts == [a for a in live.alerts if a[0] <= replayed.alerts[-1][0]]
     assert len(replayed.alerts) >= len(live.alerts) - 1
+
+
+async def test_quick_scan_counts_the_same_and_defers_field_checks(tmp_path: Path) -> None:
+    """Without validation the scan gives the same summary; an unknown kind is still refused
+    there, an unknown field only when the replay reaches its line."""
+    path = write(tmp_path / "q.jsonl", first_minute()[:300])
+    assert summarize(path, validate=False) == summarize(path)
+    path.write_bytes(path.read_bytes().replace(b'"kind":"quote"', b'"kind":"quoet"', 1))
+    with pytest.raises(RecordingError, match="unknown record kind 'quoet'"):
+        summarize(path, validate=False)
+    path = write(tmp_path / "f.jsonl", first_minute()[:300])
+    path.write_bytes(path.read_bytes().replace(b'"kind":"quote"', b'"colour":1,"kind":"quote"', 1))
+    source = ReplaySource(path, validate=False)
+    assert source.total == 300
+    with pytest.raises(RecordingError, match=r"line 2: .*unknown field\(s\) \['colour'\]"):
+        await source.run(StandaloneContext(RecordBuffer(), clock=source.clock(None)))
