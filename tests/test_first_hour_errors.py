@@ -70,6 +70,19 @@ async def test_wrong_method_answers_the_error_shape_naming_the_allowed_one(
     }
 
 
+async def test_refused_host_answers_the_error_shape(hub: RunningHub) -> None:
+    """A Host the hub does not serve (the DNS-rebinding guard) is a 400 in the error shape;
+    an allowed one reaches the API."""
+    async with httpx.AsyncClient(base_url=hub.url, timeout=10) as http:
+        bad = await http.get("/api/v1/health", headers={"Host": "evil.example"})
+        good = await http.get("/api/v1/health")
+    assert bad.status_code == 400
+    error = error_of(bad)
+    assert error["code"] == "invalid_host"
+    assert "'evil.example'" in error["message"] and "--allowed-hosts" in error["message"]
+    assert good.status_code == 200 and good.json()["status"] == "ok"
+
+
 def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:
