@@ -292,3 +292,36 @@ def test_recorded_json_is_plain_and_sorted() -> None:
     q = of(first_minute(), Quote)[0]
     line = orjson.dumps(to_json(q), option=orjson.OPT_SORT_KEYS)
     assert line.startswith(b'{"ask":') and b'"simulated":true' in line
+
+
+def test_hand_checkable_conventions() -> None:
+    """The U-shape is 2 at the open and close, ½ at midday, mean 1; FINRA's settlement date
+    published by 4 Dec 2026 is Fri 13 Nov (the 15th was a Sunday, 30 Nov not yet out);
+    days to cover is short interest over average daily volume."""
+    from alphawire.sources.sim.eod import settlement_date, short_interest
+    from alphawire.sources.sim.market import intraday_u
+    from alphawire.sources.sim.profiles import profile_for
+
+    assert (intraday_u(0.0), intraday_u(0.5), intraday_u(1.0)) == (2.0, 0.5, 2.0)
+    assert sum(intraday_u((i + 0.5) / 1000) for i in range(1000)) / 1000 == pytest.approx(
+        1.0, abs=1e-5
+    )
+    assert settlement_date(date(2026, 12, 4)) == date(2026, 11, 13)
+    assert settlement_date(date(2026, 12, 11)) == date(2026, 11, 30)
+    gme = profile_for("GME", 7)
+    si = short_interest("GME", "sim", OPEN, date(2026, 12, 4), gme, 0.42, 0.96, 7)
+    assert si.avg_daily_volume is not None
+    assert si.days_to_cover == round(si.short_interest / si.avg_daily_volume, 2)
+    # One settlement period, one figure, whatever the borrow market does meanwhile.
+    later = short_interest("GME", "sim", OPEN, date(2026, 12, 10), gme, 0.85, 0.99, 7)
+    assert later.short_interest == si.short_interest
+
+
+def test_borrow_moves_on_from_where_it_was_at_the_close() -> None:
+    """At the close GME's borrow fee steps from the squeeze's 85 %, not back to its usual 42 %."""
+    from alphawire.sources.records import ShortInterest
+
+    day, _ = first_day()
+    close = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
+    (gme,) = [r for r in of(day, ShortInterest) if r.symbol == "GME" and r.ts == close]
+    assert gme.borrow_fee is not None and 0.85 * 0.8 < gme.borrow_fee < 0.85 * 1.25

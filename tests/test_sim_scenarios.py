@@ -113,6 +113,7 @@ def test_squeeze_setup_on_gme() -> None:
     assert first.days_to_cover == pytest.approx(16, abs=1.5)
     assert (first.borrow_fee, first.utilization) == (0.42, 0.96)
     assert (second.ts, second.borrow_fee, second.utilization) == (at(25), 0.85, 0.99)
+    assert second.short_interest == first.short_interest  # same settlement, same figure
     (sv,) = of(records, ShortVolume, "GME")
     assert sv.short_volume / sv.total_volume == pytest.approx(0.62, abs=1e-6)
     quotes = of(records, Quote, "GME")

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import WebSocketRoute
 
 from alphawire import __version__
@@ -21,7 +20,8 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.hub.node import Node
 from alphawire.settings import Settings
 from alphawire.web import alerts_api, api, channels_api, dashboard, metrics, producer, websocket
-from alphawire.web.errors import install_error_handlers
+from alphawire.web.docs import install_docs
+from alphawire.web.errors import HostGuard, install_error_handlers
 from alphawire.web.schemas import component_schemas
 
 
@@ -87,13 +87,11 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
         version=__version__,
         summary="Real-time market-intelligence hub",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by install_docs: no CDN
         redoc_url=None,
     )
     app.state.node = node
-    app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(), www_redirect=False
-    )
+    app.add_middleware(HostGuard, allowed_hosts=settings.trusted_hosts(), www_redirect=False)
     # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
     app.include_router(alerts_api.router)
     app.include_router(api.router)
@@ -105,6 +103,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     app.router.routes.append(WebSocketRoute("/api/v1" + producer.PATH, producer.ProducerSocket()))
 
     install_error_handlers(app)
+    install_docs(app)
 
     @app.exception_handler(api.ApiError)
     async def api_error(request: Request, exc: api.ApiError) -> Response:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from alphawire.sources.base import MarketCalendar
-from alphawire.sources.records import OptionChain, Record
+from alphawire.sources.records import OptionChain, Record, ShortInterest
 from alphawire.sources.sim import eod, scenarios, social
 from alphawire.sources.sim.draws import Draws
 from alphawire.sources.sim.macro import MacroBook
@@ -87,6 +88,10 @@ class MarketSimulation:
         self._events: list[tuple[datetime, int, Event]] = []
         self._step_at: datetime | None = None  # end of the next market step, None when closed
         self._carried: dict[str, dict[str, float]] = {}  # open interest into the next session
+        # (borrow fee, utilization) per symbol; scenarios and each close move them.
+        self.borrow = {
+            s: (b.profile.borrow_fee, b.profile.utilization) for s, b in self.books.items()
+        }
         self._scenarios_on = scenarios_on
         self.now = self.start - timedelta(microseconds=1)
         self._schedule(self.start, _open_session)
@@ -213,30 +218,25 @@ class MarketSimulation:
         for symbol, book in self.books.items():
             p = book.profile
             total = eod.previous_day_total(p, self._eod)
-            if symbol == "GME" and self._scenarios_on:  # the squeeze setup's ratio, exactly
-                sv = eod.short_volume(
-                    symbol, self.name, when, prev_day, total, 0.62, self._eod, 0.0
-                )
-            else:
-                sv = eod.short_volume(
-                    symbol, self.name, when, prev_day, total, p.short_ratio, self._eod
-                )
-            out.append(sv)
-            out.append(
-                eod.short_interest(
-                    symbol,
-                    self.name,
-                    when,
-                    self.session.day,
-                    p,
-                    p.borrow_fee,
-                    p.utilization,
-                    self._eod,
-                )
+            # GME's ratio is the squeeze setup's documented 62 %, exactly.
+            ratio, noise = (
+                (0.62, 0.0) if symbol == "GME" and self._scenarios_on else (p.short_ratio, 0.03)
             )
+            out.append(
+                eod.short_volume(symbol, self.name, when, prev_day, total, ratio, self._eod, noise)
+            )
+            out.append(self.short_interest(symbol, when))
         out.extend(self._mention_counts(when))
         out.extend(self.macro.history(self.name, when, self.session.day))
         return out
+
+    def short_interest(self, symbol: str, when: datetime) -> ShortInterest:
+        """The symbol's short interest and borrow market (``self.borrow``) now."""
+        fee, utilization = self.borrow[symbol]
+        profile = self.books[symbol].profile
+        return eod.short_interest(
+            symbol, self.name, when, self.session.day, profile, fee, utilization, self.seed
+        )
 
     def _mention_counts(self, when: datetime) -> list[Record]:
         d = self._social
@@ -261,19 +261,11 @@ class MarketSimulation:
         for symbol, book in self.books.items():
             out.append(book.quote(self.name, when))
             carried[symbol] = self.options[symbol].close_session()
-            p = book.profile
-            out.append(
-                eod.short_interest(
-                    symbol,
-                    self.name,
-                    when,
-                    day,
-                    p,
-                    p.borrow_fee * (1 + 0.05 * self._eod.normal()),
-                    min(0.995, p.utilization * (1 + 0.02 * self._eod.normal())),
-                    self._eod,
-                )
-            )
+            fee, utilization = self.borrow[symbol]
+            fee *= math.exp(0.05 * self._eod.normal())
+            utilization = min(0.995, utilization * (1 + 0.02 * self._eod.normal()))
+            self.borrow[symbol] = (fee, utilization)
+            out.append(self.short_interest(symbol, when))
         totals = {s: b.off_exchange_volume for s, b in self.books.items()}
         self._carried = carried
         posting = when + EOD_POSTING_DELAY

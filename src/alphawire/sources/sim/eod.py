@@ -8,8 +8,10 @@ starts and for each simulated session at its posting time, two hours after the c
 
 Short interest follows FINRA's bi-monthly cycle: the settlement date is the latest 15th or
 month end (moved back to a weekday) at least 11 days before the session, so the figure is as
-stale as the published one; ``days_to_cover = short_interest / avg_daily_volume``. The
-borrow fee (annual fraction) and utilization drift a little each day.
+stale as the published one, and the same all through a settlement period;
+``days_to_cover = short_interest / avg_daily_volume``. The borrow fee (annual fraction) and
+utilization take a small random step at each close (±5 % and ±2 % relative, utilization at
+most 99.5 %), from wherever scenarios left them.
 """
 
 from __future__ import annotations
@@ -79,16 +81,19 @@ def short_interest(
     profile: SymbolProfile,
     borrow_fee: float,
     utilization: float,
-    d: Draws,
+    seed: int,
 ) -> ShortInterest:
-    """Short interest at the latest published settlement, with today's borrow market."""
+    """Short interest at the latest settlement published by ``day`` (the same figure for
+    every call within one settlement period), with the borrow market given."""
+    settled = settlement_date(day)
+    d = Draws(seed, "short_interest", symbol, settled.isoformat())
     adv = round(daily_volume(profile))
     shares = float(round(profile.float_shares * profile.short_pct_float * (1 + 0.02 * d.normal())))
     return ShortInterest(
         source=source,
         symbol=symbol,
         ts=ts,
-        settlement_date=settlement_date(day),
+        settlement_date=settled,
         short_interest=shares,
         avg_daily_volume=float(adv),
         days_to_cover=round(shares / adv, 2),

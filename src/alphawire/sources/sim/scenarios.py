@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from alphawire.sources.records import Record, Trade
-from alphawire.sources.sim import eod, social
+from alphawire.sources.sim import social
 from alphawire.sources.sim.optflow import OPTION_EXCHANGES, option_print
 
 if TYPE_CHECKING:
@@ -114,12 +114,8 @@ def _push(symbol: str, seconds: float, total: float, activity: float) -> Action:
 
 
 def _borrow_squeeze(sim: MarketSimulation, ts: datetime) -> list[Record]:
-    book = sim.books["GME"]
-    return [
-        eod.short_interest(
-            "GME", sim.name, ts, sim.session.day, book.profile, 0.85, 0.99, sim.scenario_draws
-        )
-    ]
+    sim.borrow["GME"] = (0.85, 0.99)
+    return [sim.short_interest("GME", ts)]
 
 
 def _dark_block(n: int) -> Action:
