@@ -371,3 +371,22 @@ def test_kept_spec_part_matches_discords_full_spec() -> None:
     for name, schema in kept["components"]["schemas"].items():
         assert schema == full["components"]["schemas"][name], name
     assert "RichEmbed" in kept["components"]["schemas"]
+
+
+def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> None:
+    """A route's embed template (or "off") is rebuilt as it was in the delivery process, which
+    gets its routes as JSON on stdin."""
+    import dataclasses
+    import json
+
+    from alphawire.alerting.embeds import EmbedTemplate
+    from alphawire.alerting.routes import Route
+    from alphawire.alerting.worker import _route
+
+    url = "https://discord.com/api/webhooks/123456789012345678/x"
+    for route in (
+        Route("a", url, match={"symbol": ("spy",)}, embed=EmbedTemplate("{symbol}", fields=())),
+        Route("b", url, embed=None),
+        Route("c", url),
+    ):
+        assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route

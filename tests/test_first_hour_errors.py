@@ -179,11 +179,11 @@ async def test_negative_volume_or_size_is_refused(hub: RunningHub, field: str) -
 
 
 async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
-    """Sizes and volumes sent as integers are delivered as integers (not 1200.0); a
-    fractional size (a market that trades fractions) is kept as it was sent."""
+    """Whole-number sizes and volumes are delivered as integers (1200, not 1200.0, also when
+    sent as 7.0); a fractional size (a market that trades fractions) is kept as it was sent."""
     async with await connect(hub.ws + "/ws/market/BTC-USD") as ws:
         await recv_json(ws)
-        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7, "volume": 1200}
+        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7.0, "volume": 1200}
         assert (await post(hub, "/api/v1/market/BTC-USD", {"data": data})).status_code == 202
         frame = await recv_json(ws)
         fractional = {"price": 1.5, "last_size": 0.25}
@@ -191,7 +191,7 @@ async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
         second = await recv_json(ws)
     for key in ("bid_size", "ask_size", "last_size", "volume"):
         assert type(frame["data"][key]) is int, key
-    assert frame["data"]["volume"] == 1200
+    assert frame["data"]["volume"] == 1200 and frame["data"]["last_size"] == 7
     assert second["data"]["last_size"] == 0.25
 
 
