@@ -212,6 +212,7 @@ async def test_alert_with_neither_content_nor_embed_is_refused(hub: RunningHub) 
     for body in (
         {"alert_type": "x", "source": "s"},
         {"alert_type": "x", "source": "s", "content": "   ", "embed": None},
+        {"alert_type": "x", "source": "s", "embed": {"color": 5, "title": ""}},
     ):
         response = await post(hub, "/api/v1/alerts", body)
         assert response.status_code == 422

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -119,3 +120,22 @@ def test_readme_message_examples_are_what_the_hub_delivers() -> None:
         assert frame["channel"] in envelope.channels
         kinds.append(frame["type"])
     assert kinds == list(messages.MESSAGE_TYPES)
+
+
+def test_readme_documents_every_stats_field(hub_factory: Any, tmp_path: Path) -> None:
+    """Every field of GET /api/v1/ws/stats (per alert destination and of the Discord client
+    and the collector too) is named in the README's "Other endpoints" section."""
+    routes = tmp_path / "routes.toml"
+    routes.write_text(
+        '[[routes]]\nname = "desk"\nwebhook_url = "http://127.0.0.1:9/api/webhooks/1/t"\n'
+    )
+    hub = hub_factory(alert_routes=routes)
+    stats = httpx.get(hub.url + "/api/v1/ws/stats", timeout=10).json()
+    names = set(stats)
+    for destination, row in stats["alerts"].items():
+        names |= set(row) if destination != "discord_client" else set(row) | {destination}
+    names |= set(stats["gc"])
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## Other endpoints\n", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(n for n in names if f"`{n}`" not in section)
+    assert missing == [], f"stats fields not documented in README: {missing}"
