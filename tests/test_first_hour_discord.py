@@ -390,3 +390,33 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
         Route("c", url),
     ):
         assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+
+
+def test_alerts_enable_works_on_the_outbox_while_the_hub_is_down(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """With the hub down, `alerts enable` enables the route in the outbox itself, and what
+    it held becomes pending: the next start delivers it."""
+    from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
+
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    box.disable("discord:desk", "disabled: 404 Unknown Webhook", 1.0)
+    body = {"id": "A1", "type": "alert", "alert_type": "t", "source": "s", "content": "c"}
+    ((_, held),) = box.add_alerts([NewAlert("A1", body, [NewDelivery("discord:desk")])], 2.0)
+    assert held == ["discord:desk"]
+    box.close()
+    dead_hub = "http://127.0.0.1:9"
+    done = run_cli(
+        "alerts", "enable", "desk", "--url", dead_hub, "--token", "t",
+        "--data-dir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "route desk enabled (was disabled: 404 Unknown Webhook)" in done.stdout
+    assert "1 held alerts queued" in done.stdout
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    try:
+        assert box.disabled() == {}
+        (row,) = box.get("A1")["deliveries"]  # type: ignore[index]
+        assert (row["state"], row["last_error"]) == ("pending", None)
+    finally:
+        box.close()
