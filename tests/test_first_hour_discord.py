@@ -19,6 +19,7 @@ from tests.test_cli import acli, run_cli
 from alphawire.alerting.embeds import SEVERITY_COLORS
 from alphawire.alerting.routes import RouteTable
 from alphawire.errors import ValidationError
+from alphawire.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -375,7 +376,7 @@ def test_kept_spec_part_matches_discords_full_spec() -> None:
 
 def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> None:
     """A route's embed template (or "off") is rebuilt as it was in the delivery process, which
-    gets its routes as JSON on stdin."""
+    gets its routes as JSON on stdin, and in each worker of `serve --workers N`."""
     import dataclasses
     import json
 
@@ -390,6 +391,12 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
         Route("c", url),
     ):
         assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+    # serve --workers N hands its settings, routes included, to each worker as JSON too.
+    table = RouteTable(
+        (Route("a", url, embed=EmbedTemplate("{symbol}")), Route("b", url, embed=None))
+    )
+    settings = Settings(data_dir=Path("/nonexistent"), alert_route_table=table)
+    assert Settings.from_json(settings.to_json()).alert_route_table == table
 
 
 def test_alerts_enable_works_on_the_outbox_while_the_hub_is_down(

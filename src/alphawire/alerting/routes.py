@@ -167,6 +167,19 @@ class RouteTable:
         )
 
 
+def route_from_dict(raw: Mapping[str, Any]) -> Route:
+    """A Route from ``dataclasses.asdict(route)`` after a JSON round trip (worker processes
+    get their routes that way): tuples and the embed template rebuilt."""
+    embed = raw.get("embed")
+    template: EmbedTemplate | None = None
+    if "embed" not in raw:  # written before routes had templates: the default
+        template = EmbedTemplate()
+    elif isinstance(embed, Mapping):
+        template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])})
+    match = {k: tuple(v) for k, v in raw.get("match", {}).items()}
+    return Route(**{**raw, "match": match, "embed": template})
+
+
 def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
     unknown = sorted(set(raw) - _ROUTE_KEYS)
     if unknown:
