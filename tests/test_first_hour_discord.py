@@ -321,7 +321,7 @@ def test_webhook_urls_of_discords_form_are_accepted(url: str) -> None:
         ("https://discord.com/api/webhook/123456789012345678/s3cr3t", "its path is not"),
         ("https://discord.example.com/api/webhooks/123456789012345678/s3cr3t", "not Discord's"),
         ("http://discord.com/api/webhooks/123456789012345678/s3cr3t", "https on the default"),
-        ("https://discord.com/api/webhooks/12/s3cr3t", "17-20 digits"),
+        ("https://discord.com/api/webhooks/me/s3cr3t", "(id: digits)"),
         ("discord.com/api/webhooks/123456789012345678/s3cr3t", "not an http(s) URL"),
     ],
 )
