@@ -83,6 +83,22 @@ async def test_refused_host_answers_the_error_shape(hub: RunningHub) -> None:
     assert good.status_code == 200 and good.json()["status"] == "ok"
 
 
+def test_unexpected_failure_answers_the_error_shape(hub: RunningHub) -> None:
+    """A bug in a route answers 500 in the error shape (no traceback), and is logged."""
+
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    app = hub.server.config.app.app  # the FastAPI app inside the gateway
+    app.add_api_route("/api/v1/boom", boom, include_in_schema=False)
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        answer = http.get("/api/v1/boom")
+    assert answer.status_code == 500
+    error = error_of(answer)
+    assert error["code"] == "internal_error"
+    assert "GET /api/v1/boom" in error["message"] and "Traceback" not in answer.text
+
+
 def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -42,8 +42,7 @@ from typing import Any
 
 import alphawire
 from alphawire.alerting.dispatcher import COUNTER_FIELDS, Counters, RetryPolicy
-from alphawire.alerting.embeds import EmbedTemplate
-from alphawire.alerting.routes import Route, RouteTable
+from alphawire.alerting.routes import Route, RouteTable, route_from_dict
 
 logger = logging.getLogger("alphawire.alerts")
 
@@ -278,11 +277,7 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def _route(raw: dict[str, Any]) -> Route:
-    embed = raw.get("embed")
-    template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])}) if embed else None
-    return Route(
-        **{**raw, "match": {k: tuple(v) for k, v in raw["match"].items()}, "embed": template}
-    )
+    return route_from_dict(raw)
 
 
 async def _serve(config: dict[str, Any], fd: int) -> None:

@@ -86,6 +86,20 @@ def install_error_handlers(app: FastAPI) -> None:
             media_type="application/json",
         )
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette still logs the traceback (and re-raises for the server to log); the
+        # client gets the usual shape, without internals.
+        return Response(
+            error_body(
+                "internal_error",
+                f"the hub failed while answering {request.method} {request.url.path}; "
+                "the hub's log has the details",
+            ),
+            status_code=500,
+            media_type="application/json",
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [
