@@ -277,3 +277,15 @@ async def test_cli_publish_error_has_no_internal_prefix(
         env=env,
     )
     assert "did you mean 'alert_type'?" in done.stderr
+
+
+def test_validation_benchmark_runs_against_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m bench.validation --baseline REV` times the current and a git revision's
+    messages.py side by side (a smoke run: no timing is asserted)."""
+    from bench.validation import main
+
+    main(["--number", "50", "--runs", "1", "--baseline", "HEAD"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["messages.py", "tick"]
+    assert [line.split()[0] for line in lines[1:]] == ["current", "HEAD"]
+    assert all(float(x) > 0 for line in lines[1:] for x in line.split()[1:])
