@@ -303,3 +303,13 @@ def check_webhook_url(url: str, where: str) -> str:
 
 def _check_url(url: str, where: str) -> str:
     return check_webhook_url(url, where)
+
+
+def route_from_json(raw: Mapping[str, Any]) -> Route:
+    """A route back from ``dataclasses.asdict(route)`` sent as JSON (to the delivery process,
+    to the workers of ``serve --workers N``): tuples and the embed template rebuilt."""
+    embed = raw.get("embed")
+    template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])}) if embed else None
+    return Route(
+        **{**raw, "match": {k: tuple(v) for k, v in raw["match"].items()}, "embed": template}
+    )
