@@ -233,6 +233,10 @@ async def test_disabled_route_state_is_true_everywhere_and_enable_delivers_what_
     stats = (await alert_stats(hub))["discord:gone"]
     assert stats["held"] == 2 and stats["pending"] == 0 and stats["dead_total"] == 0
     assert stats["disabled"].startswith("disabled: ")
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'alphawire_alerts_held{destination="discord:gone"} 2.0' in metrics
+    assert 'alphawire_alerts_destination_disabled{destination="discord:gone"} 1.0' in metrics
 
     tested = await acli("alerts", "test", "--url", hub.url, "--token", hub.token, env=env)
     assert tested.returncode == 1
@@ -349,3 +353,40 @@ def test_serve_with_a_bad_webhook_url_exits_with_the_expected_form(
     assert "https://discord.com/api/webhooks/{id}/{token}" in done.stderr
     assert "s3cr3t" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_kept_spec_part_matches_discords_full_spec() -> None:
+    """The execute-webhook part kept in tests/data/discord (what a clone validates against)
+    is the full spec's request body and schemas, unchanged."""
+    import json
+
+    from tests.fake_discord import _FULL_SPEC, _KEPT_SPEC
+
+    kept = json.loads(_KEPT_SPEC.read_text())
+    if not _FULL_SPEC.is_file():
+        pytest.skip(f"the full spec is not at {_FULL_SPEC} (only beside the project's checkout)")
+    full = json.loads(_FULL_SPEC.read_text())
+    path = "/webhooks/{webhook_id}/{webhook_token}"
+    assert kept["paths"][path]["post"]["requestBody"] == full["paths"][path]["post"]["requestBody"]
+    for name, schema in kept["components"]["schemas"].items():
+        assert schema == full["components"]["schemas"][name], name
+    assert "RichEmbed" in kept["components"]["schemas"]
+
+
+def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> None:
+    """A route's embed template (or "off") is rebuilt as it was in the delivery process, which
+    gets its routes as JSON on stdin."""
+    import dataclasses
+    import json
+
+    from alphawire.alerting.embeds import EmbedTemplate
+    from alphawire.alerting.routes import Route
+    from alphawire.alerting.worker import _route
+
+    url = "https://discord.com/api/webhooks/123456789012345678/x"
+    for route in (
+        Route("a", url, match={"symbol": ("spy",)}, embed=EmbedTemplate("{symbol}", fields=())),
+        Route("b", url, embed=None),
+        Route("c", url),
+    ):
+        assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route

@@ -73,6 +73,19 @@ async def test_wrong_method_answers_the_error_shape_naming_the_allowed_one(
     }
 
 
+async def test_refused_host_answers_the_error_shape(hub: RunningHub) -> None:
+    """A Host the hub does not serve (the DNS-rebinding guard) is a 400 in the error shape;
+    an allowed one reaches the API."""
+    async with httpx.AsyncClient(base_url=hub.url, timeout=10) as http:
+        bad = await http.get("/api/v1/health", headers={"Host": "evil.example"})
+        good = await http.get("/api/v1/health")
+    assert bad.status_code == 400
+    error = error_of(bad)
+    assert error["code"] == "invalid_host"
+    assert "'evil.example'" in error["message"] and "--allowed-hosts" in error["message"]
+    assert good.status_code == 200 and good.json()["status"] == "ok"
+
+
 def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -169,11 +182,11 @@ async def test_negative_volume_or_size_is_refused(hub: RunningHub, field: str) -
 
 
 async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
-    """Sizes and volumes sent as integers are delivered as integers (not 1200.0); a
-    fractional size (a market that trades fractions) is kept as it was sent."""
+    """Whole-number sizes and volumes are delivered as integers (1200, not 1200.0, also when
+    sent as 7.0); a fractional size (a market that trades fractions) is kept as it was sent."""
     async with await connect(hub.ws + "/ws/market/BTC-USD") as ws:
         await recv_json(ws)
-        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7, "volume": 1200}
+        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7.0, "volume": 1200}
         assert (await post(hub, "/api/v1/market/BTC-USD", {"data": data})).status_code == 202
         frame = await recv_json(ws)
         fractional = {"price": 1.5, "last_size": 0.25}
@@ -181,7 +194,7 @@ async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
         second = await recv_json(ws)
     for key in ("bid_size", "ask_size", "last_size", "volume"):
         assert type(frame["data"][key]) is int, key
-    assert frame["data"]["volume"] == 1200
+    assert frame["data"]["volume"] == 1200 and frame["data"]["last_size"] == 7
     assert second["data"]["last_size"] == 0.25
 
 

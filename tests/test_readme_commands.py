@@ -20,6 +20,8 @@ import httpx
 import orjson
 from tests.test_first_hour_cli import Streams
 
+from alphawire import messages
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -96,3 +98,24 @@ def test_readme_start_commands_run_in_order_on_a_fresh_data_dir(tmp_path: Path) 
     fresh = tmp_path / "fresh"
     assert (fresh / "alphawire-demo" / "alerts.sqlite3").exists()
     assert (fresh / "alphawire" / "publish-token").exists()
+
+
+def test_readme_message_examples_are_what_the_hub_delivers() -> None:
+    """Each example under "Each kind as delivered" is exactly what the hub delivers for its
+    fields, on the channel shown: one example of each of the five kinds."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n### Each kind as delivered\n", 1)[1]
+    block = re.search(r"```json\n(.*?)```", section, re.S)
+    assert block is not None
+    kinds = []
+    for line in block.group(1).splitlines():
+        frame = orjson.loads(line)
+        sent = {k: v for k, v in frame.items() if k not in ("channel", "seq", "id")}
+        model = messages.validate(sent)
+        envelope = messages.seal(model, message_id=frame["id"])
+        assert orjson.loads(envelope.body) == {
+            k: v for k, v in frame.items() if k not in ("channel", "seq")
+        }
+        assert frame["channel"] in envelope.channels
+        kinds.append(frame["type"])
+    assert kinds == list(messages.MESSAGE_TYPES)
