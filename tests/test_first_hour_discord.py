@@ -380,8 +380,7 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
     import json
 
     from alphawire.alerting.embeds import EmbedTemplate
-    from alphawire.alerting.routes import Route
-    from alphawire.alerting.worker import _route
+    from alphawire.alerting.routes import Route, route_from_json
 
     url = "https://discord.com/api/webhooks/123456789012345678/x"
     for route in (
@@ -389,4 +388,4 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
         Route("b", url, embed=None),
         Route("c", url),
     ):
-        assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+        assert route_from_json(json.loads(json.dumps(dataclasses.asdict(route)))) == route
