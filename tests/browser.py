@@ -118,6 +118,7 @@ class Dashboard:
         height: int = 1000,
         theme: str | None = None,
         wait: bool = True,
+        init_script: str | None = None,
     ) -> tuple[Any, PageWatch]:
         """Open the dashboard in a fresh context; wait until its socket is live."""
         context = self.browser.new_context(
@@ -125,6 +126,8 @@ class Dashboard:
             color_scheme="light" if theme == "light" else "dark",
         )
         page = context.new_page()
+        if init_script is not None:
+            page.add_init_script(init_script)
         watch = PageWatch()
         page.on(
             "console",

@@ -19,6 +19,7 @@ from tests.test_cli import acli, run_cli
 from alphawire.alerting.embeds import SEVERITY_COLORS
 from alphawire.alerting.routes import RouteTable
 from alphawire.errors import ValidationError
+from alphawire.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -320,7 +321,7 @@ def test_webhook_urls_of_discords_form_are_accepted(url: str) -> None:
         ("https://discord.com/api/webhook/123456789012345678/s3cr3t", "its path is not"),
         ("https://discord.example.com/api/webhooks/123456789012345678/s3cr3t", "not Discord's"),
         ("http://discord.com/api/webhooks/123456789012345678/s3cr3t", "https on the default"),
-        ("https://discord.com/api/webhooks/12/s3cr3t", "17-20 digits"),
+        ("https://discord.com/api/webhooks/me/s3cr3t", "(id: digits)"),
         ("discord.com/api/webhooks/123456789012345678/s3cr3t", "not an http(s) URL"),
     ],
 )
@@ -375,12 +376,12 @@ def test_kept_spec_part_matches_discords_full_spec() -> None:
 
 def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> None:
     """A route's embed template (or "off") is rebuilt as it was in the delivery process, which
-    gets its routes as JSON on stdin."""
+    gets its routes as JSON on stdin, and in each worker of `serve --workers N`."""
     import dataclasses
     import json
 
     from alphawire.alerting.embeds import EmbedTemplate
-    from alphawire.alerting.routes import Route, route_from_json
+    from alphawire.alerting.routes import Route, route_from_dict
 
     url = "https://discord.com/api/webhooks/123456789012345678/x"
     for route in (
@@ -388,4 +389,40 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
         Route("b", url, embed=None),
         Route("c", url),
     ):
-        assert route_from_json(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+        assert route_from_dict(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+    # serve --workers N hands its settings, routes included, to each worker as JSON too.
+    table = RouteTable(
+        (Route("a", url, embed=EmbedTemplate("{symbol}")), Route("b", url, embed=None))
+    )
+    settings = Settings(data_dir=Path("/nonexistent"), alert_route_table=table)
+    assert Settings.from_json(settings.to_json()).alert_route_table == table
+
+
+def test_alerts_enable_works_on_the_outbox_while_the_hub_is_down(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """With the hub down, `alerts enable` enables the route in the outbox itself, and what
+    it held becomes pending: the next start delivers it."""
+    from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
+
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    box.disable("discord:desk", "disabled: 404 Unknown Webhook", 1.0)
+    body = {"id": "A1", "type": "alert", "alert_type": "t", "source": "s", "content": "c"}
+    ((_, held),) = box.add_alerts([NewAlert("A1", body, [NewDelivery("discord:desk")])], 2.0)
+    assert held == ["discord:desk"]
+    box.close()
+    dead_hub = "http://127.0.0.1:9"
+    done = run_cli(
+        "alerts", "enable", "desk", "--url", dead_hub, "--token", "t",
+        "--data-dir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "route desk enabled (was disabled: 404 Unknown Webhook)" in done.stdout
+    assert "1 held alerts queued" in done.stdout
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    try:
+        assert box.disabled() == {}
+        (row,) = box.get("A1")["deliveries"]  # type: ignore[index]
+        assert (row["state"], row["last_error"]) == ("pending", None)
+    finally:
+        box.close()

@@ -86,6 +86,22 @@ async def test_refused_host_answers_the_error_shape(hub: RunningHub) -> None:
     assert good.status_code == 200 and good.json()["status"] == "ok"
 
 
+def test_unexpected_failure_answers_the_error_shape(hub: RunningHub) -> None:
+    """A bug in a route answers 500 in the error shape (no traceback), and is logged."""
+
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    app = hub.server.config.app.app  # the FastAPI app inside the gateway
+    app.add_api_route("/api/v1/boom", boom, include_in_schema=False)
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        answer = http.get("/api/v1/boom")
+    assert answer.status_code == 500
+    error = error_of(answer)
+    assert error["code"] == "internal_error"
+    assert "GET /api/v1/boom" in error["message"] and "Traceback" not in answer.text
+
+
 def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -218,6 +234,7 @@ async def test_alert_with_neither_content_nor_embed_is_refused(hub: RunningHub) 
     for body in (
         {"alert_type": "x", "source": "s"},
         {"alert_type": "x", "source": "s", "content": "   ", "embed": None},
+        {"alert_type": "x", "source": "s", "embed": {"color": 5, "title": ""}},
     ):
         response = await post(hub, "/api/v1/alerts", body)
         assert response.status_code == 422
@@ -266,3 +283,15 @@ async def test_cli_publish_error_has_no_internal_prefix(
         env=env,
     )
     assert "did you mean 'alert_type'?" in done.stderr
+
+
+def test_validation_benchmark_runs_against_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m bench.validation --baseline REV` times the current and a git revision's
+    messages.py side by side (a smoke run: no timing is asserted)."""
+    from bench.validation import main
+
+    main(["--number", "50", "--runs", "1", "--baseline", "HEAD"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["messages.py", "tick"]
+    assert [line.split()[0] for line in lines[1:]] == ["current", "HEAD"]
+    assert all(float(x) > 0 for line in lines[1:] for x in line.split()[1:])

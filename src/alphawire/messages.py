@@ -84,6 +84,8 @@ Size = Annotated[
     Field(union_mode="left_to_right"),
 ]
 SIZE_FIELDS: Final = ("bid_size", "ask_size", "last_size", "volume")
+# What makes an embed show something on Discord (the rest, colour or timestamp, does not).
+_EMBED_VISIBLE: Final = ("title", "description", "fields", "author", "footer", "image", "thumbnail")
 TIMESTAMP_EXAMPLE: Final = '"2026-01-05T14:30:00Z" (UTC) or "2026-01-05T09:30:00-05:00"'
 
 
@@ -168,11 +170,12 @@ class Alert(_Strict):
     def _says_something(self) -> Alert:
         # Discord refuses a message with nothing in it, and so does the hub: an alert with
         # neither text nor embed is a producer's mistake, not something to deliver.
-        if not self.content.strip() and not self.embed:
+        embed = self.embed or {}
+        if not self.content.strip() and not any(embed.get(key) for key in _EMBED_VISIBLE):
             raise PydanticCustomError(
                 "alert_empty",
-                'an alert needs "content" (its text) or "embed" (a Discord embed object); '
-                "both are empty",
+                'an alert needs "content" (its text) or "embed" (a Discord embed object with '
+                "a title, description, fields, author, footer or image); both are empty",
             )
         return self
 

@@ -17,13 +17,13 @@ from typing import Any
 from alphawire.alerting.dispatcher import RetryPolicy
 from alphawire.alerting.manager import AlertManager
 from alphawire.alerting.process import ALL, Block
-from alphawire.alerting.routes import RouteTable, route_from_json
+from alphawire.alerting.routes import RouteTable, route_from_dict
 
 
 async def _serve(config: dict[str, Any], fd: int) -> None:
     manager = AlertManager(
         config["path"],
-        routes=RouteTable(tuple(route_from_json(r) for r in config["routes"])),
+        routes=RouteTable(tuple(route_from_dict(r) for r in config["routes"])),
         hub_url=config["hub_url"],
         token=config["token"],
         policy=RetryPolicy(*config["policy"]),

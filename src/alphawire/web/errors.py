@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("alphawire.http")
@@ -53,7 +54,7 @@ def _paths(app: Any, kind: str) -> list[str]:
         paths.extend(app.openapi().get("paths", {}))
     for route in getattr(app, "routes", ()):
         path = getattr(route, "path", None)
-        is_ws = type(route).__name__ == "WebSocketRoute"
+        is_ws = isinstance(route, WebSocketRoute)
         if isinstance(path, str) and (is_ws == (kind == "websocket")) and path not in paths:
             paths.append(path)
     return paths
@@ -82,6 +83,20 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, message),
             status_code=status,
             headers=exc.headers,
+            media_type="application/json",
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette still logs the traceback (and re-raises for the server to log); the
+        # client gets the usual shape, without internals.
+        return Response(
+            error_body(
+                "internal_error",
+                f"the hub failed while answering {request.method} {request.url.path}; "
+                "the hub's log has the details",
+            ),
+            status_code=500,
             media_type="application/json",
         )
 
