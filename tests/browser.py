@@ -206,6 +206,7 @@ def _common(
         "headline": headline,
         "summary": f"{headline} (sample data for the dashboard tests).",
         "as_of": "2026-12-04T15:30:00Z",
+        "simulated": True,
         "evidence": [
             {"source": "sample", "value": 1, "time": "2026-12-04T15:29:00Z", "text": "fixture"}
         ],
@@ -451,7 +452,7 @@ def sample_messages(symbol: str = "NVDA", spot: float = 142.0) -> list[dict[str,
                         "stops": 12,
                         "expired": 5,
                         "open": 2,
-                        "hit_rate": 31 / 43,
+                        "hit_rate": 31 / 48,
                     }
                 },
             ),
