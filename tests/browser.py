@@ -82,10 +82,15 @@ def shared_browser() -> Any:
     return _RUNTIME["browser"]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Any:
-    """One chromium for the session (pages and contexts are per test)."""
-    return shared_browser()
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One chromium per test module (pages and contexts are per test).
+
+    Stopped at the end of the module: Playwright's sync API keeps an event loop running in
+    this thread while it is started, and every asyncio test after it would fail with
+    "Cannot run the event loop while another loop is running"."""
+    yield shared_browser()
+    _stop_browser()
 
 
 @dataclass

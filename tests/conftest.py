@@ -16,7 +16,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app
 from alphawire.web.server import HubServer, uvicorn_config
@@ -67,7 +67,7 @@ class RunningHub:
             self.thread.join(15)
 
 
-def start_hub(settings: Settings, port: int | None = None) -> RunningHub:
+def start_hub(settings: Settings, port: int | None = None, node: Node | None = None) -> RunningHub:
     if port is None:
         sock = free_socket()
     else:
@@ -76,7 +76,7 @@ def start_hub(settings: Settings, port: int | None = None) -> RunningHub:
         sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     settings.port = port
-    app = create_app(settings)
+    app = create_app(settings, node=node)
     config = uvicorn_config(app, settings)
     config.log_level = "warning"
     server = HubServer(config)

@@ -185,7 +185,6 @@ async def test_bad_batch_options_in_a_frame_get_an_error(
 
 async def test_python_client_yields_single_messages_in_batch_mode(hub: RunningHub) -> None:
     async with Subscription(["signals"], url=hub.url, batch=True, linger_ms=10) as sub:
-        await asyncio.sleep(0.2)  # let the subscription land before publishing
         await _post(hub, _signals(120))
         seqs = []
         async for message in sub:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,26 +38,45 @@ def redis_url() -> str:
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def broker(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, Delivered]]:
-    delivered: Delivered = []
-    impl: Broker
-    if request.param == "memory":
-        impl = MemoryBroker(retention=SMALL)
-    else:
-        from alphawire.brokers.redis import RedisBroker
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
+
+@pytest.fixture
+async def make_broker(broker_kind: str) -> AsyncIterator[Callable[..., Awaitable[Broker]]]:
+    """Builds started brokers of the parametrised kind (each Redis one under its own prefix)."""
+    made: list[tuple[Broker, str]] = []
+
+    async def make(retention: Retention = SMALL, deliver: Any = None) -> Broker:
+        impl: Broker
         prefix = f"test-{uuid.uuid4().hex[:12]}"
-        impl = RedisBroker(redis_url(), retention=SMALL, prefix=prefix)
-    await impl.start(lambda c, s, b: delivered.append((c, s, b)))
-    yield impl, delivered
-    await impl.stop()
-    if request.param == "redis":
-        import redis
+        if broker_kind == "memory":
+            impl = MemoryBroker(retention=retention)
+        else:
+            from alphawire.brokers.redis import RedisBroker
 
-        client = redis.Redis.from_url(redis_url())
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.delete(key)
-        client.close()
+            impl = RedisBroker(redis_url(), retention=retention, prefix=prefix)
+        await impl.start(deliver or (lambda c, s, b: None))
+        made.append((impl, prefix))
+        return impl
+
+    yield make
+    for impl, prefix in made:
+        await impl.stop()
+        if broker_kind == "redis":
+            import redis
+
+            client = redis.Redis.from_url(redis_url())
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
+            client.close()
+
+
+@pytest.fixture
+async def broker(make_broker: Callable[..., Awaitable[Broker]]) -> tuple[Broker, Delivered]:
+    delivered: Delivered = []
+    impl = await make_broker(SMALL, lambda c, s, b: delivered.append((c, s, b)))
+    return impl, delivered
 
 
 async def settle(delivered: Delivered, count: int) -> None:
@@ -135,18 +155,32 @@ async def test_latest_is_kept_for_market_channels(broker: tuple[Broker, Delivere
     assert await impl.latest("market_SPY") == (2, b'{"p":2}')
 
 
-async def test_history_age_limit(broker: tuple[Broker, Delivered]) -> None:
-    """Entries older than the channel kind's age limit are pruned."""
-    aged = MemoryBroker(retention=Retention({**SMALL.limits, "signals": Limit(100, 0.05)}))
-    await aged.start(lambda c, s, b: None)
+async def test_history_age_limit(make_broker: Callable[..., Awaitable[Broker]]) -> None:
+    """Entries older than the channel kind's age limit are pruned (memory and Redis alike)."""
+    aged = await make_broker(Retention({**SMALL.limits, "signals": Limit(100, 0.05)}))
     await aged.publish([("signals", b"{}")] * 3)
-    import asyncio
-
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # the age limit is the behaviour under test: time must pass
     page = await aged.history("signals", since=0)
     assert page.entries == []
     assert page.first_seq == 4
     assert not page.covers(0)
+    await aged.publish([("signals", b'{"n":4}')])
+    page = await aged.history("signals", since=0)
+    assert page.entries == [(4, b'{"n":4}')]
+    assert page.covers(3) and not page.covers(2)
+
+
+async def test_channels_lists_every_channel_with_a_message(
+    broker: tuple[Broker, Delivered],
+) -> None:
+    """channels() lists each channel that has had a message with its last seq, up to a limit."""
+    impl, _ = broker
+    assert await impl.channels(100) == {}
+    await impl.publish([("market_SPY", b"{}"), ("unified", b"{}"), ("agent_gamma", b"{}")])
+    await impl.publish([("unified", b"{}")])
+    await impl.subscribe("narrative")  # subscribing alone does not make a channel
+    assert await impl.channels(100) == {"agent_gamma": 1, "market_SPY": 1, "unified": 2}
+    assert len(await impl.channels(2)) == 2
 
 
 async def test_memory_snapshot_keeps_epoch_across_graceful_restart(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 
 from alphawire.client import PublisherClient, Subscription
 from alphawire.errors import ClientError, ServerRejected, ValidationError
-from alphawire.hub.publisher import PublishResult
+from alphawire.results import PublishResult
 from alphawire.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -129,12 +130,12 @@ async def test_subscription_yields_control_frames_only_when_asked(hub: RunningHu
 
 
 async def test_subscription_raises_client_error_on_an_error_frame(hub: RunningHub) -> None:
-    """An error frame (here: a bad channel name) raises ClientError naming its code."""
-    async with Subscription(["unified", "bogus"], url=hub.url) as sub:
-        with anyio.fail_after(20), pytest.raises(ClientError, match="invalid_channel"):
-            async for _ in sub:
-                pass
-        assert sub.last_seq == {"unified": 0}
+    """An error frame (here: a bad channel name) raises ClientError naming its code, from
+    `async with` itself: the subscription is not returned half made."""
+    sub = Subscription(["unified", "bogus"], url=hub.url)
+    with anyio.fail_after(20), pytest.raises(ClientError, match="invalid_channel"):
+        async with sub:
+            raise AssertionError("not reached")
 
 
 async def test_subscription_yields_error_frames_with_control(hub: RunningHub) -> None:
@@ -155,10 +156,24 @@ async def test_subscription_must_be_opened_before_iterating(hub: RunningHub) -> 
 
 
 async def test_subscription_close_is_idempotent(hub: RunningHub) -> None:
-    """close() may be called again after `async with` has closed the socket."""
+    """close() may be called again after `async with` closed the socket: the hub sees one
+    subscriber come and go, and iterating a closed subscription ends at once."""
     async with Subscription(["unified"], url=hub.url) as sub:
+        assert hub.node.registry.channel_counts() == {"unified": 1}  # subscribed on return
+        await sub.close()
         await sub.close()
     await sub.close()
+    await wait_until(lambda: hub.node.registry.connection_count() == 0)
+    assert hub.node.registry.channel_counts() == {}
+    assert [m async for m in sub] == []
+
+
+async def test_subscription_returns_only_once_subscribed(hub: RunningHub) -> None:
+    """A message published right after `async with Subscription(...)` returns is received."""
+    async with Subscription(["signals", "market_spy"], url=hub.url) as sub:
+        await hub.acall(hub.node.publish_signal({"symbol": "SPY", "action": "buy"}))
+        message = await asyncio.wait_for(anext(aiter(sub)), 10)
+    assert message["channel"] == "signals" and message["seq"] == 1
 
 
 # -- PublisherClient -------------------------------------------------------------------------
@@ -332,8 +347,8 @@ async def test_publisher_client_never_reroutes_an_invalid_symbol(
 
 
 async def test_in_process_publisher_delivers_to_websocket_subscribers(hub: RunningHub) -> None:
-    """hub.node.publisher.publish_* (the original in-process API) reach WebSocket subscribers."""
-    pub = hub.node.publisher
+    """hub.node.publish_* (the original in-process API) reach WebSocket subscribers."""
+    pub = hub.node
     ws = await multiplex(hub, ALL_CHANNELS)
     try:
         results = [
@@ -388,7 +403,7 @@ async def test_in_process_publisher_rejects_invalid_input_naming_the_field(
     hub: RunningHub, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
 ) -> None:
     """Invalid input raises alphawire.errors.ValidationError naming the field; nothing is sent."""
-    call = getattr(hub.node.publisher, method)
+    call = getattr(hub.node, method)
     with pytest.raises(ValidationError) as info:
         await hub.acall(call(*args, **kwargs))
     assert str(info.value).startswith(f"{field}:")
@@ -400,5 +415,5 @@ async def test_in_process_publish_many_is_all_or_nothing(hub: RunningHub) -> Non
     """publish_many validates the whole batch first: one bad message and none is published."""
     batch = [{"type": "narrative", "narrative": {}}, {"type": "signal", "signal": {}}]
     with pytest.raises(ValidationError, match=r"signal\.symbol"):
-        await hub.acall(hub.node.publisher.publish_many(batch))
+        await hub.acall(hub.node.publish_many(batch))
     assert await published_total(hub) == 0

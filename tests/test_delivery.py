@@ -41,7 +41,7 @@ def ticks(n: int, pad: int = 0) -> list[dict[str, Any]]:
 async def publish(hub: RunningHub, batch: list[dict[str, Any]]) -> None:
     """Publish in-process on the hub's loop, in chunks of at most 1000."""
     for i in range(0, len(batch), 1000):
-        await hub.acall(hub.node.publisher.publish_many(batch[i : i + 1000]))
+        await hub.acall(hub.node.publish_many(batch[i : i + 1000]))
 
 
 async def stats(hub: RunningHub) -> dict[str, Any]:
@@ -138,8 +138,11 @@ async def test_restart_with_persistent_epoch_recovers_across_it(
     received: list[int] = []
     gaps: list[dict[str, Any]] = []
 
+    subscribed = asyncio.Event()
+
     async def consume() -> None:
         async with Subscription(["unified"], url=first.url, max_backoff=0.5) as sub:
+            subscribed.set()  # the Subscription returns once "unified" is subscribed
             async for msg in sub:
                 if msg["type"] == "recovery":
                     gaps.append(msg)
@@ -149,7 +152,7 @@ async def test_restart_with_persistent_epoch_recovers_across_it(
                     return
 
     consumer = asyncio.create_task(consume())
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(subscribed.wait(), 10)
     await publish(first, alerts(15))
     await asyncio.get_running_loop().run_in_executor(None, first.stop)
     second = hub_factory(port=port, data_dir=data_dir)

@@ -381,8 +381,7 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
     import json
 
     from alphawire.alerting.embeds import EmbedTemplate
-    from alphawire.alerting.routes import Route
-    from alphawire.alerting.worker import _route
+    from alphawire.alerting.routes import Route, route_from_dict
 
     url = "https://discord.com/api/webhooks/123456789012345678/x"
     for route in (
@@ -390,7 +389,7 @@ def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> Non
         Route("b", url, embed=None),
         Route("c", url),
     ):
-        assert _route(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+        assert route_from_dict(json.loads(json.dumps(dataclasses.asdict(route)))) == route
     # serve --workers N hands its settings, routes included, to each worker as JSON too.
     table = RouteTable(
         (Route("a", url, embed=EmbedTemplate("{symbol}")), Route("b", url, embed=None))

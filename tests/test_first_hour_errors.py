@@ -4,6 +4,7 @@ WebSocket against a real hub, and from the real ``alphawire publish`` command.""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +14,9 @@ from tests.conftest import RunningHub, connect, recv_json
 from tests.test_cli import acli, env  # noqa: F401  (the CLI's clean environment fixture)
 
 from alphawire import messages
-from alphawire.sim.market import SimulatedMarket
+from alphawire.sources.intake import quote_message
+from alphawire.sources.records import Quote
+from alphawire.sources.sim import MarketSimulation, simulation_start
 
 pytestmark = pytest.mark.anyio
 
@@ -213,10 +216,13 @@ async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
 
 def test_simulated_ticks_carry_integer_sizes() -> None:
     """The demo's simulated quotes carry whole-share sizes and volume as integers on the wire."""
-    market = SimulatedMarket(["SPY"], seed=3)
-    for _ in range(50):
-        tick = market.tick("SPY")
-        model = messages.validate({"symbol": "SPY", "data": tick}, "market_data")
+    start = simulation_start(None, datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
+    sim = MarketSimulation(("SPY",), seed=3, start=start)
+    quotes = [r for r in sim.advance_to(start + timedelta(minutes=2)) if isinstance(r, Quote)]
+    assert len(quotes) >= 50
+    for quote in quotes[:50]:
+        message = quote_message(quote)
+        model = messages.validate({"symbol": "SPY", "data": message["data"]}, "market_data")
         wire = orjson.loads(messages.seal(model).body)["data"]
         for key in ("bid_size", "ask_size", "last_size", "volume"):
             assert type(wire[key]) is int and wire[key] >= 0, (key, wire[key])

@@ -7,6 +7,7 @@ a leaked dashboard token can read, never publish.
 from __future__ import annotations
 
 import fnmatch
+import hmac
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +110,19 @@ class SubscribeAuth:
         if grant.expires_at is None:
             return None
         return grant.expires_at - time.time()
+
+
+class PublishAuth:
+    """The publish token check, one place for HTTP and the producer socket."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    def allows(self, given: str | None) -> bool:
+        """True when ``given`` is the publish token (constant time: it must not leak through
+        timing)."""
+        if not given:
+            return False
+        return hmac.compare_digest(given.strip().encode(), self._token)

@@ -14,6 +14,7 @@ import orjson
 
 from alphawire import __version__
 from alphawire.cli_config import CONFIG_OPTION, config_from_cli, config_group
+from alphawire.config import PluginTable
 from alphawire.console import clean_stop, demo_banner, demo_data_dir, self_command
 from alphawire.errors import AlphawireError, ServerRejected
 from alphawire.settings import Settings, default_data_dir, read_token_file
@@ -195,10 +196,11 @@ def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: A
     """Run the hub (HTTP + WebSocket) in the foreground (settings: see alphawire config)."""
     from alphawire.web.server import serve as run
 
-    settings = config_from_cli(ctx, config_path, kw).settings
+    config = config_from_cli(ctx, config_path, kw)
+    settings = config.settings
     _configure_logging(settings.log_level)
     with clean_stop():
-        run(settings, workers)
+        run(settings, workers, config)
 
 
 @main.command()
@@ -220,6 +222,13 @@ def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: A
     "[sources.sim] interval, else 0.25].",
 )
 @click.option(
+    "--speed",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True, max=10_000),
+    help="Simulated seconds per real second (390: a trading day in a minute) [default: "
+    "[sources.sim] speed, else 1].",
+)
+@click.option(
     "--symbols",
     envvar="ALPHAWIRE_DEMO_SYMBOLS",
     default=None,
@@ -228,7 +237,8 @@ def serve(ctx: click.Context, /, workers: int, config_path: Path | None, **kw: A
 )
 @click.pass_context
 def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
-    """Run the hub with the simulated market publishing live ticks."""
+    """Run the hub with the simulated market (quotes, prints, chains, option flow, EOD files,
+    posts, macro series and scripted scenarios; everything marked simulated)."""
     from alphawire.web.server import serve as run
 
     config = config_from_cli(ctx, config_path, kw)
@@ -242,9 +252,12 @@ def demo(ctx: click.Context, /, config_path: Path | None, **kw: Any) -> None:
         settings.data_dir = demo_data_dir()
     settings.demo = True
     _configure_logging(settings.log_level)
+    sim = config.sources.get("sim")
+    if sim is None or not sim.enabled:  # the demo is the simulated market, whatever the file
+        config.sources["sim"] = PluginTable("sim", True, sim.options if sim else {})
     click.echo(demo_banner(settings, self_command(), own_dir), err=True)
     with clean_stop():
-        run(settings)
+        run(settings, 1, config)
 
 
 @main.command()
@@ -360,6 +373,37 @@ def list_channels(url: str, as_json: bool) -> None:
     click.echo(f"{'channel':<{width}}  {'last seq':>9}  {'subscribers':>11}")
     for row in rows:
         click.echo(f"{row['channel']:<{width}}  {row['last_seq']:>9}  {row['subscribers']:>11}")
+
+
+@main.command("sources")
+@_URL
+@click.option("--json", "as_json", is_flag=True, help="The hub's answer as JSON.")
+def list_sources(url: str, as_json: bool) -> None:
+    """Show each market-data source's state, last success, last error and items."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/api/v1/sources", timeout=10)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+    body = response.json()
+    if as_json:
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    sources: dict[str, dict[str, Any]] = body["sources"]
+    if not sources:
+        click.echo("no source is configured (see [sources.NAME] in alphawire.toml)")
+        return
+    width = max(len("source"), *(len(n) for n in sources))
+    click.echo(
+        f"{'source':<{width}}  {'state':<11}  {'items':>9}  {'last success':<20}  last error"
+    )
+    for name, row in sources.items():
+        success = (row.get("last_success") or "-")[:19]
+        error = row.get("last_error") or "-"
+        click.echo(
+            f"{name:<{width}}  {row['state']:<11}  {row['items']:>9}  {success:<20}  {error}"
+        )
 
 
 def render(frame: dict[str, Any]) -> str:

@@ -31,7 +31,11 @@ CONFIG_OPTION = click.option(
 
 # Flags whose click name differs from the setting they override.
 _RENAMED = {"history_spec": "history", "symbols": "watchlist"}
-_PLUGIN_FLAGS = {"seed": "sources.sim.seed", "interval": "sources.sim.interval"}
+_PLUGIN_FLAGS = {
+    "seed": "sources.sim.seed",
+    "interval": "sources.sim.interval",
+    "speed": "sources.sim.speed",
+}
 
 
 def config_from_cli(
@@ -75,10 +79,11 @@ def check(config_path: Path | None) -> None:
         click.echo(f"alphawire: {note}", err=True)
     s = config.settings
     plugins = "" if models is not None else " (plugin options not checked: no plugin registry)"
+    sources = ", ".join(_installed(config, models, "sources")) or "-"
     click.echo(
         f"{config.label}: ok: hub on {s.host}:{s.port}, broker {s.broker_url.split(':', 1)[0]}, "
-        f"{len(config.watchlist)} symbols, sources {', '.join(config.enabled('sources')) or '-'}, "
-        f"{len(config.enabled('agents'))} agents, {len(config.routes.routes)} alert routes"
+        f"{len(config.watchlist)} symbols, sources {sources}, "
+        f"{_count(config, models, 'agents')} agents, {len(config.routes.routes)} alert routes"
         f"{plugins}"
     )
 
@@ -109,3 +114,13 @@ def init(path: Path, force: bool) -> None:
         raise click.ClickException(str(exc)) from None
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}; check it with: alphawire config check --config {path}")
+
+
+def _installed(config: Config, models: Any, kind: str) -> list[str]:
+    """The enabled plugins of ``kind`` this installation has (all when unknown)."""
+    names = config.enabled(kind)
+    return names if models is None else [n for n in names if n in models.get(kind, {})]
+
+
+def _count(config: Config, models: Any, kind: str) -> int:
+    return len(_installed(config, models, kind))

@@ -36,6 +36,9 @@ def ws_url(base: str, path: str) -> str:
 _FATAL_CLOSES = frozenset({1003, 1008, 1009, 4001, 4002, 4003})
 
 
+SUBSCRIBE_TIMEOUT = 10.0  # seconds to wait for the hub's "subscribed" answers
+
+
 class Subscription:
     """Live messages of one or more channels over ``/api/v1/ws``, resumed across reconnects.
 
@@ -85,6 +88,7 @@ class Subscription:
         self.reconnects = 0
         self._ws: ClientConnection | None = None
         self._closed = False
+        self._early: list[dict[str, Any]] = []  # frames read while waiting for "subscribed"
 
     async def __aenter__(self) -> Subscription:
         await self._connect()
@@ -135,16 +139,56 @@ class Subscription:
             frame["since"] = self.last_seq
             frame["epoch"] = self.epoch
         await self._ws.send(orjson.dumps(frame).decode())
+        try:
+            await self._await_subscribed(self._ws)
+        except BaseException:
+            ws, self._ws = self._ws, None
+            await ws.close()
+            raise
+
+    async def _await_subscribed(self, ws: ClientConnection) -> None:
+        """Read until every channel is acknowledged, so that a caller who publishes right
+        after ``__aenter__`` is sure to receive it. Frames that come meanwhile are kept for
+        the iterator; an error frame or a close raises ClientError."""
+        waiting = len(self.channels)
+        try:
+            while waiting:
+                raw = await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT)
+                data = orjson.loads(raw)
+                for frame in data if isinstance(data, list) else (data,):
+                    kind = frame.get("type")
+                    if kind == "subscribed":
+                        waiting -= 1
+                    elif kind == "error" and self.include_control:
+                        waiting -= 1  # yielded to the caller, who asked for control frames
+                    elif kind == "error":
+                        raise ClientError(f"hub error {frame.get('code')}: {frame.get('message')}")
+                    self._early.append(frame)
+        except ConnectionClosed as exc:
+            code = ws.close_code
+            raise ClientError(
+                f"hub closed the subscription with {code}: {ws.close_reason or exc}"
+            ) from None
+        except TimeoutError:
+            raise ClientError(
+                f"no 'subscribed' answer within {SUBSCRIBE_TIMEOUT:g} s for {self.channels}"
+            ) from None
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._messages()
 
     async def _messages(self) -> AsyncIterator[dict[str, Any]]:
         if self._ws is None:
+            if self._closed:
+                return  # closed by the caller: nothing more to read
             raise ClientError("Subscription is not open: use 'async with Subscription(...)'")
         while not self._closed:
             ws = self._ws
             assert ws is not None
+            early, self._early = self._early, []
+            for frame in early:
+                if self._accept(frame):
+                    yield frame
             try:
                 async for raw in ws:
                     data = orjson.loads(raw)

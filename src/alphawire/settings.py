@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,20 +15,13 @@ from alphawire.alerting.routes import RouteTable, route_from_dict
 from alphawire.brokers.base import Limit, Retention
 from alphawire.errors import ValidationError
 from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
+from alphawire.paths import TOKEN_FILE
+
+# Re-exported: callers have always found these here.
+from alphawire.paths import default_data_dir as default_data_dir
+from alphawire.paths import read_token_file as read_token_file
 
 logger = logging.getLogger("alphawire")
-
-TOKEN_FILE = "publish-token"
-
-
-def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$ALPHAWIRE_DATA_DIR``, else ``$XDG_DATA_HOME/alphawire``, else ~/.local/share/alphawire."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("ALPHAWIRE_DATA_DIR")
-    if explicit:
-        return Path(explicit)
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "alphawire"
 
 
 @dataclass
@@ -172,15 +164,6 @@ class Settings:
             logger.info("created a publish token in %s (mode 0600)", path)
         self.publish_token = token
         return token
-
-
-def read_token_file(data_dir: Path | None = None) -> str | None:
-    """The publish token a local hub created, if there is one (used by the CLI)."""
-    path = (data_dir or default_data_dir()) / TOKEN_FILE
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
 
 
 def is_loopback(host: str) -> bool:

@@ -18,7 +18,7 @@ from alphawire.alerting.outbox import Delivery
 from alphawire.alerting.payloads import merge_payloads
 from alphawire.alerting.routes import Route
 from alphawire.errors import ValidationError
-from alphawire.hub.publisher import Publisher
+from alphawire.results import PublishValidated
 
 OutcomeKind = Literal["sent", "rate_limited", "retry", "fatal"]
 
@@ -58,8 +58,8 @@ class HubDestination:
 
     name = "hub"
 
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
+    def __init__(self, publish: PublishValidated) -> None:
+        self._publish = publish
         self.last_seq: dict[str, int] = {}
 
     def describe(self) -> str:
@@ -74,7 +74,7 @@ class HubDestination:
             model = messages.validate(body, "alert")
         except ValidationError as exc:  # stored alerts were validated: only a schema change
             return Outcome("fatal", error=f"stored alert no longer valid: {exc}")
-        (result,) = await self._publisher.publish_validated([model], [delivery.alert_id])
+        (result,) = await self._publish([model], [delivery.alert_id])
         self.last_seq = result.seq
         return Outcome("sent", message_id=result.id, seq=result.seq)
 

@@ -151,7 +151,7 @@ class Dispatcher:
             self.busy = True
             try:
                 for delivery in batch:
-                    if not await self._attempt(delivery):
+                    if not await self.attempt(delivery):
                         break  # the head waits (retry or rate limit): order is kept
             finally:
                 self.busy = False
@@ -181,7 +181,7 @@ class Dispatcher:
 
         deliver_group = getattr(self.destination, "deliver_group", None)
         if deliver_group is None or len(deliveries) < 2:
-            return await self._attempt(head)
+            return await self.attempt(head)
         try:
             outcome, count = await deliver_group(deliveries, progress)
         except Exception as exc:  # a bug in a destination must not kill the dispatcher
@@ -201,7 +201,7 @@ class Dispatcher:
             return True
         return self._record(head, outcome)  # a retry or a wait holds the head, as alone
 
-    async def _attempt(self, delivery: Delivery) -> bool:
+    async def attempt(self, delivery: Delivery) -> bool:
         """Try one delivery; True when the dispatcher may go on to the next."""
         outbox = self.outbox
 

@@ -33,12 +33,13 @@ from alphawire.alerting.destinations import (
 from alphawire.alerting.discord import DiscordClient
 from alphawire.alerting.dispatcher import Counters, Dispatcher, RetryPolicy
 from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
+from alphawire.alerting.process import DeliveryProcess, worker_config
 from alphawire.alerting.receipts import AlertReceipt, fill_duplicates
 from alphawire.alerting.routes import RouteTable
-from alphawire.alerting.worker import DeliveryProcess, worker_config
-from alphawire.hub.publisher import Publisher
 from alphawire.ids import new_id
 from alphawire.messages import Alert
+from alphawire.results import PublishValidated
+from alphawire.supervisor import Supervisor
 
 __all__ = ["AlertManager", "AlertReceipt", "Counters", "Dispatcher", "RetryPolicy", "dedup_key"]
 
@@ -71,7 +72,7 @@ def dedup_key(body: Mapping[str, Any]) -> str:
 class AlertManager:
     """Accepts alerts durably and delivers each to the hub and its Discord routes.
 
-    In the hub process: ``AlertManager(outbox_path, publisher=..., routes=...)``. In a monitor
+    In the hub process: ``AlertManager(outbox_path, publish=..., routes=...)``. In a monitor
     process elsewhere: ``AlertManager(hub_url="http://hub:8000", token=...)`` keeps its own
     bounded outbox on disk and forwards to the hub, which routes to Discord; alerts survive
     the hub being down and are delivered when it is back.
@@ -81,7 +82,7 @@ class AlertManager:
         self,
         path: Path | str | None = None,
         *,
-        publisher: Publisher | None = None,
+        publish: PublishValidated | None = None,
         routes: RouteTable | None = None,
         discord: DiscordClient | None = None,
         hub_url: str | None = None,
@@ -89,9 +90,10 @@ class AlertManager:
         policy: RetryPolicy | None = None,
         max_pending: int = 100_000,
         synchronous: str = "NORMAL",
+        supervisor: Supervisor | None = None,
     ) -> None:
         if path is None:
-            from alphawire.settings import default_data_dir
+            from alphawire.paths import default_data_dir
 
             path = default_data_dir() / ("bridge-outbox.sqlite3" if hub_url else "alerts.sqlite3")
         self.outbox = Outbox(Path(path), max_pending=max_pending, synchronous=synchronous)
@@ -107,7 +109,7 @@ class AlertManager:
         destinations: list[Destination] = []
         if hub_url is not None:
             if not token:
-                from alphawire.settings import read_token_file
+                from alphawire.paths import read_token_file
 
                 token = read_token_file()
             if not token:
@@ -119,8 +121,8 @@ class AlertManager:
             self._token = token
             destinations.append(HttpHubDestination(hub_url, token))
             self.routes = RouteTable()  # the hub routes to Discord
-        elif publisher is not None:
-            self._hub = HubDestination(publisher)
+        elif publish is not None:
+            self._hub = HubDestination(publish)
             destinations.append(self._hub)
         if self.routes.routes:
             self._discord = self._discord or DiscordClient()
@@ -130,7 +132,9 @@ class AlertManager:
         self.counters: dict[str, Counters] = {d.name: Counters() for d in destinations}
         self._destinations = destinations
         self._dispatchers: dict[str, Dispatcher] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        # The node's supervisor in the hub; a private one in a monitor's thread or process.
+        self._supervisor = supervisor
+        self._task_names: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.worker: DeliveryProcess | None = None
@@ -145,17 +149,20 @@ class AlertManager:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start one dispatcher per destination on the running loop."""
+        """Start one dispatcher per destination on the running loop, supervised."""
         self._loop = asyncio.get_running_loop()
+        if self._supervisor is None:
+            self._supervisor = Supervisor()
         for destination in self._destinations:
             dispatcher = Dispatcher(
                 self.outbox, destination, self.policy, self.counters[destination.name]
             )
             self._dispatchers[destination.name] = dispatcher
-            self._tasks.append(
-                asyncio.create_task(self._supervise(dispatcher), name=f"alerts:{destination.name}")
-            )
-        self._tasks.append(asyncio.create_task(self._checkpoints(), name="alerts:checkpoint"))
+            name = f"alerts:{destination.name}"
+            self._supervisor.start(name, dispatcher.run)
+            self._task_names.append(name)
+        self._supervisor.start("alerts:checkpoint", self._checkpoints)
+        self._task_names.append("alerts:checkpoint")
         self._announce_routes()
 
     def _announce_routes(self) -> None:
@@ -172,18 +179,6 @@ class AlertManager:
                 held.get(name, {}).get("held", 0),
                 name.removeprefix("discord:"),
             )
-
-    async def _supervise(self, dispatcher: Dispatcher) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await dispatcher.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("dispatcher %s crashed; restarting", dispatcher.destination.name)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _checkpoints(self) -> None:
         """Fold the outbox's WAL into its database, off the producers' path, while they are quiet.
@@ -207,10 +202,9 @@ class AlertManager:
 
     async def stop(self) -> None:
         """Stop the dispatchers; undelivered alerts stay in the outbox for the next start."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        if self._supervisor is not None:
+            await self._supervisor.cancel(self._task_names)
+        self._task_names.clear()
         for dispatcher in self._dispatchers.values():
             try:
                 self.outbox.release_lease(dispatcher.destination.name, dispatcher.owner)
@@ -236,7 +230,7 @@ class AlertManager:
         if not self._own_discord or self._hub is not None:
             raise RuntimeError(
                 "start_in_process needs everything the child builds itself: not with a "
-                "publisher= (the hub's own process) or a discord= client; use start_in_thread"
+                "publish= (the hub's own process) or a discord= client; use start_in_thread"
             )
         config = worker_config(
             path=self.outbox.path,
@@ -320,7 +314,7 @@ class AlertManager:
         """Accept an alert durably and return at once (the original system's API, synchronous).
 
         The first call starts delivery: in a child process (``start_in_process``), or on a
-        thread when this manager cannot be rebuilt in one (a ``publisher`` or ``discord``
+        thread when this manager cannot be rebuilt in one (a ``publish`` or ``discord``
         client given); nothing if it already runs on a loop.
         """
         if self._loop is None and self.worker is None:
@@ -454,7 +448,7 @@ class AlertManager:
             if not batch or batch[0].alert_id != receipt.id:
                 out.append(receipt)  # an older alert is waiting: keep order, let the dispatcher go
                 continue
-            if await dispatcher._attempt(batch[0]):
+            if await dispatcher.attempt(batch[0]):
                 out.append(
                     AlertReceipt(
                         receipt.id,

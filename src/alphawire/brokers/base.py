@@ -9,6 +9,7 @@ from typing import Protocol
 
 from alphawire.channels import channel_kind
 from alphawire.errors import ValidationError
+from alphawire.supervisor import Supervisor
 
 DeliverFn = Callable[[str, int, bytes], None]
 """Called by a broker for every message on a channel this process subscribed to:
@@ -112,7 +113,11 @@ class Broker(Protocol):
 
 
 def broker_from_url(
-    url: str, *, retention: Retention | None = None, data_dir: Path | None = None
+    url: str,
+    *,
+    retention: Retention | None = None,
+    data_dir: Path | None = None,
+    supervisor: Supervisor | None = None,
 ) -> Broker:
     """Pick a broker from a URL: ``memory://`` (the default) or ``redis://host:port/db``."""
     scheme = url.split(":", 1)[0].lower()
@@ -128,5 +133,5 @@ def broker_from_url(
             raise ValidationError(
                 "the Redis broker needs the redis extra: pip install 'alphawire[redis]'"
             ) from None
-        return RedisBroker(url, retention=retention)
+        return RedisBroker(url, retention=retention, supervisor=supervisor)
     raise ValidationError(f"unsupported broker URL scheme {scheme!r}: use memory:// or redis://")

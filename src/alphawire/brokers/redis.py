@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 import time
 from collections.abc import Sequence
@@ -36,7 +35,8 @@ from redis.exceptions import RedisError
 from alphawire.brokers.base import DeliverFn, GapFn, HistoryPage, Retention
 from alphawire.brokers.keys import Keys
 from alphawire.errors import BrokerUnavailable
-from alphawire.hub.publisher import PublishResult
+from alphawire.results import PublishResult
+from alphawire.supervisor import Supervisor
 
 logger = logging.getLogger("alphawire.broker.redis")
 
@@ -106,6 +106,7 @@ class RedisBroker:
         prefix: str = "alphawire",
         canary_interval: float = 2.0,
         timeout: float = 2.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self._url = url
         self._keys = Keys(prefix)
@@ -147,7 +148,10 @@ class RedisBroker:
         self._canary_interval = canary_interval
         self._canary_sent = 0.0
         self._canary_seen = 0.0
-        self._tasks: list[asyncio.Task[None]] = []
+        # The node's supervisor restarts the listener (a reconnect) and the canary; a broker
+        # used on its own gets a private one.
+        self._supervisor = supervisor
+        self._task_names: list[str] = []
         self._state = "starting"
         self._last_error: str | None = None
         self.reconnects = 0
@@ -166,16 +170,25 @@ class RedisBroker:
         except _UNREACHABLE as exc:  # start degraded; the listener keeps trying
             self._last_error = f"{type(exc).__name__}: {exc}"
             logger.warning("Redis unreachable at start (%s); retrying", self._last_error)
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="redis:listener"),
-            asyncio.create_task(self._canary(), name="redis:canary"),
-        ]
+        if self._supervisor is None:
+            self._supervisor = Supervisor()
+        # A lost connection is the listener's expected failure: one warning line, a reconnect
+        # after 0.1 s doubling to 5 s, and a catch-up from the history once back.
+        self._supervisor.start(
+            "redis:listener",
+            self._listen,
+            initial_backoff=0.1,
+            max_backoff=5.0,
+            expected=(RedisError, OSError, BrokerUnavailable, TimeoutError),
+            on_crash=self._lost,
+        )
+        self._supervisor.start("redis:canary", self._canary)
+        self._task_names = ["redis:listener", "redis:canary"]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        if self._supervisor is not None:
+            await self._supervisor.cancel(self._task_names)
+        self._task_names = []
         if self._pubsub is not None:
             with contextlib.suppress(*_UNREACHABLE):
                 await self._pubsub.aclose()
@@ -336,27 +349,21 @@ class RedisBroker:
     # -- the listener ------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self._connect()
-                delay = 0.1
-                await self._pump()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # every failure: report, back off, reconnect
-                self._connected.clear()
-                self._state = "reconnecting"
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                for future in self._confirm.values():
-                    if not future.done():
-                        future.set_exception(BrokerUnavailable("Redis connection lost"))
-                        future.exception()  # retrieved here: subscribe() reports it
-                self._confirm.clear()
-                logger.warning("Redis listener: %s; reconnecting in %.1fs", self._last_error, delay)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, 5.0)
-                self.reconnects += 1
+        """Connect, subscribe, catch up, then deliver until the connection breaks (raising)."""
+        await self._connect()
+        await self._pump()
+
+    def _lost(self, exc: BaseException) -> None:
+        """The listener's connection broke: pending subscriptions fail, state says so."""
+        self._connected.clear()
+        self._state = "reconnecting"
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        for future in self._confirm.values():
+            if not future.done():
+                future.set_exception(BrokerUnavailable("Redis connection lost"))
+                future.exception()  # retrieved here: subscribe() reports it
+        self._confirm.clear()
+        self.reconnects += 1
 
     async def _connect(self) -> None:
         if self._pubsub is not None:

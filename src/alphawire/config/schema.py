@@ -18,7 +18,9 @@ ALERTS = "alerts"
 TOP_LEVEL = ("watchlist", HUB, ALERTS, "sources", "agents")
 
 DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA", "AMD", "GME", "AMC")
-DEFAULT_SOURCES = ("sim",)
+# No source by default: `alphawire serve` is a quiet hub until alphawire.toml turns sources on;
+# `alphawire demo` runs the simulated market whatever the file says.
+DEFAULT_SOURCES: tuple[str, ...] = ()
 DEFAULT_AGENTS = (
     "market",
     "signal",

@@ -1,8 +1,8 @@
-"""Publishing: validate, seal (id + timestamp + one serialisation), route, hand to the broker.
+"""The hub's last publishing step: seal (id + timestamp + one serialisation), route, broker.
 
-This is the in-process API the original system offered (``publish_alert``, ``publish_signal``,
-``publish_market_data``, ``publish_agent_insight``, ``publish_narrative``); the HTTP API, the
-producer clients and the built-in agents all come through here.
+Only validated messages come here, and only from the node's one publish path
+(``alphawire.node.Node.publish``): alerts through the AlertManager's hub destination (after
+the outbox has them), every other kind directly. Nothing else calls this.
 """
 
 from __future__ import annotations
@@ -10,46 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from alphawire import messages
 from alphawire.brokers.base import Broker
+from alphawire.hub.registry import Registry
 from alphawire.hub.stats import Stats
 from alphawire.messages import AnyMessage
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    """What a publish did: the message's id and the ``seq`` it got on each channel."""
-
-    id: str
-    type: str
-    seq: dict[str, int]
-    duplicate: bool = False
-
-    @property
-    def channels(self) -> list[str]:
-        return list(self.seq)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PublishResult:
-        return cls(
-            str(data["id"]), str(data["type"]), {str(k): int(v) for k, v in data["seq"].items()}
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "type": self.type,
-            "channels": self.channels,
-            "seq": self.seq,
-        }
-        if self.duplicate:
-            out["duplicate"] = True
-        return out
+from alphawire.results import PublishResult
 
 
 class IdempotencyStore(Protocol):
@@ -112,26 +83,19 @@ class IdempotencyCache:
 
 
 class Publisher:
-    """Validates and publishes messages; never waits for any subscriber."""
+    """Publishes validated messages with idempotency; never waits for any subscriber."""
 
     def __init__(
-        self, broker: Broker, stats: Stats, idempotency: IdempotencyStore | None = None
+        self,
+        broker: Broker,
+        stats: Stats,
+        idempotency: IdempotencyStore | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self._broker = broker
         self._stats = stats
+        self._registry = registry
         self._idempotency = idempotency if idempotency is not None else IdempotencyCache()
-
-    async def publish(self, message: AnyMessage | Mapping[str, Any]) -> PublishResult:
-        """Publish one message (a model, or a mapping with its ``type``)."""
-        (result,) = await self.publish_many([message])
-        return result
-
-    async def publish_many(
-        self, batch: Sequence[AnyMessage | Mapping[str, Any]]
-    ) -> list[PublishResult]:
-        """Publish several messages in order; all are validated before any is published."""
-        models = [m if isinstance(m, messages.MODEL_TYPES) else messages.validate(m) for m in batch]
-        return await self.publish_validated(models)
 
     async def publish_validated(
         self, models: Sequence[AnyMessage], ids: Sequence[str | None] | None = None
@@ -141,6 +105,13 @@ class Publisher:
         Messages whose ``idempotency_key`` was seen within the window are not published
         again: their result is the first publish's, marked ``duplicate``.
         """
+        if ids is None and any(m.type == "alert" for m in models):
+            # Only the AlertManager's hub destination publishes alerts here (with the ids the
+            # outbox gave them); an alert from anywhere else would skip the outbox and Discord.
+            raise TypeError(
+                "alerts are published with Node.publish / publish_alert (through the "
+                "AlertManager), not with the hub's Publisher"
+            )
         store = self._idempotency
         given = ids if ids is not None else [None] * len(models)
         fresh: list[tuple[AnyMessage, str | None]] = []
@@ -188,6 +159,9 @@ class Publisher:
         now = datetime.now(UTC)
         envelopes = [seal(m, message_id, now) for m, message_id in models]
         items = [(channel, env.body) for env in envelopes for channel in env.channels]
+        registry = self._registry
+        if registry is not None and registry.watches_patterns:
+            await registry.observe([channel for channel, _ in items])
         seqs = await self._broker.publish(items)
         published = self._stats.published
         results: list[PublishResult] = []
@@ -203,102 +177,3 @@ class Publisher:
             results.append(PublishResult(env.id, env.type, seq))
             published[env.type] += 1
         return results
-
-    # -- the original system's API -----------------------------------------------------------
-
-    async def publish_alert(
-        self,
-        *,
-        alert_type: str,
-        source: str,
-        content: str = "",
-        symbol: str | None = None,
-        embed: Mapping[str, Any] | None = None,
-        severity: str | None = None,
-        timestamp: datetime | str | None = None,
-    ) -> PublishResult:
-        """Publish an ``alert`` to ``unified``."""
-        return await self.publish(
-            {
-                "type": "alert",
-                "alert_type": alert_type,
-                "source": source,
-                "content": content,
-                "symbol": symbol,
-                "embed": embed,
-                "severity": severity,
-                "timestamp": timestamp,
-            }
-        )
-
-    async def publish_signal(
-        self,
-        signal: Mapping[str, Any],
-        *,
-        timestamp: datetime | str | None = None,
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Publish a ``signal`` to ``signals`` and ``unified``."""
-        return await self.publish(
-            {
-                "type": "signal",
-                "signal": signal,
-                "timestamp": timestamp,
-                "idempotency_key": idempotency_key,
-            }
-        )
-
-    async def publish_market_data(
-        self,
-        symbol: str,
-        data: Mapping[str, Any],
-        *,
-        timestamp: datetime | str | None = None,
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Publish a ``market_data`` tick to ``market_{SYMBOL}``."""
-        return await self.publish(
-            {
-                "type": "market_data",
-                "symbol": symbol,
-                "data": data,
-                "timestamp": timestamp,
-                "idempotency_key": idempotency_key,
-            }
-        )
-
-    async def publish_agent_insight(
-        self,
-        agent: str,
-        insight: Mapping[str, Any],
-        *,
-        timestamp: datetime | str | None = None,
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Publish an ``agent_insight`` to ``agent_{agent}``."""
-        return await self.publish(
-            {
-                "type": "agent_insight",
-                "agent": agent,
-                "insight": insight,
-                "timestamp": timestamp,
-                "idempotency_key": idempotency_key,
-            }
-        )
-
-    async def publish_narrative(
-        self,
-        narrative: Mapping[str, Any],
-        *,
-        timestamp: datetime | str | None = None,
-        idempotency_key: str | None = None,
-    ) -> PublishResult:
-        """Publish a ``narrative`` to ``narrative``."""
-        return await self.publish(
-            {
-                "type": "narrative",
-                "narrative": narrative,
-                "timestamp": timestamp,
-                "idempotency_key": idempotency_key,
-            }
-        )

@@ -10,7 +10,9 @@ per window instead of one per message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -20,9 +22,16 @@ from alphawire.hub.connection import Connection, Corker
 from alphawire.hub.frames import Outgoing, batch_frame, message_frame
 from alphawire.hub.stats import Stats
 
+if TYPE_CHECKING:
+    from alphawire.hub.local import LocalSubscription
+
+logger = logging.getLogger("alphawire.hub")
+
 BATCH_MAX_MESSAGES = 1000  # per batch frame; a fuller window is sent at once
 BATCH_MAX_BYTES = 256 * 1024  # likewise, in bytes of JSON
-BATCH_MAX_LINGER = 1.0  # seconds a subscription may ask to wait for more messages
+BATCH_MAX_LINGER = 1.0
+# Channels a pattern subscription considers at most (a broker lists no more per look).
+PATTERN_SCAN_LIMIT = 100_000  # seconds a subscription may ask to wait for more messages
 
 
 class Registry:
@@ -33,6 +42,12 @@ class Registry:
         self._stats = stats
         self._subscribers: dict[str, set[Connection]] = {}
         self._connections: set[Connection] = set()
+        self._local: set[Connection] = set()  # in-process subscribers (not network connections)
+        # Pattern subscriptions (in-process only) and the channels already matched against
+        # them: a channel seen for the first time is offered to each pattern before its first
+        # message is published here (observe), or when the broker lists it (discover).
+        self._pattern_subs: set[LocalSubscription] = set()
+        self._seen: set[str] = set()
         self._per_ip: dict[str, int] = {}
         # Subscriptions in progress: deliveries that arrive while a subscriber is reading
         # history (the broker may suspend there) are held here, then handed over in order.
@@ -55,11 +70,20 @@ class Registry:
         self._stats.connections_opened += 1
         self.collector.connection_opened()
 
+    def attach_local(self, conn: Connection) -> None:
+        """Add an in-process subscriber (counted apart from network connections)."""
+        self._local.add(conn)
+
     def connections_from(self, ip: str) -> int:
         return self._per_ip.get(ip, 0)
 
     async def detach(self, conn: Connection) -> None:
         """Forget a connection that is gone, with all its subscriptions."""
+        if conn in self._local:
+            self._local.discard(conn)
+            for channel in list(conn.channels):
+                await self.unsubscribe(conn, channel)
+            return
         if conn not in self._connections:
             return
         self._connections.discard(conn)
@@ -136,7 +160,7 @@ class Registry:
             if not joining:
                 self._joining.pop(channel, None)
         # -- from here on, synchronous --
-        if conn not in self._connections:  # it went away while we waited
+        if conn not in self._connections and conn not in self._local:  # gone while we waited
             await self._release(channel)
             return
         if batch is None:
@@ -255,6 +279,53 @@ class Registry:
         self._remote.discard(channel)
         await self._broker.unsubscribe(channel)
 
+    # -- patterns (in-process subscriptions) ----------------------------------------------------
+
+    @property
+    def epoch(self) -> str:
+        return self._broker.epoch
+
+    async def broker_channels(self) -> list[str]:
+        return sorted(await self._broker.channels(PATTERN_SCAN_LIMIT))
+
+    def add_pattern_subscription(self, sub: LocalSubscription) -> None:
+        self._pattern_subs.add(sub)
+        self._seen.clear()  # every channel is new to the new pattern
+
+    def remove_pattern_subscription(self, sub: LocalSubscription) -> None:
+        self._pattern_subs.discard(sub)
+        if not self._pattern_subs:
+            self._seen.clear()
+
+    @property
+    def watches_patterns(self) -> bool:
+        return bool(self._pattern_subs)
+
+    async def observe(self, channels: Sequence[str]) -> None:
+        """Called before channels are published to here: pattern subscribers join new ones
+        first, so they get the channel's first message live."""
+        seen = self._seen
+        for channel in channels:
+            if channel in seen:
+                continue
+            seen.add(channel)
+            for sub in list(self._pattern_subs):
+                if sub.matches(channel):
+                    await sub.join(channel)
+
+    async def discover(self) -> None:
+        """Join pattern subscribers to channels that appeared elsewhere (another process on
+        the same Redis), replaying each from its first message."""
+        if not self._pattern_subs:
+            return
+        for channel in await self.broker_channels():
+            if channel in self._seen:
+                continue
+            self._seen.add(channel)
+            for sub in list(self._pattern_subs):
+                if sub.matches(channel):
+                    await sub.join(channel, since=0)
+
     # -- fan-out -----------------------------------------------------------------------------
 
     def deliver(self, channel: str, seq: int, body: bytes) -> None:
@@ -345,6 +416,8 @@ class Registry:
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self._connections:
+            conn.close(code, reason)
+        for conn in list(self._local):
             conn.close(code, reason)
 
 

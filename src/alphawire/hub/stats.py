@@ -22,6 +22,7 @@ class Stats:
         "delivered",
         "dropped",
         "duplicates",
+        "local_subscriptions",
         "publish_connections",
         "published",
         "recoveries",
@@ -47,6 +48,9 @@ class Stats:
         self.publish_connections = (
             0  # open producer sockets (/api/v1/ws/publish), also in connections
         )
+        self.local_subscriptions = (
+            0  # open in-process subscriptions (node.subscribe), not in connections
+        )
         self.started_monotonic = time.monotonic()
         self.started_at = time.time()
 
@@ -70,5 +74,6 @@ class Stats:
             "connections_opened": self.connections_opened,
             "connections_closed": self.connections_closed,
             "publish_connections": self.publish_connections,
+            "local_subscriptions": self.local_subscriptions,
             "uptime_seconds": round(self.uptime(), 3),
         }

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from alphawire.sources.alpaca import AlpacaOptions, AlpacaSource
 from alphawire.sources.apewisdom import ApeWisdomOptions, ApeWisdomSource
 from alphawire.sources.base import Source
@@ -46,7 +48,40 @@ class SourceFactory:
         return self.build(self.options.model_validate(dict(options or {})))
 
 
+class SimOptions(SourceOptions):
+    """``[sources.sim]``: the simulated market, what ``alphawire demo`` runs (everything it
+    makes says ``simulated: true``)."""
+
+    seed: int = Field(default=7, ge=0, description="same seed, same market")
+    speed: float = Field(
+        default=1.0,
+        gt=0,
+        le=10_000,
+        description="simulated seconds per real second (390 plays a trading day in a minute)",
+    )
+    scenarios: bool = Field(default=True, description="play the scripted events")
+    interval: float = Field(
+        default=0.25,
+        gt=0,
+        description="(the former random-walk demo's tick interval; kept so old files load)",
+    )
+
+
+def _sim(options: SimOptions) -> Source:
+    from alphawire.sources.sim import SimulatedSource
+
+    # Its pace is the node's clock's: ``Node.from_config`` runs an AcceleratedClock at
+    # ``speed`` from a session's open when the sim is on.
+    return SimulatedSource(seed=options.seed, scenarios=options.scenarios)
+
+
 _FACTORIES = (
+    SourceFactory(
+        "sim",
+        SimOptions,
+        _sim,
+        "The simulated market: quotes, prints, chains, option flow, EOD files, posts, macro",
+    ),
     SourceFactory(
         "cboe",
         CboeOptions,
@@ -103,4 +138,4 @@ def source_options() -> dict[str, type[SourceOptions]]:
     return {factory.name: factory.options for factory in _FACTORIES}
 
 
-__all__ = ["SourceFactory", "builtin_sources", "source_options"]
+__all__ = ["SimOptions", "SourceFactory", "builtin_sources", "source_options"]

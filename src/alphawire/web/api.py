@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import orjson
@@ -13,7 +12,7 @@ from alphawire import channels, messages
 from alphawire.auth import TokenExpired
 from alphawire.errors import AuthError, ChannelError, ValidationError
 from alphawire.hub.frames import message_frame
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.web.schemas import REF, asyncapi_document
 
 router = APIRouter(prefix="/api/v1")
@@ -69,8 +68,7 @@ def _authorize(request: Request) -> Node:
         raise ApiError(
             401, "unauthorized", "Authorization must be 'Bearer <publish token>'", headers=challenge
         )
-    # Constant-time comparison: the token is a secret and must not leak through timing.
-    if not hmac.compare_digest(token.strip().encode(), node.publish_token.encode()):
+    if not node.publish_auth.allows(token):
         raise ApiError(401, "unauthorized", "wrong publish token", headers=challenge)
     return node
 

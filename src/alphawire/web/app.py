@@ -16,10 +16,20 @@ from starlette.routing import WebSocketRoute
 from alphawire import __version__
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.brokers.base import Broker
+from alphawire.config import Config
 from alphawire.errors import BrokerUnavailable
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
-from alphawire.web import alerts_api, api, channels_api, dashboard, metrics, producer, websocket
+from alphawire.web import (
+    alerts_api,
+    api,
+    channels_api,
+    dashboard,
+    metrics,
+    producer,
+    sources_api,
+    websocket,
+)
 from alphawire.web.docs import install_docs
 from alphawire.web.errors import HostGuard, install_error_handlers
 from alphawire.web.schemas import component_schemas
@@ -68,11 +78,23 @@ def install_log_redaction() -> None:
             target.addFilter(RedactSecrets())
 
 
-def create_app(settings: Settings | None = None, *, broker: Broker | None = None) -> FastAPI:
-    """Build the hub's ASGI app; the core starts and stops with the app's lifespan."""
-    settings = settings or Settings()
+def create_app(
+    settings: Settings | None = None,
+    *,
+    broker: Broker | None = None,
+    config: Config | None = None,
+    node: Node | None = None,
+) -> FastAPI:
+    """Build the hub's ASGI app around a node (built here from ``config``, or from
+    ``settings`` alone, unless one is given); the node starts and stops with the app's
+    lifespan."""
     install_log_redaction()
-    node = Node(settings, broker)
+    if node is None:
+        if config is not None:
+            node = Node.from_config(config, broker)
+        else:
+            node = Node(settings or Settings(), broker)
+    settings = node.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +118,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     app.include_router(alerts_api.router)
     app.include_router(api.router)
     app.include_router(channels_api.router)
+    app.include_router(sources_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():

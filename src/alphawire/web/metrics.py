@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alphawire.hub.node import Node
+from alphawire.node import Node
 
 router = APIRouter()
 
@@ -96,6 +96,26 @@ class NodeCollector(Collector):
         yield oldest
         yield disabled
         yield held
+        restarts = CounterMetricFamily(
+            "alphawire_task_restarts",
+            "Crashes of a supervised background task (each followed by a restart).",
+            labels=["task"],
+        )
+        healthy = GaugeMetricFamily(
+            "alphawire_task_healthy",
+            "1 while a supervised task runs normally; 0 while it waits to restart or flaps.",
+            labels=["task"],
+        )
+        for task, row in stats["tasks"].items():
+            restarts.add_metric([task], row["restarts"])
+            healthy.add_metric([task], 1 if row["healthy"] else 0)
+        yield restarts
+        yield healthy
+        yield GaugeMetricFamily(
+            "alphawire_local_subscriptions",
+            "Open in-process subscriptions (agents, the Narrative Brain, user code).",
+            value=stats["local_subscriptions"],
+        )
 
 
 @router.get("/metrics", include_in_schema=False)

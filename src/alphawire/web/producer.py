@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -38,7 +37,7 @@ import orjson
 from alphawire import messages, protocol
 from alphawire.alerting.outbox import OutboxFull
 from alphawire.errors import BrokerUnavailable, ValidationError
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.web.transport import EXTENSION, HubWebSocketProtocol
 from alphawire.web.websocket import (
     Receive,
@@ -166,8 +165,7 @@ class ProducerSession:
             self.proto.conn.max_message_size = self.node.settings.max_request_bytes
 
     def _check(self, token: str) -> None:
-        # Constant-time comparison, as over HTTP: the token must not leak through timing.
-        if not hmac.compare_digest(token.encode(), self.node.publish_token.encode()):
+        if not self.node.publish_auth.allows(token):
             raise Refused(protocol.CLOSE_UNAUTHORIZED, "wrong publish token")
 
     # -- frames ------------------------------------------------------------------------------

@@ -7,13 +7,15 @@ import importlib.util
 import logging
 import os
 import socket
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import multiprocess
 
+from alphawire.config import Config, load_config
 from alphawire.errors import AlphawireError
-from alphawire.hub.node import Node
+from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web.app import create_app, install_log_redaction
 from alphawire.web.gateway import Gateway
@@ -71,19 +73,31 @@ def uvicorn_config(app: FastAPI | str, settings: Settings) -> uvicorn.Config:
 
 
 _SETTINGS_ENV = "ALPHAWIRE__WORKER_SETTINGS"  # how the parent hands settings to workers
+_CONFIG_ENV = "ALPHAWIRE__WORKER_CONFIG"  # and the configuration file it read ("" = none)
 _worker_app: Gateway | None = None
 
 
 def worker_app() -> Gateway:
-    """App factory run in each worker process of ``serve --workers N``."""
+    """App factory run in each worker process of ``serve --workers N``.
+
+    Every worker serves sockets and the API; the sources and agents run in one of them only
+    (the first to take the data directory's intelligence lock), or every insight and alert
+    would be made N times.
+    """
     global _worker_app
     settings = Settings.from_json(os.environ[_SETTINGS_ENV])
-    _worker_app = Gateway(create_app(settings), settings.trusted_hosts())
+    path = os.environ.get(_CONFIG_ENV) or None
+    config = load_config(Path(path) if path else None)
+    config.settings = settings  # as the parent resolved it (flags included)
+    node = Node.from_config(config, exclusive_intelligence=True)
+    _worker_app = Gateway(create_app(node=node), settings.trusted_hosts())
     return _worker_app
 
 
-def serve(settings: Settings, workers: int = 1) -> None:
-    """Run a hub in the foreground until interrupted (``workers`` processes on one port)."""
+def serve(settings: Settings, workers: int = 1, hub_config: Config | None = None) -> None:
+    """Run a hub in the foreground until interrupted (``workers`` processes on one port).
+
+    With ``hub_config`` the node runs the sources and agents it enables; without, a bare hub."""
     configured = bool(settings.publish_token)
     if workers > 1 and settings.broker_url.startswith("memory"):
         raise SystemExit(
@@ -92,7 +106,9 @@ def serve(settings: Settings, workers: int = 1) -> None:
         )
     try:
         settings.resolve_publish_token()  # once, here, so every worker shares it
-        app = create_app(settings) if workers == 1 else None
+        if hub_config is not None:
+            hub_config.settings = settings
+        app = create_app(settings, config=hub_config) if workers == 1 else None
     except AlphawireError as exc:
         raise SystemExit(f"alphawire: {exc}") from None
     if not configured:
@@ -106,6 +122,8 @@ def serve(settings: Settings, workers: int = 1) -> None:
         HubServer(config).run()
         return
     os.environ[_SETTINGS_ENV] = settings.to_json()
+    path = hub_config.path if hub_config is not None else None
+    os.environ[_CONFIG_ENV] = str(path) if path else ""
     config = uvicorn_config("alphawire.web.server:worker_app", settings)
     config.workers = workers
     config.factory = True

@@ -15,8 +15,8 @@ from alphawire import channels, protocol
 from alphawire.auth import OPEN, Grant, TokenExpired
 from alphawire.errors import AuthError, BrokerUnavailable, ChannelError
 from alphawire.hub.connection import Connection, Sink
-from alphawire.hub.node import Node
 from alphawire.hub.registry import BATCH_MAX_LINGER
+from alphawire.node import Node
 from alphawire.web.transport import EXTENSION, AsgiSink, TransportSink
 
 logger = logging.getLogger("alphawire.ws")
