@@ -211,6 +211,12 @@ class Node(PublishMethods):
             **kw,
         )
 
+    def add_source(self, source: Source) -> None:
+        """Add a source before ``start`` (``alphawire replay`` adds its recording)."""
+        if self._started:
+            raise ValidationError(f"source {source.name!r} added after the node started")
+        self._add_unique(self.sources, source.name, source, "source")
+
     @staticmethod
     def _add_unique(table: dict[str, Any], name: str, item: Any, kind: str) -> None:
         if name in table:
