@@ -12,7 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 # name -> "module:Class" (relative to alphawire.agents)
-BUILTIN_AGENTS: dict[str, str] = {}
+BUILTIN_AGENTS: dict[str, str] = {
+    "market": "market:MarketAgent",
+    "signal": "signal:SignalAgent",
+}
 
 
 def builtin_agents() -> dict[str, Callable[..., Any]]:

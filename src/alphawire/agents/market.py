@@ -9,7 +9,8 @@ Every ``cadence`` (default 1 minute, intraday only) it publishes, per symbol wit
 - ``trend`` over the last ``trend_window`` minutes (``analytics.market.trend``: the move in
   units of its own one-minute noise, ``trend_z``; up/down beyond ``trend_threshold``),
 - ``volatility`` (annualised realised volatility of the last ``trend_window`` minutes, a
-  fraction) and ``volatility_regime`` (low / normal / high against the whole session's),
+  fraction) and ``volatility_regime`` (against the whole session's: high above
+  ``vol_high_ratio`` × it, low below 0.75 ×, else normal),
 - ``rel_volume`` (volume so far ÷ the mean volume by this minute of earlier sessions the agent
   saw; absent before it has seen one), ``volume``, ``gap_pct``, ``change_pct``;
 
@@ -55,6 +56,9 @@ class MarketOptions(AgentOptions):
     trend_window: int = Field(default=30, ge=5, le=390, description="minutes for trend/vol")
     trend_threshold: float = Field(default=1.0, gt=0, description="|trend_z| for up/down")
     volume_sessions: int = Field(default=20, ge=1, le=60, description="sessions for rel volume")
+    vol_high_ratio: float = Field(
+        default=1.5, gt=1, description="recent / session volatility above this is high"
+    )
     gap_alert_pct: float = Field(default=2.0, gt=0, description="alert on a gap this large")
     rel_volume_alert: float = Field(default=3.0, gt=1, description="alert at this rel volume")
 
@@ -133,7 +137,7 @@ class MarketAgent(BaseAgent):
         reading = trend(recent, opts.trend_threshold) if recent else None
         vol = realized_volatility(recent) if recent else 0.0
         session_vol = realized_volatility(closes) if closes else 0.0
-        regime = volatility_regime(vol, session_vol)
+        regime = volatility_regime(vol, session_vol, high=opts.vol_high_ratio)
         metrics: dict[str, Any] = {
             "last": quote.last,
             "volume": quote.volume,

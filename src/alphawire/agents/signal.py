@@ -18,12 +18,14 @@ bearish −0.2 × 0.5 = −0.10, equal weights: S = 0.68 / 3 = 0.2267 < 0.3, no 
 weight 2: S = (0.96 + 0.30 − 0.10) / 4 = 0.29, still none; with ``threshold = 0.25`` a buy with
 confidence 0.29 × 2/3 = 0.1933.
 
-**Outcomes**, on every quote of the symbol (``last``): a buy is ``hit`` when last ≥ target,
-``stopped`` when last ≤ stop (a sell the mirror); a signal neither by ``opened + horizon`` on
-the clock is ``expired``. ``record = {signals, hits, stops, expired, open, hit_rate}`` where
-``hit_rate = hits / (hits + stops + expired)`` (closed signals; 0 with none closed) — on the
-market-wide insight's ``metrics.record`` and ``performance()`` (``GET
-/api/v1/signals/performance``). Closed signals kept: the last ``MAX_CLOSED``.
+**Outcomes**, on every quote (``last``) and trade (``price``) of the symbol: a buy is ``hit``
+when the price ≥ target, ``stopped`` when ≤ stop (a sell the mirror); a signal neither by
+``opened + horizon`` on the clock is ``expired``. A hit or a stop is also an alert
+(``signal_hit`` / ``signal_stopped``) at the next evaluation. ``record = {signals, hits,
+stops, expired, open, hit_rate}`` where ``hit_rate = hits / (hits + stops + expired)`` (closed
+signals; 0 with none closed) — on the market-wide insight's ``metrics.record`` and
+``performance()`` (``GET /api/v1/signals/performance``). Closed signals kept: the last
+``MAX_CLOSED``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from alphawire.agents.base import AgentContext
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Evidence, Insight
 from alphawire.sources.options import Duration
-from alphawire.sources.records import Quote, Record
+from alphawire.sources.records import Quote, Record, Trade
 
 MAX_CLOSED = 500
 MAX_AGENTS = 32  # voters remembered per symbol (agents are few; a flood of names is capped)
@@ -127,7 +129,7 @@ class SignalAgent(BaseAgent):
     name = "signal"
     Options = SignalOptions
     options: SignalOptions
-    records = ("quote",)
+    records = ("quote", "trade")
     channels = ("agent_*",)
 
     def setup(self, ctx: AgentContext) -> None:
@@ -137,6 +139,7 @@ class SignalAgent(BaseAgent):
         self.closed: deque[TrackedSignal] = deque(maxlen=MAX_CLOSED)
         self.tally = {"signals": 0, "hits": 0, "stops": 0, "expired": 0}
         self.last_signal: dict[str, datetime] = {}
+        self.resolved: deque[TrackedSignal] = deque(maxlen=100)
         self._ids = itertools.count(1)
 
     def on_message(self, message: Mapping[str, Any]) -> None:
@@ -165,17 +168,25 @@ class SignalAgent(BaseAgent):
             self.trigger(f"{agent} {vote.stance} on {symbol}")
 
     def on_record(self, record: Record) -> None:
-        if not isinstance(record, Quote) or record.last <= 0:
+        # Trades as well as quotes: a stream conflates quotes (newest per symbol), never
+        # trades, so a print that touched a target is seen even when quotes were skipped.
+        if isinstance(record, Quote):
+            price = record.last
+        elif isinstance(record, Trade):
+            price = record.price
+        else:
             return
-        self.last_price[record.symbol] = record.last
+        if price <= 0:
+            return
+        self.last_price[record.symbol] = price
         tracked = self.open.get(record.symbol)
         if tracked is None:
             return
         buy = tracked.action == "buy"
-        if (record.last >= tracked.target) if buy else (record.last <= tracked.target):
-            self._close(tracked, "hit", record.ts, record.last)
-        elif (record.last <= tracked.stop) if buy else (record.last >= tracked.stop):
-            self._close(tracked, "stopped", record.ts, record.last)
+        if (price >= tracked.target) if buy else (price <= tracked.target):
+            self._close(tracked, "hit", record.ts, price)
+        elif (price <= tracked.stop) if buy else (price >= tracked.stop):
+            self._close(tracked, "stopped", record.ts, price)
 
     def _close(
         self, tracked: TrackedSignal, outcome: Outcome, at: datetime, price: float | None
@@ -184,6 +195,8 @@ class SignalAgent(BaseAgent):
         del self.open[tracked.symbol]
         self.closed.append(tracked)
         self.tally[{"hit": "hits", "stopped": "stops", "expired": "expired"}[outcome]] += 1
+        if outcome != "expired":
+            self.resolved.append(tracked)  # alerted at the next evaluation: on_record never waits
 
     def record(self) -> dict[str, Any]:
         """``{signals, hits, stops, expired, open, hit_rate}`` (see the module docstring)."""
@@ -209,6 +222,8 @@ class SignalAgent(BaseAgent):
                 self._close(
                     tracked, "expired", tracked.expires, self.last_price.get(tracked.symbol)
                 )
+        while self.resolved:
+            await self._outcome_alert(self.resolved.popleft())
         out: list[Insight] = []
         for symbol in self.watchlist:
             fresh = [
@@ -281,6 +296,26 @@ class SignalAgent(BaseAgent):
         self.open[symbol] = tracked
         self.last_signal[symbol] = now
         self.tally["signals"] += 1
+
+    async def _outcome_alert(self, tracked: TrackedSignal) -> None:
+        hit = tracked.outcome == "hit"
+        exit_price = tracked.exit if tracked.exit is not None else tracked.entry
+        move = (exit_price - tracked.entry) / tracked.entry * 100
+        await self.alert(
+            "signal_hit" if hit else "signal_stopped",
+            title=f"{tracked.symbol} {tracked.action} {'hit its target' if hit else 'stopped out'}"
+            f" at {exit_price:.2f} ({move:+.2f}%)",
+            symbol=tracked.symbol,
+            severity="medium" if hit else "low",
+            fields={
+                "entry": tracked.entry,
+                "exit": exit_price,
+                "target": tracked.target,
+                "stop": tracked.stop,
+                "opened": tracked.opened.isoformat(),
+            },
+            dedup_key=f"signal:{tracked.id}",
+        )
 
     def _symbol_insight(
         self, symbol: str, s: float, agreeing: int, voting: int, votes: list[Vote], now: datetime
