@@ -13,6 +13,8 @@ from typing import Any
 
 # name -> "module:Class" (relative to alphawire.agents)
 BUILTIN_AGENTS: dict[str, str] = {
+    "market": "market:MarketAgent",
+    "signal": "signal:SignalAgent",
     "reddit": "reddit:RedditAgent",
     "macro": "macro:MacroAgent",
     "narrative": "brain:NarrativeBrain",

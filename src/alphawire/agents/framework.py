@@ -147,9 +147,9 @@ class BaseAgent:
         """Ask for an evaluation soon (coalesced with any already pending)."""
         self._triggers.append(reason)
         del self._triggers[:-8]  # only the last few reasons are worth reporting
-        self._signal()
+        self._request_evaluation()
 
-    def _signal(self) -> None:
+    def _request_evaluation(self) -> None:
         self._idle.clear()
         if self._wake is not None:
             self._wake.set()
@@ -236,7 +236,7 @@ class BaseAgent:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         if self._triggers:
-            self._signal()
+            self._request_evaluation()
         self.setup(ctx)
         self.state = "starting"
         try:
@@ -306,7 +306,7 @@ class BaseAgent:
             if self._due_at is not None:
                 self.counts["coalesced"] += 1
             self._due_at = due
-            self._signal()
+            self._request_evaluation()
 
     async def _loop(self) -> None:
         assert self.ctx is not None
