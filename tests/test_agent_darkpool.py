@@ -55,10 +55,19 @@ def test_nvda_accumulation_reads_as_bullish_blocks_above_the_mid() -> None:
     assert insight["headline"].startswith("NVDA: 14 dark blocks this session, lean +0.33")
 
 
-def row(symbol: str, day: int, short: float, total: float = 100.0, close: float | None = None) -> ShortVolume:
+def row(
+    symbol: str, day: int, short: float, total: float = 100.0, close: float | None = None
+) -> ShortVolume:
     return ShortVolume(
-        "finra", symbol, OPEN + timedelta(days=day), date(2026, 11, 1) + timedelta(days=day),
-        short, 0.0, total, "B,Q,N", close,
+        "finra",
+        symbol,
+        OPEN + timedelta(days=day),
+        date(2026, 11, 1) + timedelta(days=day),
+        short,
+        0.0,
+        total,
+        "B,Q,N",
+        close,
     )
 
 

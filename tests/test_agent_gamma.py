@@ -51,7 +51,11 @@ def test_spy_insight_after_the_flip_matches_the_dashboard_contract() -> None:
     assert m["spot"] < m["put_wall"]
     assert len(m["by_strike"]) == len({row["strike"] for row in m["by_strike"]}) > 10
     assert insight["stance"] == "bearish" and -1 <= insight["score"] < -0.2
-    assert insight["levels"] == {"call_wall": 600.0, "put_wall": 595.0, "zero_gamma": m["zero_gamma"]}
+    assert insight["levels"] == {
+        "call_wall": 600.0,
+        "put_wall": 595.0,
+        "zero_gamma": m["zero_gamma"],
+    }
     assert insight["simulated"] is True
     assert f"{m['zero_gamma']:.2f}" in insight["headline"]
     texts = [e["text"] for e in insight["evidence"]]
@@ -118,9 +122,13 @@ def test_a_moved_wall_is_relearned_without_an_alert() -> None:
     """When a new chain moves the put wall above the spot, the spot's new side of it is
     learned, not reported as a break."""
     book = GammaBook(GammaOptions(), ("X",))
-    first = OptionChain("t", "X", OPEN, 100.0, (contract(110, "call", 10), contract(90, "put", 5000)))
+    first = OptionChain(
+        "t", "X", OPEN, 100.0, (contract(110, "call", 10), contract(90, "put", 5000))
+    )
     assert book.apply(first, read_chain(first, 0.0)) == []
     later = OPEN + timedelta(minutes=5)
-    moved = OptionChain("t", "X", later, 100.0, (contract(110, "call", 10), contract(102, "put", 5000)))
+    moved = OptionChain(
+        "t", "X", later, 100.0, (contract(110, "call", 10), contract(102, "put", 5000))
+    )
     calls = book.apply(moved, read_chain(moved, 0.0))
     assert [c.alert_type for c in calls if c.alert_type == "gamma_wall_break"] == []

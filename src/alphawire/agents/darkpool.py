@@ -122,7 +122,12 @@ class DarkPoolBook:
         s.dark_shares += t.size
         self._bin(s, t)
         c = classify_print(
-            t.size, t.price, t.bid, t.ask, block_shares=o.block_shares, block_notional=o.block_notional
+            t.size,
+            t.price,
+            t.bid,
+            t.ask,
+            block_shares=o.block_shares,
+            block_notional=o.block_notional,
         )
         if not c.is_block:
             return []
@@ -142,7 +147,9 @@ class DarkPoolBook:
         s.blocks.append(block)
         if c.notional < o.alert_notional and t.size < o.alert_shares:
             return []
-        title = f"{t.symbol} dark block: {t.size:,.0f} shares at {t.price:.2f} ({money(c.notional)})"
+        title = (
+            f"{t.symbol} dark block: {t.size:,.0f} shares at {t.price:.2f} ({money(c.notional)})"
+        )
         return [
             AlertCall(
                 "darkpool_block",
@@ -205,15 +212,16 @@ class DarkPoolBook:
         ]
 
     def _ratio(self, s: _Symbol) -> tuple[float | None, float | None, list[dict[str, Any]]]:
-        history = [
-            {"date": d.isoformat(), "ratio": round(r.short_volume / r.total_volume, 4)}
+        ratios = [
+            (d, round(r.short_volume / r.total_volume, 4))
             for d, r in sorted(s.days.items())
             if r.total_volume > 0
         ]
-        if not history:
+        history: list[dict[str, Any]] = [{"date": d.isoformat(), "ratio": v} for d, v in ratios]
+        if not ratios:
             return None, None, []
-        ratio = history[-1]["ratio"]
-        earlier = [h["ratio"] for h in history[:-1]]
+        ratio = ratios[-1][1]
+        earlier = [v for _, v in ratios[:-1]]
         z = None
         if len(earlier) >= self.options.min_history:
             sd = statistics.stdev(earlier)
@@ -229,7 +237,11 @@ class DarkPoolBook:
                 close = r.close or s.close
                 if close and close > 0:
                     by_date.setdefault(d, []).append(
-                        {"short_volume": r.short_volume, "total_volume": r.total_volume, "close": close}
+                        {
+                            "short_volume": r.short_volume,
+                            "total_volume": r.total_volume,
+                            "close": close,
+                        }
                     )
         out = []
         for d in sorted(by_date):
@@ -250,7 +262,9 @@ class DarkPoolBook:
         ratio, z, history = self._ratio(s)
         lean = round(s.lean_num / s.block_notional, 3) if s.block_notional else 0.0
         score = clip(0.7 * lean + 0.3 * clip((z or 0.0) / 3))
-        top = sorted(s.bins.items(), key=lambda kv: kv[1][0], reverse=True)[: self.options.levels_top]
+        top = sorted(s.bins.items(), key=lambda kv: kv[1][0], reverse=True)[
+            : self.options.levels_top
+        ]
         levels = [
             {"price": k, "shares": v[0], "notional": round(v[1], 2), "prints": int(v[2])}
             for k, v in top
@@ -281,7 +295,10 @@ class DarkPoolBook:
             "short_ratio_z": z,
             "short_ratio_history": history,
         }
-        proof = [evidence("darkpool", b["notional"], _time(b["time"]), _block_text(symbol, b)) for b in list(s.blocks)[-5:]]
+        proof = [
+            evidence("darkpool", b["notional"], _time(b["time"]), _block_text(symbol, b))
+            for b in list(s.blocks)[-5:]
+        ]
         if ratio is not None:
             last = s.days[max(s.days)]
             proof.append(
@@ -345,4 +362,3 @@ def _time(iso: str) -> datetime:
 
 def _block_text(symbol: str, b: dict[str, Any]) -> str:
     return f"{symbol} {b['size']:,.0f} shares at {b['price']:.2f} on {b['venue']} ({b['side']})"
-

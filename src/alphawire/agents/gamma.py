@@ -82,9 +82,7 @@ class GammaBook:
         state = self._by_symbol.get(symbol)
         if state is None:
             o = self.options
-            state = _Underlying(
-                symbol, flip=Crossing(o.flip_band), call_wall=Crossing(o.wall_band)
-            )
+            state = _Underlying(symbol, flip=Crossing(o.flip_band), call_wall=Crossing(o.wall_band))
             state.put_wall = Crossing(o.wall_band)
             self._by_symbol[symbol] = state
         return state
@@ -187,7 +185,8 @@ class GammaBook:
         extra: tuple[tuple[str, str], ...],
         dedup_key: str,
     ) -> AlertCall:
-        assert s.profile is not None and s.spot is not None
+        assert s.profile is not None
+        assert s.spot is not None
         s.events.append(evidence("gamma", round(s.spot, 2), now, title))
         fields = (
             ("Spot", f"{s.spot:.2f}"),

@@ -130,7 +130,9 @@ class SqueezeBook:
                     "high" if s.score >= 90 else "medium",
                     f"{s.symbol} squeeze score {shown:.1f} crossed {self.options.threshold:g}",
                     _drivers(s),
-                    tuple((k, f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:g}") for k, v in s.inputs.items()),
+                    tuple(
+                        (k, f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:g}") for k, v in s.inputs.items()
+                    ),
                     f"squeeze_threshold:{s.symbol}",
                     now,
                     s.simulated,
@@ -141,7 +143,9 @@ class SqueezeBook:
     def ranking(self) -> list[tuple[str, float]]:
         """(symbol, score) by score, highest first (ties by symbol)."""
         scored = [(s.symbol, s.score) for s in self._by_symbol.values() if s.score is not None]
-        return sorted(((sym, sc) for sym, sc in scored if sc is not None), key=lambda x: (-x[1], x[0]))
+        return sorted(
+            ((sym, sc) for sym, sc in scored if sc is not None), key=lambda x: (-x[1], x[0])
+        )
 
     def insight(self, symbol: str, now: datetime) -> dict[str, Any] | None:
         """The symbol's insight (``docs/dashboard.md`` squeeze metrics)."""
@@ -188,7 +192,7 @@ class SqueezeBook:
         ranked = self.ranking()
         if not ranked:
             return None
-        top, best = ranked[0]
+        top = ranked[0][0]
         rows = [{"symbol": sym, "squeeze_score": round(sc, 1)} for sym, sc in ranked]
         return {
             "symbol": None,

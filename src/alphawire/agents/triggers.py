@@ -17,6 +17,7 @@ Severity = Literal["info", "low", "medium", "high", "critical"]
 Stance = Literal["bullish", "bearish", "neutral"]
 Side = Literal["above", "below"]
 
+
 @dataclass(frozen=True, slots=True)
 class AlertCall:
     """An alert an agent decided to raise (``BaseAgent.alert`` cools down its ``dedup_key``)."""
