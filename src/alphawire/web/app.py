@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import WebSocketRoute
 
 from alphawire import __version__
@@ -33,7 +32,7 @@ from alphawire.web import (
     websocket,
 )
 from alphawire.web.docs import install_docs
-from alphawire.web.errors import install_error_handlers
+from alphawire.web.errors import HostGuard, install_error_handlers
 from alphawire.web.schemas import component_schemas
 
 
@@ -115,9 +114,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.node = node
-    app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(), www_redirect=False
-    )
+    app.add_middleware(HostGuard, allowed_hosts=settings.trusted_hosts(), www_redirect=False)
     # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
     app.include_router(alerts_api.router)
     app.include_router(api.router)
