@@ -124,6 +124,7 @@ class Dashboard:
         theme: str | None = None,
         wait: bool = True,
         init_script: str | None = None,
+        routes: dict[str, Callable[[Any], None]] | None = None,
     ) -> tuple[Any, PageWatch]:
         """Open the dashboard in a fresh context; wait until its socket is live."""
         context = self.browser.new_context(
@@ -133,6 +134,8 @@ class Dashboard:
         page = context.new_page()
         if init_script is not None:
             page.add_init_script(init_script)
+        for pattern, handler in (routes or {}).items():
+            page.route(pattern, handler)
         watch = PageWatch()
         page.on(
             "console",

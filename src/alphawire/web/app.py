@@ -21,6 +21,7 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web import (
+    agents_api,
     alerts_api,
     api,
     channels_api,
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(channels_api.router)
     app.include_router(sources_api.router)
+    app.include_router(agents_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
