@@ -93,6 +93,28 @@ PROBE = """
 """
 
 
+DRAIN = """
+() => {
+  const p = window.__probe;
+  const out = { ticks: p.ticks, alerts: p.alerts, longtasks: p.longtasks, frames: p.frames };
+  p.ticks = []; p.alerts = []; p.longtasks = []; p.frames = [];
+  return out;
+}
+"""
+
+
+def schedstat(pid: int | None) -> tuple[int, int] | None:
+    """(ns on a CPU, ns runnable but waiting for a CPU) of a process's main thread, from
+    /proc (Linux): the wait is the machine's doing (other processes), not the page's."""
+    if pid is None:
+        return None
+    try:
+        run, wait, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(run), int(wait)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -232,6 +254,49 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     args.market_frame_ms,
                 )
             cdp = await page.context.new_cdp_session(page)
+            system = await browser.new_browser_cdp_session()
+
+            async def renderer_pid() -> int | None:
+                info = await system.send("SystemInfo.getProcessInfo")
+                renderers = [p for p in info["processInfo"] if p["type"] == "renderer"]
+                return max(renderers, key=lambda p: p["cpuTime"])["id"] if renderers else None
+
+            async def cpu_seconds() -> dict[str, float]:
+                """CPU seconds used so far by the browser's processes, by type."""
+                info = await system.send("SystemInfo.getProcessInfo")
+                used: dict[str, float] = {}
+                for proc in info["processInfo"]:
+                    used[proc["type"]] = used.get(proc["type"], 0.0) + proc["cpuTime"]
+                return used
+
+            collected: dict[str, list[Any]] = {
+                "ticks": [],
+                "alerts": [],
+                "longtasks": [],
+                "frames": [],
+            }
+
+            async def drain() -> None:
+                # The probe's arrays are emptied into Python every 2 s, so they never count
+                # in the page's heap.
+                got = await page.evaluate(DRAIN)
+                for key, rows in got.items():
+                    collected[key].extend(rows)
+
+            await page.evaluate(PROBE)
+            # Control: the same page, live, with nothing published (what the machine alone does).
+            cpu0 = await cpu_seconds()
+            await asyncio.sleep(args.control)
+            cpu1 = await cpu_seconds()
+            await drain()
+            control = {
+                "longtasks": len(collected["longtasks"]),
+                "renderer_cpu_pct": round(
+                    100 * (cpu1.get("renderer", 0) - cpu0.get("renderer", 0)) / args.control, 1
+                ),
+            }
+            for rows in collected.values():
+                rows.clear()
             async with websockets.connect(
                 f"ws://127.0.0.1:{port}/api/v1/ws/publish",
                 additional_headers={"Authorization": f"Bearer {TOKEN}"},
@@ -240,14 +305,27 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 pub = Publisher(ws, symbols)
                 reader = asyncio.create_task(pub.read_acks())
                 await pub.run(args.rate, args.alerts, args.warmup, record=False)
+                await drain()
+                for rows in collected.values():
+                    rows.clear()
                 await cdp.send("HeapProfiler.collectGarbage")
                 heap_start = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
-                await page.evaluate(PROBE)
+                pid = await renderer_pid()
+                sched0 = schedstat(pid)
+                cpu0 = await cpu_seconds()
                 t0 = time.time()
-                await pub.run(args.rate, args.alerts, args.duration, record=True)
+                publishing = asyncio.create_task(
+                    pub.run(args.rate, args.alerts, args.duration, record=True)
+                )
+                while not publishing.done():
+                    await asyncio.wait({publishing}, timeout=2.0)
+                    await drain()
+                await publishing
                 await asyncio.sleep(1.0)  # the last frames reach the DOM
+                await drain()
                 measured = time.time() - t0
-                probe = await page.evaluate("window.__probe")
+                cpu1 = await cpu_seconds()
+                sched1 = schedstat(pid)
                 await cdp.send("HeapProfiler.collectGarbage")
                 heap_end = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
                 status = await page.evaluate("window.alphawire.hub.status")
@@ -258,6 +336,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         hub.wait(15)
         shutil.rmtree(data_dir, ignore_errors=True)
 
+    probe = collected
+    main_thread = (
+        {
+            "ran_s": round((sched1[0] - sched0[0]) / 1e9, 2),
+            "waited_for_cpu_s": round((sched1[1] - sched0[1]) / 1e9, 2),
+        }
+        if sched0 and sched1
+        else None
+    )
+    cpu = {k: round(100 * (cpu1.get(k, 0) - cpu0.get(k, 0)) / measured, 1) for k in cpu1}
     latencies = []
     for symbol, text, seen in probe["ticks"]:
         sent = pub.sent_ticks.get((symbol, text))
@@ -292,8 +380,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "heap_growth_mb": round((heap_end - heap_start) / 1e6, 2),
         "page": {k: status[k] for k in ("received", "skipped", "lost", "duplicates", "reconnects")},
         "publish_errors": pub.errors,
+        "cpu_pct_of_one_core": cpu,
+        "control": control,
+        "renderer_main_thread": main_thread,
         "console_errors": errors,
-        "long_frames": probe.get("frames", [])[:20],
+        "long_frames": len(probe["frames"]),
+        "long_frames_scripts_over_50ms": sum(
+            1 for f in probe["frames"] if sum(x[1] for x in f["scripts"]) >= 50
+        ),
+        "long_frame_samples": probe["frames"][:20],
     }
 
 
@@ -320,6 +415,29 @@ def table(r: dict[str, Any]) -> str:
             f"{r['alert_p50_ms']} / {r['alert_p99_ms']} / {r['alert_max_ms']} ms ({r['alerts_shown']} of {r['alerts_published']})",
         ),
         (
+            "CPU, % of one core: renderer / browser / GPU process (compositing)",
+            " / ".join(
+                str(r["cpu_pct_of_one_core"].get(k)) for k in ("renderer", "browser", "GPU")
+            ),
+        ),
+        (
+            "control (page live, nothing published): long tasks / renderer CPU",
+            f"{r['control']['longtasks']} / {r['control']['renderer_cpu_pct']} %",
+        ),
+        (
+            "long animation frames ≥ 50 ms / of them, with ≥ 50 ms of the page's own script",
+            f"{r['long_frames']} / {r['long_frames_scripts_over_50ms']}",
+        ),
+        (
+            "renderer main thread: on a CPU / runnable but waiting for one",
+            (
+                f"{r['renderer_main_thread']['ran_s']} s / {r['renderer_main_thread']['waited_for_cpu_s']} s"
+                if r["renderer_main_thread"]
+                else "n/a"
+            ),
+        ),
+        ("machine load average (1 min) at the end", f"{r['loadavg_1m']} on {os.cpu_count()} cores"),
+        (
             "page: received / conflated by the hub / lost / reconnects",
             f"{r['page']['received']:,} / {r['page']['skipped']} / {r['page']['lost']} / {r['page']['reconnects']}",
         ),
@@ -336,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alerts", type=float, default=2.0, help="alerts per second")
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument(
+        "--control", type=float, default=10.0, help="idle seconds measured before publishing"
+    )
     parser.add_argument(
         "--market-frame-ms",
         type=float,

@@ -82,10 +82,15 @@ def shared_browser() -> Any:
     return _RUNTIME["browser"]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Any:
-    """One chromium for the session (pages and contexts are per test)."""
-    return shared_browser()
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One chromium per test module (pages and contexts are per test).
+
+    Stopped at the end of the module: Playwright's sync API keeps an event loop running in
+    this thread while it is started, and every asyncio test after it would fail with
+    "Cannot run the event loop while another loop is running"."""
+    yield shared_browser()
+    _stop_browser()
 
 
 @dataclass
@@ -118,6 +123,8 @@ class Dashboard:
         height: int = 1000,
         theme: str | None = None,
         wait: bool = True,
+        init_script: str | None = None,
+        routes: dict[str, Callable[[Any], None]] | None = None,
     ) -> tuple[Any, PageWatch]:
         """Open the dashboard in a fresh context; wait until its socket is live."""
         context = self.browser.new_context(
@@ -125,6 +132,10 @@ class Dashboard:
             color_scheme="light" if theme == "light" else "dark",
         )
         page = context.new_page()
+        if init_script is not None:
+            page.add_init_script(init_script)
+        for pattern, handler in (routes or {}).items():
+            page.route(pattern, handler)
         watch = PageWatch()
         page.on(
             "console",
@@ -203,6 +214,7 @@ def _common(
         "headline": headline,
         "summary": f"{headline} (sample data for the dashboard tests).",
         "as_of": "2026-12-04T15:30:00Z",
+        "simulated": True,
         "evidence": [
             {"source": "sample", "value": 1, "time": "2026-12-04T15:29:00Z", "text": "fixture"}
         ],
@@ -448,7 +460,7 @@ def sample_messages(symbol: str = "NVDA", spot: float = 142.0) -> list[dict[str,
                         "stops": 12,
                         "expired": 5,
                         "open": 2,
-                        "hit_rate": 31 / 43,
+                        "hit_rate": 31 / 48,
                     }
                 },
             ),

@@ -100,6 +100,17 @@ async def test_seq_starts_at_one_and_increments_per_channel(
     assert await impl.last_seq("narrative") == 0
 
 
+async def test_channels_lists_each_channel_with_its_last_seq(
+    broker: tuple[Broker, Delivered],
+) -> None:
+    """``channels`` names every channel that had a message, with its last seq, up to a limit."""
+    impl, _ = broker
+    assert await impl.channels(10) == {}
+    await impl.publish([("unified", b"{}"), ("market_SPY", b"{}"), ("unified", b"{}")])
+    assert await impl.channels(10) == {"unified": 2, "market_SPY": 1}
+    assert len(await impl.channels(1)) == 1
+
+
 async def test_only_subscribed_channels_are_delivered_in_order(
     broker: tuple[Broker, Delivered],
 ) -> None:

@@ -30,8 +30,8 @@ from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_WATCHLIST, KEYS
 from alphawire.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-HOOK = "https://discord.com/api/webhooks/123456/secret-hook-token"
-OTHER_HOOK = "https://discord.com/api/webhooks/654321/other-hook-token"
+HOOK = "https://discord.com/api/webhooks/123456789012345678/secret-hook-token"
+OTHER_HOOK = "https://discord.com/api/webhooks/654321098765432109/other-hook-token"
 
 FULL = """
 watchlist = ["nvda", "spy", "NVDA"]

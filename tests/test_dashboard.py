@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from tests.browser import Dashboard, browser, dashboard  # noqa: F401  (fixtures)
@@ -48,10 +50,18 @@ def test_the_json_index_moved_to_api_v1(hub: RunningHub) -> None:
 
 
 def test_market_overview_shows_simulated_ticks(dashboard: Dashboard) -> None:
-    """Every demo symbol gets a tile whose price, change and SIM tag come from live ticks."""
+    """With no watchlist chosen, the tiles are the symbols the hub has ticks for (the demo's),
+    each with price, change and a SIM tag from live ticks."""
+    demo = {"AAPL", "IWM", "NVDA", "QQQ", "SPY", "TSLA"}
+    for _ in range(500):  # until the simulator has ticked every symbol once
+        listing = httpx.get(dashboard.hub.url + "/api/v1/channels").json()["channels"]
+        ticked = {c["channel"][7:] for c in listing if c["channel"].startswith("market_")}
+        if ticked >= demo:
+            break
+        time.sleep(0.01)
     page, watch = dashboard.open()
     tiles = page.locator("#w-market .tile")
-    assert tiles.count() == 6
+    assert sorted(tiles.evaluate_all("ts => ts.map(t => t.dataset.symbol)")) == sorted(demo)
     for symbol in ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA"):
         tile = page.locator(f'#w-market .tile[data-symbol="{symbol}"]')
         price = tile.locator("[data-field=price]")

@@ -178,3 +178,26 @@ def test_a_token_sent_to_an_open_hub_is_dropped(dashboard: Dashboard) -> None:
     page.wait_for_function("() => window.alphawire.hub.token === null")
     assert page.evaluate("sessionStorage.getItem('alphawire.subscribeToken')") is None
     watch.clean()
+
+
+def test_channels_a_token_does_not_allow_show_the_error_state(
+    browser: Any, hub_factory: Callable[..., RunningHub]
+) -> None:
+    """With a token for alerts and market data only, the agent widgets show the error state
+    with the hub's reason, while the allowed widgets work."""
+    hub = hub_factory(subscribe_auth="token", jwt_secret=SECRET)
+    board = Dashboard(hub, browser)
+    try:
+        page, watch = board.open(f"?token={make_token(['unified', 'market_*'])}")
+        gamma = page.locator("#w-gamma")
+        expect(gamma).to_have_attribute("data-state", "error")
+        assert "agent_gamma" in gamma.locator(".state-msg").inner_text()
+        assert "does not allow" in gamma.locator(".state-msg").inner_text()
+        expect(gamma.locator(".state-badge")).to_have_text("error")
+        board.publish(alert(1, "allowed"))
+        expect(page.locator("#w-alerts .alert")).to_have_count(1)
+        # The refused history reads are 403s in the console: expected here.
+        watch.console_errors = [e for e in watch.console_errors if "403" not in e]
+        watch.clean()
+    finally:
+        board.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -31,6 +32,23 @@ def test_agent_widgets_say_what_they_wait_for_before_any_insight(dashboard: Dash
     watch.clean()
 
 
+def test_a_widget_shows_loading_until_its_history_answers(dashboard: Dashboard) -> None:
+    """While GET /api/v1/history/unified is held back the alerts feed says Loading; when it
+    answers, the feed settles (empty here) and the other widgets never waited for it."""
+    held: list[Any] = []
+    page, watch = dashboard.open(
+        wait=False, routes={"**/api/v1/history/unified*": lambda route: held.append(route)}
+    )
+    feed = page.locator("#w-alerts")
+    expect(feed).to_have_attribute("data-state", "loading")
+    expect(feed.locator(".state-msg")).to_have_text("Loading…")
+    expect(page.locator("#w-market")).to_have_attribute("data-state", "ready")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(feed).to_have_attribute("data-state", "empty")
+    watch.clean()
+
+
 def test_every_widget_renders_published_data(dashboard: Dashboard) -> None:
     """One message per agent, a signal, narratives and an alert: each widget shows its numbers."""
     page, watch = dashboard.open("?symbol=NVDA")
@@ -40,6 +58,7 @@ def test_every_widget_renders_published_data(dashboard: Dashboard) -> None:
 
     gamma = page.locator("#w-gamma")
     expect(gamma.locator(".subject")).to_have_text("NVDA")
+    assert gamma.locator(".insight-head .sim").is_visible()  # simulated inputs say so
     assert "regime positive" in gamma.inner_text().replace("\n", " ")
     assert gamma.locator("canvas").count() >= 1  # the uPlot bar chart
     assert "zero gamma 139.00" in gamma.locator(".aria-chart, [role=img]").get_attribute(
@@ -88,7 +107,7 @@ def test_every_widget_renders_published_data(dashboard: Dashboard) -> None:
     row = signals.locator("tbody tr").first
     assert row.locator(".action").inner_text() == "BUY"
     assert "74%" in row.inner_text() and "150.00" in row.inner_text()
-    assert "72% hit (31/43)" in signals.locator("[data-field=record]").inner_text()
+    assert "65% hit (31/48)" in signals.locator("[data-field=record]").inner_text()
 
     alert = page.locator("#w-alerts .alert").first
     assert "250K NVDA block at 141.60" in alert.inner_text()
@@ -103,7 +122,8 @@ def test_every_widget_renders_published_data(dashboard: Dashboard) -> None:
 def test_a_new_insight_replaces_the_shown_one_and_focus_switches_widgets(
     dashboard: Dashboard,
 ) -> None:
-    """Publishing a newer gamma insight updates the widget; focusing another symbol follows."""
+    """Publishing a newer gamma insight updates the widget; focusing another symbol follows
+    (and an agent named GammaAgent, on agent_gammaagent, counts as the gamma agent)."""
     page, watch = dashboard.open("?symbol=NVDA")
     dashboard.publish(*sample_messages("NVDA", 142.0))
     gamma = page.locator("#w-gamma")
@@ -121,7 +141,9 @@ def test_a_new_insight_replaces_the_shown_one_and_focus_switches_widgets(
     expect(page.locator(".focus-sym")).to_have_text("GME")
     expect(gamma).to_have_attribute("data-state", "empty")
     assert "for GME" in gamma.locator(".state-msg").inner_text()
-    dashboard.publish(sample_messages("GME", 24.0)[0])
+    class_style = sample_messages("GME", 24.0)[0]
+    class_style["agent"] = "GammaAgent"  # channel agent_gammaagent: read as well
+    dashboard.publish(class_style)
     expect(gamma).to_have_attribute("data-state", "ready")
     expect(gamma.locator(".subject")).to_have_text("GME")
     watch.clean()
@@ -169,6 +191,62 @@ def test_alert_filters_live_region_and_delivery_state(dashboard: Dashboard) -> N
     expect(alerts).to_have_count(1)
     alerts.first.get_by_role("button", name="Delivery state").click()
     expect(alerts.first.locator(".delivery")).to_contain_text("hub: sent")
+    watch.clean()
+
+
+# Stands in for the browser's notification and audio output, recording what the page asks.
+NOTIFY_SPY = """
+window.__notified = [];
+window.__tones = 0;
+window.Notification = class {
+  constructor(title, options) { window.__notified.push([title, options && options.body]); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__tones += 1;
+  return createOscillator.call(this);
+};
+"""
+
+
+def test_desktop_notifications_and_sound_are_opt_in_and_remembered(dashboard: Dashboard) -> None:
+    """Nothing is notified or played until opted in; then every alert notifies, only high
+    and critical ones sound, and the choice survives a reload."""
+    page, watch = dashboard.open(init_script=NOTIFY_SPY)
+    feed = page.locator("#w-alerts")
+    dashboard.publish(
+        {
+            "type": "alert",
+            "alert_type": "t",
+            "source": "s",
+            "content": "before",
+            "severity": "critical",
+        }
+    )
+    expect(feed.locator(".alert")).to_have_count(1)
+    assert page.evaluate("[window.__notified.length, window.__tones]") == [0, 0]
+    feed.get_by_label("desktop").check()
+    feed.get_by_label("sound").check()
+    dashboard.publish(
+        {
+            "type": "alert",
+            "alert_type": "t",
+            "source": "s",
+            "symbol": "SPY",
+            "content": "loud",
+            "severity": "high",
+        },
+        {"type": "alert", "alert_type": "t", "source": "s", "content": "quiet", "severity": "low"},
+    )
+    expect(feed.locator(".alert")).to_have_count(3)
+    page.wait_for_function("() => window.__notified.length === 2")
+    assert page.evaluate("window.__notified") == [["t SPY", "loud"], ["t", "quiet"]]
+    assert page.evaluate("window.__tones") == 1
+    page.reload()
+    page.wait_for_function("() => window.alphawire && window.alphawire.hub.status.state === 'live'")
+    assert feed.get_by_label("desktop").is_checked() and feed.get_by_label("sound").is_checked()
     watch.clean()
 
 

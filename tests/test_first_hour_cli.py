@@ -167,6 +167,36 @@ def test_tail_says_it_is_retrying_until_the_hub_comes_up(
             hub.stop()
 
 
+def test_tail_says_when_the_hub_goes_away_and_when_it_is_back(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A hub restart is never silent: tail says it was disconnected (with the close code),
+    that it is retrying, that it connected again, and then resumes after the last seq."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = tmp_path / "hub"
+    hub = start_hub(Settings(data_dir=data, publish_token="t"), port)
+    proc = tail(["market_SPY", "--json", "--url", url], env)
+    try:
+        assert orjson.loads(proc.line())["type"] == "subscribed"
+        publish_http(hub, "/api/v1/market/SPY", {"data": {"price": 1.0}})
+        assert orjson.loads(proc.line())["seq"] == 1
+        hub.stop()
+        lost = proc.err_until(lambda s: s.startswith("disconnected from "))
+        assert lost.startswith(f"disconnected from {url} (close 1001 ")
+        assert "reconnecting" in lost
+        proc.err_until(lambda s: "retrying in" in s)
+        hub = start_hub(Settings(data_dir=data, publish_token="t"), port)
+        proc.err_until(lambda s: s == f"connected to {url}")
+        assert orjson.loads(proc.line())["type"] == "subscribed"
+        publish_http(hub, "/api/v1/market/SPY", {"data": {"price": 2.0}})
+        frame = orjson.loads(proc.line())
+        assert (frame["seq"], frame["data"]["price"]) == (2, 2.0)
+    finally:
+        proc.stop()
+        hub.stop()
+
+
 def test_tail_on_a_silent_channel_says_so_once(hub: RunningHub, env: dict[str, str]) -> None:
     """On a channel nothing has published, tail says once that it is subscribed with no
     message yet; a channel with messages gets no such note."""

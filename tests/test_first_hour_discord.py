@@ -19,6 +19,7 @@ from tests.test_cli import acli, run_cli
 from alphawire.alerting.embeds import SEVERITY_COLORS
 from alphawire.alerting.routes import RouteTable
 from alphawire.errors import ValidationError
+from alphawire.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -233,6 +234,10 @@ async def test_disabled_route_state_is_true_everywhere_and_enable_delivers_what_
     stats = (await alert_stats(hub))["discord:gone"]
     assert stats["held"] == 2 and stats["pending"] == 0 and stats["dead_total"] == 0
     assert stats["disabled"].startswith("disabled: ")
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'alphawire_alerts_held{destination="discord:gone"} 2.0' in metrics
+    assert 'alphawire_alerts_destination_disabled{destination="discord:gone"} 1.0' in metrics
 
     tested = await acli("alerts", "test", "--url", hub.url, "--token", hub.token, env=env)
     assert tested.returncode == 1
@@ -316,7 +321,7 @@ def test_webhook_urls_of_discords_form_are_accepted(url: str) -> None:
         ("https://discord.com/api/webhook/123456789012345678/s3cr3t", "its path is not"),
         ("https://discord.example.com/api/webhooks/123456789012345678/s3cr3t", "not Discord's"),
         ("http://discord.com/api/webhooks/123456789012345678/s3cr3t", "https on the default"),
-        ("https://discord.com/api/webhooks/12/s3cr3t", "17-20 digits"),
+        ("https://discord.com/api/webhooks/me/s3cr3t", "(id: digits)"),
         ("discord.com/api/webhooks/123456789012345678/s3cr3t", "not an http(s) URL"),
     ],
 )
@@ -349,3 +354,75 @@ def test_serve_with_a_bad_webhook_url_exits_with_the_expected_form(
     assert "https://discord.com/api/webhooks/{id}/{token}" in done.stderr
     assert "s3cr3t" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_kept_spec_part_matches_discords_full_spec() -> None:
+    """The execute-webhook part kept in tests/data/discord (what a clone validates against)
+    is the full spec's request body and schemas, unchanged."""
+    import json
+
+    from tests.fake_discord import _FULL_SPEC, _KEPT_SPEC
+
+    kept = json.loads(_KEPT_SPEC.read_text())
+    if not _FULL_SPEC.is_file():
+        pytest.skip(f"the full spec is not at {_FULL_SPEC} (only beside the project's checkout)")
+    full = json.loads(_FULL_SPEC.read_text())
+    path = "/webhooks/{webhook_id}/{webhook_token}"
+    assert kept["paths"][path]["post"]["requestBody"] == full["paths"][path]["post"]["requestBody"]
+    for name, schema in kept["components"]["schemas"].items():
+        assert schema == full["components"]["schemas"][name], name
+    assert "RichEmbed" in kept["components"]["schemas"]
+
+
+def test_route_embed_template_survives_the_trip_to_the_delivery_process() -> None:
+    """A route's embed template (or "off") is rebuilt as it was in the delivery process, which
+    gets its routes as JSON on stdin, and in each worker of `serve --workers N`."""
+    import dataclasses
+    import json
+
+    from alphawire.alerting.embeds import EmbedTemplate
+    from alphawire.alerting.routes import Route, route_from_dict
+
+    url = "https://discord.com/api/webhooks/123456789012345678/x"
+    for route in (
+        Route("a", url, match={"symbol": ("spy",)}, embed=EmbedTemplate("{symbol}", fields=())),
+        Route("b", url, embed=None),
+        Route("c", url),
+    ):
+        assert route_from_dict(json.loads(json.dumps(dataclasses.asdict(route)))) == route
+    # serve --workers N hands its settings, routes included, to each worker as JSON too.
+    table = RouteTable(
+        (Route("a", url, embed=EmbedTemplate("{symbol}")), Route("b", url, embed=None))
+    )
+    settings = Settings(data_dir=Path("/nonexistent"), alert_route_table=table)
+    assert Settings.from_json(settings.to_json()).alert_route_table == table
+
+
+def test_alerts_enable_works_on_the_outbox_while_the_hub_is_down(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """With the hub down, `alerts enable` enables the route in the outbox itself, and what
+    it held becomes pending: the next start delivers it."""
+    from alphawire.alerting.outbox import NewAlert, NewDelivery, Outbox
+
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    box.disable("discord:desk", "disabled: 404 Unknown Webhook", 1.0)
+    body = {"id": "A1", "type": "alert", "alert_type": "t", "source": "s", "content": "c"}
+    ((_, held),) = box.add_alerts([NewAlert("A1", body, [NewDelivery("discord:desk")])], 2.0)
+    assert held == ["discord:desk"]
+    box.close()
+    dead_hub = "http://127.0.0.1:9"
+    done = run_cli(
+        "alerts", "enable", "desk", "--url", dead_hub, "--token", "t",
+        "--data-dir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "route desk enabled (was disabled: 404 Unknown Webhook)" in done.stdout
+    assert "1 held alerts queued" in done.stdout
+    box = Outbox(tmp_path / "alerts.sqlite3")
+    try:
+        assert box.disabled() == {}
+        (row,) = box.get("A1")["deliveries"]  # type: ignore[index]
+        assert (row["state"], row["last_error"]) == ("pending", None)
+    finally:
+        box.close()

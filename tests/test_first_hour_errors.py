@@ -73,6 +73,35 @@ async def test_wrong_method_answers_the_error_shape_naming_the_allowed_one(
     }
 
 
+async def test_refused_host_answers_the_error_shape(hub: RunningHub) -> None:
+    """A Host the hub does not serve (the DNS-rebinding guard) is a 400 in the error shape;
+    an allowed one reaches the API."""
+    async with httpx.AsyncClient(base_url=hub.url, timeout=10) as http:
+        bad = await http.get("/api/v1/health", headers={"Host": "evil.example"})
+        good = await http.get("/api/v1/health")
+    assert bad.status_code == 400
+    error = error_of(bad)
+    assert error["code"] == "invalid_host"
+    assert "'evil.example'" in error["message"] and "--allowed-hosts" in error["message"]
+    assert good.status_code == 200 and good.json()["status"] == "ok"
+
+
+def test_unexpected_failure_answers_the_error_shape(hub: RunningHub) -> None:
+    """A bug in a route answers 500 in the error shape (no traceback), and is logged."""
+
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    app = hub.server.config.app.app  # the FastAPI app inside the gateway
+    app.add_api_route("/api/v1/boom", boom, include_in_schema=False)
+    with httpx.Client(base_url=hub.url, timeout=10) as http:
+        answer = http.get("/api/v1/boom")
+    assert answer.status_code == 500
+    error = error_of(answer)
+    assert error["code"] == "internal_error"
+    assert "GET /api/v1/boom" in error["message"] and "Traceback" not in answer.text
+
+
 def test_mistyped_websocket_path_is_a_404_naming_the_endpoints(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -169,11 +198,11 @@ async def test_negative_volume_or_size_is_refused(hub: RunningHub, field: str) -
 
 
 async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
-    """Sizes and volumes sent as integers are delivered as integers (not 1200.0); a
-    fractional size (a market that trades fractions) is kept as it was sent."""
+    """Whole-number sizes and volumes are delivered as integers (1200, not 1200.0, also when
+    sent as 7.0); a fractional size (a market that trades fractions) is kept as it was sent."""
     async with await connect(hub.ws + "/ws/market/BTC-USD") as ws:
         await recv_json(ws)
-        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7, "volume": 1200}
+        data = {"price": 1.5, "bid_size": 300, "ask_size": 0, "last_size": 7.0, "volume": 1200}
         assert (await post(hub, "/api/v1/market/BTC-USD", {"data": data})).status_code == 202
         frame = await recv_json(ws)
         fractional = {"price": 1.5, "last_size": 0.25}
@@ -181,7 +210,7 @@ async def test_whole_share_sizes_arrive_as_integers(hub: RunningHub) -> None:
         second = await recv_json(ws)
     for key in ("bid_size", "ask_size", "last_size", "volume"):
         assert type(frame["data"][key]) is int, key
-    assert frame["data"]["volume"] == 1200
+    assert frame["data"]["volume"] == 1200 and frame["data"]["last_size"] == 7
     assert second["data"]["last_size"] == 0.25
 
 
@@ -205,6 +234,7 @@ async def test_alert_with_neither_content_nor_embed_is_refused(hub: RunningHub) 
     for body in (
         {"alert_type": "x", "source": "s"},
         {"alert_type": "x", "source": "s", "content": "   ", "embed": None},
+        {"alert_type": "x", "source": "s", "embed": {"color": 5, "title": ""}},
     ):
         response = await post(hub, "/api/v1/alerts", body)
         assert response.status_code == 422
@@ -253,3 +283,15 @@ async def test_cli_publish_error_has_no_internal_prefix(
         env=env,
     )
     assert "did you mean 'alert_type'?" in done.stderr
+
+
+def test_validation_benchmark_runs_against_a_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m bench.validation --baseline REV` times the current and a git revision's
+    messages.py side by side (a smoke run: no timing is asserted)."""
+    from bench.validation import main
+
+    main(["--number", "50", "--runs", "1", "--baseline", "HEAD"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["messages.py", "tick"]
+    assert [line.split()[0] for line in lines[1:]] == ["current", "HEAD"]
+    assert all(float(x) > 0 for line in lines[1:] for x in line.split()[1:])

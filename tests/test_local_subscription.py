@@ -225,3 +225,16 @@ async def test_patterns_discover_channels_published_by_another_process(tmp_path:
             client.delete(key)
         client.close()
     assert [(g["channel"], g["seq"]) for g in got] == [("market_NEWCO", i) for i in (1, 2, 3)]
+
+
+async def test_the_hub_publisher_refuses_alerts_that_skip_the_alert_manager(node: Node) -> None:
+    """An alert handed to the hub's internal Publisher directly is refused, not silently sent
+    without outbox and Discord: the one path for alerts is the node's."""
+    from alphawire import messages
+
+    alert = messages.validate({"type": "alert", "alert_type": "t", "source": "s", "content": "x"})
+    with pytest.raises(TypeError, match="through the AlertManager"):
+        await node.publisher.publish_validated([alert])
+    assert node.stats.published["alert"] == 0
+    (result,) = await node.publish_many([alert])
+    assert result.destinations == ("hub",) and node.alerts.stats()["hub"]["accepted"] == 1

@@ -229,6 +229,7 @@ def test_record_command_writes_a_replayable_file(tmp_path: Path) -> None:
         (["--seconds", "-1"], "must be positive"),
         (["--start", "yesterday"], "neither a date"),
         (["--start", "2026-12-04T14:30:00"], "has no timezone"),
+        (["--symbols", "SPY,not one"], "'NOT ONE' is not a symbol"),
     ],
 )
 def test_record_command_names_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
@@ -237,3 +238,80 @@ def test_record_command_names_bad_options(tmp_path: Path, args: list[str], messa
         main, ["record", "--out", str(tmp_path / "x.jsonl"), "--fast", *args]
     )
     assert result.exit_code == 2 and message in result.output
+
+
+class ToyAgent:
+    """Stands in for an agent: alerts on block prints, with a cooldown and a clock timer."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.alerts: list[tuple[str, str, str]] = []
+        self.last: dict[str, object] = {}
+
+    async def sink(self, batch: Sequence[Record]) -> None:
+        for r in batch:
+            if getattr(r, "size", 0) >= 10_000 and r.symbol is not None:
+                last = self.last.get(r.symbol)
+                if last is None or r.ts - last >= timedelta(seconds=5):  # type: ignore[operator]
+                    self.last[r.symbol] = r.ts
+                    self.alerts.append((self.clock.now().isoformat(), "block", r.symbol))
+
+    async def timer(self) -> None:
+        while True:
+            await self.clock.sleep(7.0)
+            self.alerts.append((self.clock.now().isoformat(), "tick", str(len(self.alerts))))
+
+
+async def test_a_clocked_consumer_alerts_the_same_live_and_in_replay(tmp_path: Path) -> None:
+    """A consumer with a cooldown and a timer on the clock raises the same alerts, at the same
+    times and in the same order, on the live simulator and on its replay."""
+    from alphawire.sources.sim import SimulatedSource
+
+    out = tmp_path / "run.jsonl.gz"
+    live_clock = VirtualClock(OPEN)
+    live = ToyAgent(live_clock)
+    timer = asyncio.ensure_future(live.timer())
+    await asyncio.sleep(0)  # the timer starts sleeping at the open, as the replay's will
+    with RecordingWriter(out, HEADER) as writer:
+
+        async def both(batch: Sequence[Record]) -> None:
+            writer.write(batch)
+            await live.sink(batch)
+
+        task = asyncio.ensure_future(
+            SimulatedSource(start=OPEN, end=at(45)).run(StandaloneContext(both, clock=live_clock))
+        )
+        while not task.done():
+            await live_clock.advance(live_clock.now() + timedelta(milliseconds=500))
+            await asyncio.sleep(0)
+        await task
+    timer.cancel()
+
+    source = ReplaySource(out)
+    replay_clock = source.clock(None)
+    assert isinstance(replay_clock, VirtualClock)
+    replayed = ToyAgent(replay_clock)
+    timer = asyncio.ensure_future(replayed.timer())
+    await asyncio.sleep(0)
+    await source.run(StandaloneContext(replayed.sink, clock=replay_clock))
+    timer.cancel()
+    blocks = [a for a in live.alerts if a[1] == "block"]
+    assert len(blocks) >= 10 and any(a[1] == "tick" for a in live.alerts)
+    assert replayed.alerts == [a for a in live.alerts if a[0] <= replayed.alerts[-1][0]]
+    assert len(replayed.alerts) >= len(live.alerts) - 1
+
+
+async def test_quick_scan_counts_the_same_and_defers_field_checks(tmp_path: Path) -> None:
+    """Without validation the scan gives the same summary; an unknown kind is still refused
+    there, an unknown field only when the replay reaches its line."""
+    path = write(tmp_path / "q.jsonl", first_minute()[:300])
+    assert summarize(path, validate=False) == summarize(path)
+    path.write_bytes(path.read_bytes().replace(b'"kind":"quote"', b'"kind":"quoet"', 1))
+    with pytest.raises(RecordingError, match="unknown record kind 'quoet'"):
+        summarize(path, validate=False)
+    path = write(tmp_path / "f.jsonl", first_minute()[:300])
+    path.write_bytes(path.read_bytes().replace(b'"kind":"quote"', b'"colour":1,"kind":"quote"', 1))
+    source = ReplaySource(path, validate=False)
+    assert source.total == 300
+    with pytest.raises(RecordingError, match=r"line 2: .*unknown field\(s\) \['colour'\]"):
+        await source.run(StandaloneContext(RecordBuffer(), clock=source.clock(None)))

@@ -300,6 +300,15 @@ def tail(
             err=True,
         )
 
+    def on_disconnect(code: int | None, reason: str) -> None:
+        nonlocal retrying
+        retrying = True
+        why = f"close {code}" + (f" {reason}" if reason else "") if code else "connection lost"
+        click.echo(
+            f"disconnected from {url} ({why}); reconnecting, resuming after the last seq shown",
+            err=True,
+        )
+
     async def run() -> None:
         nonlocal retrying
         async with Subscription(
@@ -309,6 +318,7 @@ def tail(
             control=True,
             reconnect=not no_reconnect,
             on_retry=on_retry,
+            on_disconnect=on_disconnect,
         ) as sub:
             async for frame in sub:
                 kind = frame.get("type")
@@ -721,3 +731,6 @@ def _local_outbox(data_dir: Path | None) -> Any:
 
 
 main.add_command(__import__("alphawire.cli_record").cli_record.record)
+main.add_command(__import__("alphawire.cli_agents").cli_agents.agents)
+main.add_command(__import__("alphawire.cli_agents").cli_agents.narrative)
+main.add_command(__import__("alphawire.cli_replay").cli_replay.replay)

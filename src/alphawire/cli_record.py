@@ -153,19 +153,24 @@ def record(
 
     calendar = default_calendar()
     begin = parse_start(start, calendar, datetime.now(UTC))
-    count = asyncio.run(
-        record_simulation(
-            out,
-            seed=seed,
-            speed=speed,
-            seconds=seconds,
-            watchlist=watchlist,
-            start=begin,
-            fast=fast,
-            scenarios=not no_scenarios,
-            calendar=calendar,
+    try:
+        count = asyncio.run(
+            record_simulation(
+                out,
+                seed=seed,
+                speed=speed,
+                seconds=seconds,
+                watchlist=watchlist,
+                start=begin,
+                fast=fast,
+                scenarios=not no_scenarios,
+                calendar=calendar,
+            )
         )
-    )
+    except ValueError as exc:  # a bad symbol, named by the context
+        raise click.BadParameter(str(exc), param_hint="--symbols") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc}") from None
     click.echo(
         f"recorded {count} simulated records ({seconds * speed:g} s of market) to {out}", err=True
     )

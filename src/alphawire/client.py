@@ -69,10 +69,13 @@ class Subscription:
         batch: bool = False,
         linger_ms: int = 0,
         on_retry: Callable[[int, float, BaseException], None] | None = None,
+        on_disconnect: Callable[[int | None, str], None] | None = None,
     ) -> None:
         self.channels = list(channels)
         # Told of each failed connection attempt: (attempt, seconds until the next, error).
         self.on_retry = on_retry
+        # Told when an open connection drops and a reconnect begins: (close code, reason).
+        self.on_disconnect = on_disconnect
         self.batch = batch
         self.linger_ms = linger_ms
         self.url = url
@@ -203,6 +206,8 @@ class Subscription:
                     raise ClientError(f"hub closed the subscription with {received}: {reason}")
                 return
             self.reconnects += 1
+            if self.on_disconnect is not None:
+                self.on_disconnect(received, ws.close_reason or "")
             await asyncio.sleep(_backoff(1, self.max_backoff) if received == 1001 else 0.05)
             await self._connect()
 

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +100,5 @@ def clean_stop() -> Iterator[None]:
 
 
 def _main_thread() -> bool:
-    import threading
-
+    # signal.signal works only there; SIGTERM handling is a POSIX matter.
     return threading.current_thread() is threading.main_thread() and os.name == "posix"

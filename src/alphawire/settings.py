@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alphawire.alerting.routes import Route, RouteTable
+from alphawire.alerting.routes import RouteTable, route_from_dict
 from alphawire.brokers.base import Limit, Retention
 from alphawire.errors import ValidationError
 from alphawire.hub.connection import DEFAULT_MAX_BYTES, DEFAULT_MAX_MESSAGES
@@ -110,10 +110,7 @@ class Settings:
             data[key] = tuple(data[key])
         if data["alert_route_table"] is not None:
             data["alert_route_table"] = RouteTable(
-                tuple(
-                    Route(**{**r, "match": {k: tuple(v) for k, v in r["match"].items()}})
-                    for r in data["alert_route_table"]
-                )
+                tuple(route_from_dict(r) for r in data["alert_route_table"])
             )
         return cls(**data)
 

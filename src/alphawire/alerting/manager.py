@@ -49,7 +49,7 @@ NO_ROUTE_MESSAGE = (
     "no Discord route configured: alerts go to the hub only. To add one, set "
     "ALPHAWIRE_DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/<id>/<token> "
     "(Discord: channel settings > Integrations > Webhooks > Copy Webhook URL), or add "
-    "[[alerts.routes]] to alphawire.toml; check with `alphawire alerts test`"
+    "[[alerts.routes]] to alphawire.toml"
 )
 
 # Checkpoints: about every CHECKPOINT_INTERVAL seconds, once no alert has come for
@@ -168,7 +168,7 @@ class AlertManager:
     def _announce_routes(self) -> None:
         """Say at start where alerts go: no Discord at all, or routes disabled and holding."""
         if self._hub is not None and not self.routes.routes:
-            logger.warning(NO_ROUTE_MESSAGE)
+            logger.warning("%s; then check with `alphawire alerts test`", NO_ROUTE_MESSAGE)
         held = self.outbox.counters(time.time())
         for name, reason in self.outbox.disabled().items():
             logger.error(

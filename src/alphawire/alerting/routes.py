@@ -167,6 +167,19 @@ class RouteTable:
         )
 
 
+def route_from_dict(raw: Mapping[str, Any]) -> Route:
+    """A Route from ``dataclasses.asdict(route)`` after a JSON round trip (worker processes
+    get their routes that way): tuples and the embed template rebuilt."""
+    embed = raw.get("embed")
+    template: EmbedTemplate | None = None
+    if "embed" not in raw:  # written before routes had templates: the default
+        template = EmbedTemplate()
+    elif isinstance(embed, Mapping):
+        template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])})
+    match = {k: tuple(v) for k, v in raw.get("match", {}).items()}
+    return Route(**{**raw, "match": match, "embed": template})
+
+
 def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
     unknown = sorted(set(raw) - _ROUTE_KEYS)
     if unknown:
@@ -262,7 +275,7 @@ DISCORD_HOSTS = frozenset(
 )
 # A stand-in for Discord on this machine (a test double, a local relay) may use http.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_WEBHOOK_PATH = re.compile(r"/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{1,100}")
+_WEBHOOK_PATH = re.compile(r"/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{1,20}/[A-Za-z0-9_-]{1,100}")
 _LOOPBACK_PATH = re.compile(r"/api(?:/v[0-9]{1,2})?/webhooks/[0-9]{1,20}/[^/?#\s]{1,100}")
 
 
@@ -291,7 +304,7 @@ def check_webhook_url(url: str, where: str) -> str:
     elif parts.scheme != "https" or port not in (None, 443) or parts.username is not None:
         problem = "Discord webhooks are https on the default port, without credentials"
     elif not _WEBHOOK_PATH.fullmatch(parts.path.rstrip("/")):
-        problem = "its path is not /api/webhooks/{id}/{token} (id: 17-20 digits)"
+        problem = "its path is not /api/webhooks/{id}/{token} (id: digits)"
     if problem is not None:
         raise ValidationError(
             f"{where}: the webhook URL is not a Discord webhook URL ({problem}); expected "

@@ -15,24 +15,15 @@ import sys
 from typing import Any
 
 from alphawire.alerting.dispatcher import RetryPolicy
-from alphawire.alerting.embeds import EmbedTemplate
 from alphawire.alerting.manager import AlertManager
 from alphawire.alerting.process import ALL, Block
-from alphawire.alerting.routes import Route, RouteTable
-
-
-def _route(raw: dict[str, Any]) -> Route:
-    embed = raw.get("embed")
-    template = EmbedTemplate(**{**embed, "fields": tuple(embed["fields"])}) if embed else None
-    return Route(
-        **{**raw, "match": {k: tuple(v) for k, v in raw["match"].items()}, "embed": template}
-    )
+from alphawire.alerting.routes import RouteTable, route_from_dict
 
 
 async def _serve(config: dict[str, Any], fd: int) -> None:
     manager = AlertManager(
         config["path"],
-        routes=RouteTable(tuple(_route(r) for r in config["routes"])),
+        routes=RouteTable(tuple(route_from_dict(r) for r in config["routes"])),
         hub_url=config["hub_url"],
         token=config["token"],
         policy=RetryPolicy(*config["policy"]),

@@ -105,6 +105,13 @@ class Publisher:
         Messages whose ``idempotency_key`` was seen within the window are not published
         again: their result is the first publish's, marked ``duplicate``.
         """
+        if ids is None and any(m.type == "alert" for m in models):
+            # Only the AlertManager's hub destination publishes alerts here (with the ids the
+            # outbox gave them); an alert from anywhere else would skip the outbox and Discord.
+            raise TypeError(
+                "alerts are published with Node.publish / publish_alert (through the "
+                "AlertManager), not with the hub's Publisher"
+            )
         store = self._idempotency
         given = ids if ids is not None else [None] * len(models)
         fresh: list[tuple[AnyMessage, str | None]] = []

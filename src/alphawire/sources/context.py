@@ -36,10 +36,13 @@ class StandaloneContext:
         produces: frozenset[str] | None = None,
     ) -> None:
         symbols = tuple(s.strip().upper() for s in watchlist)
+        if not symbols:
+            raise ValueError("watchlist is empty: give at least one symbol")
         bad = [s for s in symbols if not s or not s.replace(".", "").replace("-", "").isalnum()]
-        if bad or not symbols:
+        if bad:
             raise ValueError(
-                f"watchlist: symbols must be non-empty letters/digits, got {list(watchlist)!r}"
+                f"watchlist: {', '.join(map(repr, bad))} is not a symbol "
+                "(letters and digits, with '.' or '-')"
             )
         self._watchlist = symbols
         self._clock = clock or WallClock()

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import WebSocketRoute
 
 from alphawire import __version__
@@ -22,6 +21,7 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web import (
+    agents_api,
     alerts_api,
     api,
     channels_api,
@@ -32,7 +32,8 @@ from alphawire.web import (
     websocket,
 )
 from alphawire.web.docs import install_docs
-from alphawire.web.errors import install_error_handlers
+from alphawire.web.errors import HostGuard, install_error_handlers
+from alphawire.web.requests import ApiError
 from alphawire.web.schemas import component_schemas
 
 
@@ -114,14 +115,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.node = node
-    app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts(), www_redirect=False
-    )
+    app.add_middleware(HostGuard, allowed_hosts=settings.trusted_hosts(), www_redirect=False)
     # The alert routes come first: /alerts/test and /alerts/{id} must not be shadowed.
     app.include_router(alerts_api.router)
     app.include_router(api.router)
     app.include_router(channels_api.router)
     app.include_router(sources_api.router)
+    app.include_router(agents_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
@@ -131,19 +131,19 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
 
-    @app.exception_handler(api.ApiError)
-    async def api_error(request: Request, exc: api.ApiError) -> Response:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
         return exc.response()
 
     @app.exception_handler(BrokerUnavailable)
     async def broker_down(request: Request, exc: BrokerUnavailable) -> Response:
-        return api.ApiError(
+        return ApiError(
             503, "broker_unavailable", f"{exc}; nothing was published", headers={"Retry-After": "2"}
         ).response()
 
     @app.exception_handler(OutboxFull)
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:
-        return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
+        return ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
     dashboard.install(app)  # the page at /, its assets under /dashboard/
 

@@ -1,6 +1,6 @@
 """One error shape for every HTTP answer: ``{"error": {"code", "message", ...}}``.
 
-The API's own errors (``api.ApiError``) have it; this module gives it to what Starlette
+The API's own errors (``requests.ApiError``) have it; this module gives it to what Starlette
 answers by itself (an unknown path, a method a route does not take, FastAPI's request
 validation), and to a WebSocket handshake on a path with no endpoint, which is answered
 with HTTP 404 naming the endpoints that exist (rather than the bare 403 Starlette sends,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -19,6 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("alphawire.http")
 
@@ -51,7 +54,7 @@ def _paths(app: Any, kind: str) -> list[str]:
         paths.extend(app.openapi().get("paths", {}))
     for route in getattr(app, "routes", ()):
         path = getattr(route, "path", None)
-        is_ws = type(route).__name__ == "WebSocketRoute"
+        is_ws = isinstance(route, WebSocketRoute)
         if isinstance(path, str) and (is_ws == (kind == "websocket")) and path not in paths:
             paths.append(path)
     return paths
@@ -80,6 +83,20 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, message),
             status_code=status,
             headers=exc.headers,
+            media_type="application/json",
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette still logs the traceback (and re-raises for the server to log); the
+        # client gets the usual shape, without internals.
+        return Response(
+            error_body(
+                "internal_error",
+                f"the hub failed while answering {request.method} {request.url.path}; "
+                "the hub's log has the details",
+            ),
+            status_code=500,
             media_type="application/json",
         )
 
@@ -129,3 +146,59 @@ async def websocket_not_found(scope: dict[str, Any], receive: Any, send: Any) ->
         await send({"type": "websocket.http.response.body", "body": body})
         return
     await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+
+
+class HostGuard(TrustedHostMiddleware):
+    """Starlette's Host allow-list (the DNS-rebinding guard), answering in the error shape.
+
+    Starlette refuses a Host with a plain-text "Invalid host header"; the refusal is the
+    middleware's own answer when the request never reached the app, and is rewritten here.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed_hosts: Sequence[str] | None = None,
+        www_redirect: bool = True,
+    ) -> None:
+        super().__init__(app, allowed_hosts=allowed_hosts, www_redirect=www_redirect)
+        inner = self.app
+
+        async def reached(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["alphawire.host_ok"] = True
+            await inner(scope, receive, send)
+
+        self.app = reached
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        refused = False
+
+        async def answer(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and not scope.get("alphawire.host_ok"):
+                refused = True
+                host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"")
+                body = error_body(
+                    "invalid_host",
+                    f"this hub does not serve the Host {host.decode('latin-1')[:100]!r}; "
+                    "allow it with --allowed-hosts",
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": message["status"],
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            if not refused:
+                await send(message)
+
+        await super().__call__(scope, receive, answer)

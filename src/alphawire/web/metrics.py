@@ -82,13 +82,20 @@ class NodeCollector(Collector):
             "1 when a destination was disabled.",
             labels=["destination"],
         )
+        held = GaugeMetricFamily(
+            "alphawire_alerts_held",
+            "Alerts held for a disabled destination (delivered when it is enabled).",
+            labels=["destination"],
+        )
         for destination, row in alerts.items():
             pending.add_metric([destination], row["pending"])
             oldest.add_metric([destination], row["oldest_undelivered_seconds"])
             disabled.add_metric([destination], 1 if row["disabled"] else 0)
+            held.add_metric([destination], row.get("held", 0))
         yield pending
         yield oldest
         yield disabled
+        yield held
         restarts = CounterMetricFamily(
             "alphawire_task_restarts",
             "Crashes of a supervised background task (each followed by a restart).",

@@ -88,7 +88,10 @@ def flow_for_step(
     out: list[OptionTrade] = []
     n_exp = len(book.expiry_list)
     n_strikes = len(book.strike_list)
-    atm = min(range(n_strikes), key=lambda k: abs(book.strike_list[k] - spot))
+    # Strikes are evenly spaced: the nearest to spot is arithmetic, not a search.
+    strikes = book.strike_list
+    step = strikes[1] - strikes[0] if n_strikes > 1 else 1.0
+    atm = min(n_strikes - 1, max(0, round((spot - strikes[0]) / step)))
     for _ in range(count):
         ts = end - timedelta(microseconds=int(d.uniform() * dt * 1e6))
         e = 0 if (book.profile.etf and d.uniform() < 0.45) else d.index(n_exp)

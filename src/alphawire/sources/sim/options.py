@@ -21,6 +21,7 @@ Conventions (the same the agents' analytics use, so their numbers are checkable 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -102,8 +103,13 @@ def expiries(day: date, etf: bool) -> list[date]:
 
 def years_to_expiry(now: datetime, expiry: date) -> float:
     """Calendar years from ``now`` to 16:00 New York on ``expiry``, at least one minute."""
-    close = datetime.combine(expiry, time(16, 0), NEW_YORK).astimezone(UTC)
-    return max(60.0, (close - now).total_seconds()) / _YEAR
+    return max(60.0, (_expiry_close(expiry) - now).total_seconds()) / _YEAR
+
+
+@functools.lru_cache(maxsize=1024)
+def _expiry_close(expiry: date) -> datetime:
+    # Time-zone conversion is the slow part of pricing one print: do it once per expiry.
+    return datetime.combine(expiry, time(16, 0), NEW_YORK).astimezone(UTC)
 
 
 @dataclass(slots=True)

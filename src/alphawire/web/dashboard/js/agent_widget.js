@@ -78,6 +78,7 @@ export class AgentWidget extends Widget {
       "div",
       { class: "metrics" },
       el("span", { class: `stance ${stanceClass(stance)}`, text: stance }),
+      i.simulated === true ? el("span", { class: "tag sim", text: "SIM", title: "from simulated inputs" }) : null,
       metric("score", isNum(i.score) ? signed(i.score, 2) : "—", isNum(i.score) ? (i.score > 0 ? "up" : i.score < 0 ? "down" : "") : ""),
       metric("conf", ratio(i.confidence)),
       metric("as of", clock(i.as_of ?? entry.message.timestamp), "", age(i.as_of ?? entry.message.timestamp)),

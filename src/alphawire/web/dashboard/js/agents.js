@@ -10,26 +10,25 @@ export class AgentFeed {
   constructor(hub, name) {
     this.name = name;
     this.channel = `agent_${name}`;
+    // Agents named in class style ("GammaAgent") publish on agent_gammaagent: read both.
+    this.channels = [this.channel, `agent_${name}agent`];
     this.latest = new Map(); // symbol or "*" → {insight, message}
     this.listeners = new Set();
     this.loaded = false;
     this.error = null;
-    this.closer = hub.open(
-      this.channel,
-      {
-        onMessage: (msg) => this._take(msg),
-        onError: (err) => {
-          this.error = err;
-          this._notify();
-        },
-        onLoaded: () => {
-          this.error = null;
-          this._notify();
-        },
+    const handler = {
+      onMessage: (msg) => this._take(msg),
+      onError: (err) => {
+        this.error = err;
+        this._notify();
       },
-      { history: 500 },
-    );
-    hub.channels.get(this.channel).ready.then(() => {
+      onLoaded: () => {
+        this.error = null;
+        this._notify();
+      },
+    };
+    this.closers = this.channels.map((c) => hub.open(c, handler, { history: 500 }));
+    Promise.all(this.channels.map((c) => hub.channels.get(c).ready)).then(() => {
       this.loaded = true;
       this._notify();
     });
@@ -39,6 +38,9 @@ export class AgentFeed {
     const insight = msg.insight;
     if (!insight || typeof insight !== "object") return;
     const key = typeof insight.symbol === "string" && insight.symbol ? insight.symbol.toUpperCase() : MARKET_WIDE;
+    const held = this.latest.get(key);
+    // Two channels (and history after live) may arrive out of order: keep the newest.
+    if (held && held.message.id > msg.id) return;
     this.latest.delete(key); // re-insert: Map order is recency order
     this.latest.set(key, { insight, message: msg });
     if (this.latest.size > MAX_SYMBOLS) this.latest.delete(this.latest.keys().next().value);

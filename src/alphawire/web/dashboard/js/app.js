@@ -45,13 +45,7 @@ class Dashboard {
     this.prefs = new Prefs(DEFAULT_LAYOUT);
     const q = params();
     this.hub = new Hub({ token: takeToken() });
-    const fromUrl = (q.get("watchlist") || "").split(",").map(normalizeSymbol).filter(Boolean);
-    this.watchlist = new Watchlist(
-      fromUrl.length ? fromUrl : this.prefs.watchlist ?? DEFAULT_WATCHLIST,
-      this.prefs,
-    );
-    this.focus = normalizeSymbol(q.get("symbol")) ?? this.prefs.focus ?? this.watchlist.symbols[0] ?? null;
-    if (this.focus) this.watchlist.add(this.focus);
+    this.urlWatchlist = (q.get("watchlist") || "").split(",").map(normalizeSymbol).filter(Boolean);
     this.focusListeners = new Set();
     this.feeds = new Map();
     this.widgets = new Map();
@@ -99,7 +93,30 @@ class Dashboard {
 
   // -- page -----------------------------------------------------------------------------------
 
-  start() {
+  /** The watchlist: ?watchlist=, else the one remembered, else the symbols the hub has
+   *  market data for (GET /api/v1/channels), else a default. */
+  async _watchlist() {
+    let symbols = this.urlWatchlist.length ? this.urlWatchlist : this.prefs.watchlist;
+    if (!symbols) {
+      try {
+        const listing = await this.hub.get("/api/v1/channels");
+        symbols = listing.channels
+          .filter((c) => c.channel.startsWith("market_") && c.last_seq > 0)
+          .map((c) => c.channel.slice("market_".length))
+          .slice(0, 50);
+      } catch {
+        symbols = [];
+      }
+      if (!symbols.length) symbols = DEFAULT_WATCHLIST;
+    }
+    this.watchlist = new Watchlist(symbols, this.prefs);
+    const q = params();
+    this.focus = normalizeSymbol(q.get("symbol")) ?? this.prefs.focus ?? this.watchlist.symbols[0] ?? null;
+    if (this.focus) this.watchlist.add(this.focus);
+  }
+
+  async start() {
+    await this._watchlist();
     this._theme(this.prefs.theme ?? (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
     this._topbar();
     this.grid = document.getElementById("grid");

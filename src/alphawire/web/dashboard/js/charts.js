@@ -20,6 +20,7 @@ export function colors() {
       grid: v("--grid"),
       accent: v("--accent"),
       warn: v("--warn"),
+      panel: v("--panel"),
     };
   }
   return palette;
@@ -209,6 +210,7 @@ function drawMarkers(u, markers, c) {
   ctx.save();
   ctx.font = `${10 * ratio}px system-ui, sans-serif`;
   ctx.textBaseline = "top";
+  ctx.textAlign = "left"; // uPlot leaves its axes' alignment on the context
   let row = 0;
   for (const m of markers) {
     if (typeof m.x !== "number" || !Number.isFinite(m.x)) continue;
@@ -222,7 +224,15 @@ function drawMarkers(u, markers, c) {
     ctx.moveTo(x, u.bbox.top);
     ctx.lineTo(x, u.bbox.top + u.bbox.height);
     ctx.stroke();
-    ctx.fillText(m.label, x + 3 * ratio, u.bbox.top + row * 12 * ratio);
+    // The label on a panel-coloured box, right of its line (left of it near the right edge).
+    const width = ctx.measureText(m.label).width + 4 * ratio;
+    const right = x + 3 * ratio + width <= u.bbox.left + u.bbox.width;
+    const lx = right ? x + 3 * ratio : x - 3 * ratio - width;
+    const ly = u.bbox.top + row * 13 * ratio;
+    ctx.fillStyle = c.panel;
+    ctx.fillRect(lx, ly, width, 12 * ratio);
+    ctx.fillStyle = ctx.strokeStyle;
+    ctx.fillText(m.label, lx + 2 * ratio, ly + ratio);
     row = (row + 1) % 4;
   }
   ctx.restore();

@@ -16,7 +16,12 @@ const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 const PING_EVERY_MS = 15_000;
 const SILENT_LIMIT_MS = 45_000; // no frame at all for this long: the socket is dead
-const RECENT_LIMIT = 200; // per channel, for widgets that open a channel late
+// Messages kept per channel for a widget that opens it late (oldest dropped); `keep` in
+// open() overrides it (market channels keep 1: tiles hold their own state).
+const RECENT_LIMIT = 200;
+// Channels opened within this window go out in one subscribe frame: the hub allows 20 client
+// frames a second (bursts of 60), and a hundred history reads finish at scattered times.
+const SUBSCRIBE_EVERY_MS = 100;
 
 export class HubError extends Error {
   constructor(status, code, message) {
@@ -90,7 +95,7 @@ export class Hub extends EventTarget {
    * `onError(err)` for a failed history load or a refused subscription. Returns a function
    * that stops reading.
    */
-  open(channel, handler, { history = 0, batch = false } = {}) {
+  open(channel, handler, { history = 0, batch = false, keep = RECENT_LIMIT } = {}) {
     let ch = this.channels.get(channel);
     if (!ch) {
       ch = {
@@ -101,6 +106,7 @@ export class Hub extends EventTarget {
         handlers: new Set(),
         batch,
         recent: [],
+        keep,
         subscribed: false,
         loaded: false,
         historyLimit: history,
@@ -155,8 +161,7 @@ export class Hub extends EventTarget {
     this.pending[action].add(channel);
     if (!this.flushQueued) {
       this.flushQueued = true;
-      // One frame for every channel opened in this turn: the hub allows 20 client frames/s.
-      setTimeout(() => this._flush(), 0);
+      setTimeout(() => this._flush(), SUBSCRIBE_EVERY_MS);
     }
   }
 
@@ -328,8 +333,10 @@ export class Hub extends EventTarget {
   }
 
   _deliver(ch, msg, replay) {
-    ch.recent.push(msg);
-    if (ch.recent.length > RECENT_LIMIT) ch.recent.splice(0, ch.recent.length - RECENT_LIMIT);
+    if (ch.keep > 0) {
+      ch.recent.push(msg);
+      if (ch.recent.length > ch.keep) ch.recent.splice(0, ch.recent.length - ch.keep);
+    }
     for (const h of ch.handlers) {
       try {
         h.onMessage?.(msg, { replay });
@@ -369,6 +376,10 @@ export class Hub extends EventTarget {
       case "skipped":
         this.status.skipped += frame.count || 0;
         if (ch && (ch.seq === null || frame.to_seq > ch.seq)) ch.seq = frame.to_seq;
+        if (ch && ch.replayUntil !== null && ch.seq >= ch.replayUntil) {
+          ch.replayUntil = null; // the rest of the replay was conflated away
+          this._maybeLive();
+        }
         return;
       case "error":
         this.status.lastError = `${frame.code}: ${frame.message}`;

@@ -122,7 +122,7 @@ export class MarketOverview extends Widget {
         onMessage: (msg) => this._tick(tile, msg),
         onError: (err) => this._tileError(tile, err),
       },
-      { history: POINTS, batch: true },
+      { history: POINTS, batch: true, keep: 1 },
     );
     observeSpark(f.canvas);
     this.tiles.set(symbol, tile);

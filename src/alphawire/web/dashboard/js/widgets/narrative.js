@@ -48,6 +48,7 @@ export function narrativeCard(msg, label) {
       el("span", { class: "num", text: `conf ${ratio(n.confidence)}` }),
       el("span", { class: "muted num", text: clock(msg.timestamp) }),
       n.voice ? el("span", { class: "tag", text: show(n.voice, 20) }) : null,
+      n.simulated === true ? el("span", { class: "tag sim", text: "SIM", title: "from simulated inputs" }) : null,
     ),
     el("p", { class: "headline", text: show(n.headline ?? "", 400), dataset: { field: "headline" } }),
     n.summary ? el("p", { class: "summary", text: show(n.summary, 3000), dataset: { field: "summary" } }) : null,

@@ -63,7 +63,7 @@ export class SignalsCenter extends Widget {
     const wide = this.agent.get(MARKET_WIDE);
     const r = wide && wide.insight.metrics && wide.insight.metrics.record;
     if (r && typeof r === "object") {
-      const closed = (r.hits ?? 0) + (r.stops ?? 0);
+      const closed = (r.hits ?? 0) + (r.stops ?? 0) + (r.expired ?? 0); // hit_rate's denominator
       this.record.replaceChildren(
         el("span", { class: "k", text: "Record" }),
         el("span", { class: "num", text: `${ratio(r.hit_rate)} hit (${num(r.hits ?? 0, 0)}/${num(closed, 0)})` }),

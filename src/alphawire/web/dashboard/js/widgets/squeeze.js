@@ -1,5 +1,6 @@
 // Squeeze Scanner: every symbol's latest squeeze score and its inputs, as a table sortable
-// by any column (click the header) and filterable by symbol text and minimum score.
+// by any column (click the header) and filterable by symbol text and minimum score, under
+// the market-wide insight's headline when there is one (e.g. the ranking's leader).
 // Reads agent_squeeze: metrics.squeeze_score (0..100), metrics.inputs {name: number}.
 
 import { AgentWidget } from "../agent_widget.js";
@@ -24,10 +25,6 @@ export class SqueezeScanner extends AgentWidget {
       el("table", { class: "sortable" }, this.thead, this.tbody),
     );
     this.columns = [];
-  }
-
-  pick() {
-    return undefined; // no single insight heads this table
   }
 
   draw() {
