@@ -731,3 +731,6 @@ def _local_outbox(data_dir: Path | None) -> Any:
 
 
 main.add_command(__import__("alphawire.cli_record").cli_record.record)
+main.add_command(__import__("alphawire.cli_agents").cli_agents.agents)
+main.add_command(__import__("alphawire.cli_agents").cli_agents.narrative)
+main.add_command(__import__("alphawire.cli_replay").cli_replay.replay)

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("alphawire.node")
 
+AGENT_START_TIMEOUT = 5.0  # seconds node.start waits for agents to be listening
 DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "NVDA", "TSLA", "AMD", "GME", "AMC")
 
 
@@ -211,6 +212,12 @@ class Node(PublishMethods):
             **kw,
         )
 
+    def add_source(self, source: Source) -> None:
+        """Add a source before ``start`` (``alphawire replay`` adds its recording)."""
+        if self._started:
+            raise ValidationError(f"source {source.name!r} added after the node started")
+        self._add_unique(self.sources, source.name, source, "source")
+
     @staticmethod
     def _add_unique(table: dict[str, Any], name: str, item: Any, kind: str) -> None:
         if name in table:
@@ -242,6 +249,7 @@ class Node(PublishMethods):
             )
             self._agent_contexts[name] = context
             self.supervisor.start(f"agent:{name}", _agent_runner(agent, context))
+        await _agents_ready(self.agents.values())
         for name, source in self.sources.items():
             self.supervisor.start(
                 f"source:{name}", _source_runner(source, self.intake.context(name))
@@ -364,9 +372,16 @@ class Node(PublishMethods):
         return out
 
     def agents_status(self) -> dict[str, dict[str, Any]]:
-        """Each agent's task state (restarts, last error) and its record streams."""
+        """Each agent's own status (``BaseAgent.status()``: state, cadence, last run / error /
+        insight, counters) when it has one, and its task's state (restarts, last error)."""
         tasks = self.supervisor.status()
-        return {name: {"task": tasks.get(f"agent:{name}")} for name in self.agents}
+        out: dict[str, dict[str, Any]] = {}
+        for name, agent in self.agents.items():
+            status_of = getattr(agent, "status", None)
+            entry: dict[str, Any] = dict(status_of()) if callable(status_of) else {"name": name}
+            entry["task"] = tasks.get(f"agent:{name}")
+            out[name] = entry
+        return out
 
     def stats_snapshot(self) -> dict[str, Any]:
         snapshot = self.stats.snapshot(
@@ -400,6 +415,21 @@ def _agent_runner(agent: Agent, context: NodeAgentContext) -> Callable[[], Await
             context.close()  # a restarted agent starts with fresh streams
 
     return run
+
+
+async def _agents_ready(agents: Iterable[Agent]) -> None:
+    # Agents that say when they are ready (BaseAgent.started: inputs open, timer set) are
+    # waited for, so that a source emitting at once (a replay moving a virtual clock) finds
+    # them listening; one that does not come up in time is left to its supervisor.
+    waits = [
+        asyncio.ensure_future(started())
+        for agent in agents
+        if callable(started := getattr(agent, "started", None))
+    ]
+    if waits:
+        _, pending = await asyncio.wait(waits, timeout=AGENT_START_TIMEOUT)
+        for task in pending:
+            task.cancel()
 
 
 def _source_runner(source: Source, context: SourceContext) -> Callable[[], Awaitable[None]]:

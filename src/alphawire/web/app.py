@@ -21,6 +21,7 @@ from alphawire.errors import BrokerUnavailable
 from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.web import (
+    agents_api,
     alerts_api,
     api,
     channels_api,
@@ -32,6 +33,7 @@ from alphawire.web import (
 )
 from alphawire.web.docs import install_docs
 from alphawire.web.errors import HostGuard, install_error_handlers
+from alphawire.web.requests import ApiError
 from alphawire.web.schemas import component_schemas
 
 
@@ -119,6 +121,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(channels_api.router)
     app.include_router(sources_api.router)
+    app.include_router(agents_api.router)
     app.include_router(metrics.router)
     app.state.metrics = metrics.registry_for(node)
     for path, endpoint in websocket.routes():
@@ -128,19 +131,19 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
 
-    @app.exception_handler(api.ApiError)
-    async def api_error(request: Request, exc: api.ApiError) -> Response:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
         return exc.response()
 
     @app.exception_handler(BrokerUnavailable)
     async def broker_down(request: Request, exc: BrokerUnavailable) -> Response:
-        return api.ApiError(
+        return ApiError(
             503, "broker_unavailable", f"{exc}; nothing was published", headers={"Retry-After": "2"}
         ).response()
 
     @app.exception_handler(OutboxFull)
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:
-        return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
+        return ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
     dashboard.install(app)  # the page at /, its assets under /dashboard/
 
