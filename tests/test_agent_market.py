@@ -23,19 +23,19 @@ from alphawire.clock import VirtualClock
 from alphawire.errors import ValidationError
 from alphawire.node import Node
 from alphawire.settings import Settings
-from alphawire.sources.records import Quote, Record
+from alphawire.sources.records import Quote, Record, Trade
 from alphawire.sources.sim import SimulatedSource
 from sim_fixtures import DAY_WATCHLIST, OPEN, simulation
 
 pytestmark = pytest.mark.anyio
 
 
-def minute_closes(quotes: Sequence[Quote], symbol: str) -> list[float]:
-    """The last price of each minute, oldest first (independently of the agent)."""
+def minute_closes(records: Sequence[Record], symbol: str) -> list[float]:
+    """The newest print's price of each minute, oldest first (independently of the agent)."""
     by_minute: dict[datetime, float] = {}
-    for q in quotes:
-        if q.symbol == symbol:
-            by_minute[q.ts.replace(second=0, microsecond=0)] = q.last
+    for r in sorted((r for r in records if r.symbol == symbol), key=lambda r: r.ts):
+        if isinstance(r, Trade):
+            by_minute[r.ts.replace(second=0, microsecond=0)] = r.price
     return [by_minute[k] for k in sorted(by_minute)]
 
 
@@ -63,10 +63,13 @@ async def test_ten_simulated_minutes_give_each_symbol_its_trend_and_the_breadth(
     market-wide breadth counts advancers/decliners, all marked simulated."""
     clock = VirtualClock(OPEN)
     agent = MarketAgent({})
+    # The sim stops just before 14:40, so that what it stamps before then has been emitted
+    # when the agent evaluates at 14:40 (prints of a step are emitted at the step's end).
+    end = OPEN + timedelta(minutes=10) - timedelta(milliseconds=100)
     node = Node(
         Settings(data_dir=tmp_path, publish_token="t"),
         agents=[agent],
-        sources=[SimulatedSource(seed=7, start=OPEN)],
+        sources=[SimulatedSource(seed=7, start=OPEN, end=end)],
         clock=clock,
     )
     await node.start()
@@ -77,18 +80,14 @@ async def test_ten_simulated_minutes_give_each_symbol_its_trend_and_the_breadth(
             await agent.settled()
     finally:
         await node.stop()
-    end = OPEN + timedelta(minutes=10)
-    quotes = [
-        r
-        for r in simulation().advance_to(end, max_times=10**7)
-        if isinstance(r, Quote) and r.ts < end
-    ]
+    records = simulation().advance_to(end, max_times=10**7)
+    quotes = [r for r in records if isinstance(r, Quote)]
     assert agent.status()["runs"] == 10
     assert agent.status()["last_error"] is None
     changes = []
     for symbol in node.watchlist:
         got = agent.latest[symbol]
-        closes = minute_closes(quotes, symbol)
+        closes = minute_closes(records, symbol)
         last = [q for q in quotes if q.symbol == symbol][-1]
         reading = trend(closes)
         assert got.metrics["trend_z"] == round(reading.z, 4), symbol

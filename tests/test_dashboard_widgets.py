@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -12,9 +13,8 @@ from tests.browser import (  # noqa: F401  (fixtures)
     Dashboard,
     browser,
     dashboard,
-    insight,
-    sample_messages,
 )
+from tests.browser_samples import HOSTILE, insight, sample_messages
 
 pytestmark = pytest.mark.browser
 AGENT_WIDGETS = ("gamma", "darkpool", "squeeze", "options", "reddit", "macro")
@@ -28,6 +28,23 @@ def test_agent_widgets_say_what_they_wait_for_before_any_insight(dashboard: Dash
         expect(widget).to_have_attribute("data-state", "empty")
         assert "channel" in widget.locator(".state-msg").inner_text(), wid
     assert "agent_gamma" in page.locator("#w-gamma .state-msg").inner_text()
+    watch.clean()
+
+
+def test_a_widget_shows_loading_until_its_history_answers(dashboard: Dashboard) -> None:
+    """While GET /api/v1/history/unified is held back the alerts feed says Loading; when it
+    answers, the feed settles (empty here) and the other widgets never waited for it."""
+    held: list[Any] = []
+    page, watch = dashboard.open(
+        wait=False, routes={"**/api/v1/history/unified*": lambda route: held.append(route)}
+    )
+    feed = page.locator("#w-alerts")
+    expect(feed).to_have_attribute("data-state", "loading")
+    expect(feed.locator(".state-msg")).to_have_text("Loading…")
+    expect(page.locator("#w-market")).to_have_attribute("data-state", "ready")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(feed).to_have_attribute("data-state", "empty")
     watch.clean()
 
 
@@ -235,7 +252,7 @@ def test_desktop_notifications_and_sound_are_opt_in_and_remembered(dashboard: Da
 def test_hostile_content_renders_as_text(dashboard: Dashboard) -> None:
     """HTML in alerts, embeds, narratives, insights, posts and signals shows literally, inert."""
     page, watch = dashboard.open("?symbol=NVDA")
-    evil = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    evil = HOSTILE + "<script>alert(2)</script>"
     messages = sample_messages("NVDA", 142.0)
     for message in messages:
         if message["type"] == "agent_insight":

@@ -1,9 +1,10 @@
 """``MarketAgent`` (``market``): trend, volatility regime, relative volume and gap per symbol,
 and breadth across the watchlist.
 
-Per symbol it keeps one close per minute of the current session (from quotes; at most 390 +
-a margin) and the session's cumulative volume at each minute; at a new session the finished
-session's volume-by-minute is kept for the relative volume (up to ``volume_sessions``).
+Per symbol it keeps one close per minute of the current session (the minute's newest print,
+or quote for a source without prints; fixed arrays of 420 minutes) and the session's
+cumulative volume at each minute; at a new session the finished session's volume-by-minute is
+kept for the relative volume (up to ``volume_sessions``).
 Every ``cadence`` (default 1 minute, intraday only) it publishes, per symbol with quotes:
 
 - ``trend`` over the last ``trend_window`` minutes (``analytics.market.trend``: the move in
@@ -43,7 +44,7 @@ from alphawire.analytics.market import (
     trend,
     volatility_regime,
 )
-from alphawire.sources.records import Quote, Record
+from alphawire.sources.records import Quote, Record, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_MINUTES = 420  # minute slots kept per session (390 regular + margin for a late tape)
@@ -63,16 +64,29 @@ class MarketOptions(AgentOptions):
     rel_volume_alert: float = Field(default=3.0, gt=1, description="alert at this rel volume")
 
 
+def _empty() -> np.ndarray:
+    return np.full(SESSION_MINUTES, np.nan)
+
+
 @dataclass
 class _Symbol:
-    """One symbol's session so far."""
+    """One symbol's session so far, by minute of the session (NaN: nothing that minute)."""
 
     day: date
-    closes: deque[float] = field(default_factory=lambda: deque(maxlen=SESSION_MINUTES))
-    minute: int = -1  # the minute-of-session of closes[-1]
-    volume_by_minute: np.ndarray = field(default_factory=lambda: np.full(SESSION_MINUTES, np.nan))
+    trade_close: np.ndarray = field(default_factory=_empty)  # newest print's price per minute
+    trade_at: np.ndarray = field(default_factory=_empty)  # and its POSIX time
+    quote_close: np.ndarray = field(default_factory=_empty)  # newest quote's last per minute
+    quote_at: np.ndarray = field(default_factory=_empty)
+    volume_by_minute: np.ndarray = field(default_factory=_empty)
+    minute: int = -1  # the latest minute with a record
     last: Quote | None = None
     regime: str = "normal"
+
+    def closes(self) -> list[float]:
+        """The minute closes: from prints when the session has any (a record stream never
+        drops or reorders them), else from quotes (which a stream conflates)."""
+        source = self.trade_close if not np.all(np.isnan(self.trade_close)) else self.quote_close
+        return [float(v) for v in source[~np.isnan(source)]]
 
 
 class MarketAgent(BaseAgent):
@@ -81,7 +95,7 @@ class MarketAgent(BaseAgent):
     name = "market"
     Options = MarketOptions
     options: MarketOptions
-    records = ("quote",)
+    records = ("quote", "trade")
 
     def setup(self, ctx: AgentContext) -> None:
         self.symbols: dict[str, _Symbol] = {}
@@ -89,7 +103,10 @@ class MarketAgent(BaseAgent):
         self.history: dict[str, deque[np.ndarray]] = {s: deque(maxlen=cap) for s in self.watchlist}
 
     def on_record(self, record: Record) -> None:
-        if not isinstance(record, Quote) or record.symbol not in self.history:
+        # Trades as well as quotes: a record stream conflates quotes (the newest per symbol
+        # takes the place of a waiting one, so some are never seen), never trades. Each
+        # minute's close is its newest print (else quote) by time, whatever the arrival order.
+        if not isinstance(record, Quote | Trade) or record.symbol not in self.history:
             return  # bounded: the watchlist only
         local = record.ts.astimezone(NEW_YORK)
         minute = (local.hour * 60 + local.minute) - (9 * 60 + 30)
@@ -98,15 +115,23 @@ class MarketAgent(BaseAgent):
             if state is not None and state.minute >= 0:
                 self.history[record.symbol].append(state.volume_by_minute)
             state = self.symbols[record.symbol] = _Symbol(local.date())
-        state.last = record
-        if not 0 <= minute < SESSION_MINUTES or record.last <= 0:
+        if isinstance(record, Quote) and (state.last is None or record.ts >= state.last.ts):
+            state.last = record
+        if not 0 <= minute < SESSION_MINUTES:
             return
-        if minute == state.minute and state.closes:
-            state.closes[-1] = record.last
-        else:
-            state.closes.append(record.last)
-            state.minute = minute
-        state.volume_by_minute[minute] = record.volume
+        if isinstance(record, Quote):
+            # Cumulative: the largest seen in the minute is its newest.
+            state.volume_by_minute[minute] = np.fmax(state.volume_by_minute[minute], record.volume)
+        trade = isinstance(record, Trade)
+        price = record.price if isinstance(record, Trade) else record.last
+        closes, times = (
+            (state.trade_close, state.trade_at) if trade else (state.quote_close, state.quote_at)
+        )
+        stamp = record.ts.timestamp()
+        if price > 0 and not stamp < times[minute]:  # NaN (nothing yet) compares False
+            times[minute] = stamp
+            closes[minute] = price
+        state.minute = max(state.minute, minute)
 
     async def evaluate(self, now: datetime) -> list[Insight]:
         out: list[Insight] = []
@@ -132,7 +157,7 @@ class MarketAgent(BaseAgent):
         quote = state.last
         assert quote is not None
         opts = self.options
-        closes = list(state.closes)
+        closes = state.closes()
         recent = closes[-(opts.trend_window + 1) :]
         reading = trend(recent, opts.trend_threshold) if recent else None
         vol = realized_volatility(recent) if recent else 0.0
