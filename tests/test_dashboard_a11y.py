@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from tests.browser import Dashboard, browser, dashboard, sample_messages  # noqa: F401  (fixtures)
+from tests.browser import Dashboard, browser, dashboard  # noqa: F401  (fixtures)
+from tests.browser_samples import sample_messages
 
 pytestmark = pytest.mark.browser
 

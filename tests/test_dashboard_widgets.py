@@ -13,9 +13,8 @@ from tests.browser import (  # noqa: F401  (fixtures)
     Dashboard,
     browser,
     dashboard,
-    insight,
-    sample_messages,
 )
+from tests.browser_samples import HOSTILE, insight, sample_messages
 
 pytestmark = pytest.mark.browser
 AGENT_WIDGETS = ("gamma", "darkpool", "squeeze", "options", "reddit", "macro")
@@ -253,7 +252,7 @@ def test_desktop_notifications_and_sound_are_opt_in_and_remembered(dashboard: Da
 def test_hostile_content_renders_as_text(dashboard: Dashboard) -> None:
     """HTML in alerts, embeds, narratives, insights, posts and signals shows literally, inert."""
     page, watch = dashboard.open("?symbol=NVDA")
-    evil = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    evil = HOSTILE + "<script>alert(2)</script>"
     messages = sample_messages("NVDA", 142.0)
     for message in messages:
         if message["type"] == "agent_insight":

@@ -28,7 +28,7 @@ from alphawire.agents.framework import AgentNotRunning
 from alphawire.agents.insight import Insight
 from alphawire.errors import ChannelError
 from alphawire.node import Node
-from alphawire.web.api import ApiError, ORJSONResponse, _authorize
+from alphawire.web.requests import ApiError, ORJSONResponse, authorize
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
@@ -236,7 +236,7 @@ async def agent_insights(
 async def run_agent(request: Request, name: str) -> Response:
     """Evaluate the agent at once (its insights are published as on its cadence); the
     insights it published. 409 when the agent cannot run on demand or is not running."""
-    node = _authorize(request)
+    node = authorize(request)
     agent = _agent(node, name)
     run_now = getattr(agent, "run_now", None)
     if run_now is None:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from alphawire import channels, messages
 from alphawire.errors import ChannelError
-from alphawire.web.api import ApiError, ORJSONResponse, _authorize, _int_param, _reader
+from alphawire.web.requests import ApiError, ORJSONResponse, authorize, int_param, reader
 
 router = APIRouter(prefix="/api/v1/alerts")
 
@@ -32,7 +32,7 @@ def _since(raw: str | None) -> float | None:
 
 @router.get("", summary="The alert log, newest first")
 async def list_alerts(request: Request) -> Response:
-    node = _reader(request, channels.UNIFIED)
+    node = reader(request, channels.UNIFIED)
     params = request.query_params
     symbol = params.get("symbol")
     if symbol is not None:
@@ -40,7 +40,7 @@ async def list_alerts(request: Request) -> Response:
             symbol = channels.normalize_symbol(symbol)
         except ChannelError as exc:
             raise ApiError(422, "invalid_parameter", str(exc)) from None
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    limit = int_param(request, "limit", 100, 1, 1000)
     assert limit is not None
     rows = node.alerts.outbox.log(
         symbol=symbol, alert_type=params.get("type"), since=_since(params.get("since")), limit=limit
@@ -50,15 +50,15 @@ async def list_alerts(request: Request) -> Response:
 
 @router.get("/dead", summary="Dead-lettered deliveries, newest first")
 async def list_dead(request: Request) -> Response:
-    node = _reader(request, channels.UNIFIED)
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    node = reader(request, channels.UNIFIED)
+    limit = int_param(request, "limit", 100, 1, 1000)
     assert limit is not None
     return ORJSONResponse({"dead": node.alerts.outbox.dead(limit)})
 
 
 @router.post("/test", status_code=202, summary="Send a test alert through every route")
 async def send_test(request: Request) -> Response:
-    node = _authorize(request)
+    node = authorize(request)
     model = messages.validate(
         {
             "alert_type": "test",
@@ -79,7 +79,7 @@ async def send_test(request: Request) -> Response:
 )
 async def enable_route(request: Request, route: str) -> Response:
     """Make a route deliver again after its webhook was fixed: what it held goes, in order."""
-    node = _authorize(request)
+    node = authorize(request)
     name = route.removeprefix("discord:")
     known = [r.name for r in node.alerts.routes.routes]
     if name not in known:
@@ -94,7 +94,7 @@ async def enable_route(request: Request, route: str) -> Response:
 
 @router.get("/{alert_id}", summary="One alert with its delivery state per destination")
 async def get_alert(request: Request, alert_id: str) -> Response:
-    node = _reader(request, channels.UNIFIED)
+    node = reader(request, channels.UNIFIED)
     found = node.alerts.outbox.get(alert_id)
     if found is None:
         raise ApiError(404, "not_found", f"no alert with id {alert_id[:40]!r}")
@@ -103,7 +103,7 @@ async def get_alert(request: Request, alert_id: str) -> Response:
 
 @router.post("/{alert_id}/replay", summary="Make an alert's dead deliveries pending again")
 async def replay(request: Request, alert_id: str) -> Response:
-    node = _authorize(request)
+    node = authorize(request)
     if node.alerts.outbox.get(alert_id) is None:
         raise ApiError(404, "not_found", f"no alert with id {alert_id[:40]!r}")
     destination = request.query_params.get("destination")

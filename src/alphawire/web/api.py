@@ -6,95 +6,23 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from alphawire import channels, messages
-from alphawire.auth import TokenExpired
-from alphawire.errors import AuthError, ChannelError, ValidationError
+from alphawire.errors import ChannelError, ValidationError
 from alphawire.hub.frames import message_frame
-from alphawire.node import Node
+from alphawire.web.requests import (
+    ApiError,
+    ORJSONResponse,
+    authorize,
+    int_param,
+    node_of,
+    read_json,
+    reader,
+)
 from alphawire.web.schemas import REF, asyncapi_document
 
 router = APIRouter(prefix="/api/v1")
-
-
-class ApiError(Exception):
-    """An HTTP error answer: ``{"error": {"code", "message", "errors"?}}`` with ``status``."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors
-        self.headers = headers
-
-    def response(self) -> Response:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.errors is not None:
-            body["errors"] = self.errors
-        return ORJSONResponse({"error": body}, status_code=self.status, headers=self.headers)
-
-
-class ORJSONResponse(JSONResponse):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
-
-
-def _authorize(request: Request) -> Node:
-    node = _node(request)
-    header = request.headers.get("authorization")
-    challenge = {"WWW-Authenticate": 'Bearer realm="alphawire publish"'}
-    if not header:
-        raise ApiError(
-            401, "unauthorized", "missing Authorization: Bearer <publish token>", headers=challenge
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401, "unauthorized", "Authorization must be 'Bearer <publish token>'", headers=challenge
-        )
-    if not node.publish_auth.allows(token):
-        raise ApiError(401, "unauthorized", "wrong publish token", headers=challenge)
-    return node
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(
-            413,
-            "request_too_large",
-            f"request body of {declared} bytes exceeds the {limit}-byte limit",
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "request_too_large", f"request body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if not body.strip():
-        raise ApiError(400, "empty_body", "request body is empty: send a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
 
 
 def _object(data: Any) -> dict[str, Any]:
@@ -135,7 +63,7 @@ def _path_value(data: dict[str, Any], key: str, value: str, canonical: str, norm
 async def _publish_one(
     request: Request, kind: messages.MessageType, data: dict[str, Any]
 ) -> Response:
-    node = _node(request)
+    node = node_of(request)
     key = request.headers.get("idempotency-key")
     if key is not None and data.get("idempotency_key") is None:
         data["idempotency_key"] = key
@@ -168,15 +96,15 @@ def _body(schema: str) -> dict[str, Any]:
 
 @router.post("/alerts", status_code=202, openapi_extra=_body("Alert"), summary="Publish an alert")
 async def post_alert(request: Request) -> Response:
-    node = _authorize(request)
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    node = authorize(request)
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     return await _publish_one(request, "alert", data)
 
 
 @router.post("/signals", status_code=202, openapi_extra=_body("Signal"), summary="Publish a signal")
 async def post_signal(request: Request) -> Response:
-    node = _authorize(request)
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    node = authorize(request)
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     return await _publish_one(request, "signal", data)
 
 
@@ -187,7 +115,7 @@ async def post_signal(request: Request) -> Response:
     summary="Publish a market-data tick",
 )
 async def post_market_data(request: Request, symbol: str) -> Response:
-    node = _authorize(request)
+    node = authorize(request)
     try:
         canonical = channels.normalize_symbol(symbol)
     except ChannelError as exc:
@@ -204,7 +132,7 @@ async def post_market_data(request: Request, symbol: str) -> Response:
                 }
             ],
         ) from None
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     _path_value(data, "symbol", symbol, canonical, channels.normalize_symbol)
     return await _publish_one(request, "market_data", data)
 
@@ -216,7 +144,7 @@ async def post_market_data(request: Request, symbol: str) -> Response:
     summary="Publish an agent insight",
 )
 async def post_agent_insight(request: Request, agent_name: str) -> Response:
-    node = _authorize(request)
+    node = authorize(request)
     try:
         canonical = channels.normalize_agent(agent_name)
     except ChannelError as exc:
@@ -233,7 +161,7 @@ async def post_agent_insight(request: Request, agent_name: str) -> Response:
                 }
             ],
         ) from None
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     _path_value(data, "agent", agent_name, canonical, channels.normalize_agent)
     return await _publish_one(request, "agent_insight", data)
 
@@ -242,8 +170,8 @@ async def post_agent_insight(request: Request, agent_name: str) -> Response:
     "/narrative", status_code=202, openapi_extra=_body("Narrative"), summary="Publish a narrative"
 )
 async def post_narrative(request: Request) -> Response:
-    node = _authorize(request)
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    node = authorize(request)
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     return await _publish_one(request, "narrative", data)
 
 
@@ -254,8 +182,8 @@ async def post_narrative(request: Request) -> Response:
     summary="Publish a batch (all or nothing)",
 )
 async def post_batch(request: Request) -> Response:
-    node = _authorize(request)
-    data = _object(await _read_json(request, node.settings.max_request_bytes))
+    node = authorize(request)
+    data = _object(await read_json(request, node.settings.max_request_bytes))
     unknown = sorted(set(data) - {"messages"})
     if unknown:
         msg = f'unknown field(s) {", ".join(unknown)}: the body is {{"messages": [...]}}'
@@ -290,35 +218,6 @@ async def post_batch(request: Request) -> Response:
     return ORJSONResponse({"accepted": len(results), "results": results}, status_code=202)
 
 
-def _reader(request: Request, channel: str) -> Node:
-    """Check a subscribe token (when the hub requires one) for reading ``channel``."""
-    node = _node(request)
-    auth = node.subscribe_auth
-    if not auth.required:
-        return node
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    token = token or request.query_params.get("token", "")
-    challenge = {"WWW-Authenticate": 'Bearer realm="alphawire subscribe"'}
-    if not token:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "subscribe token required: Authorization: Bearer <token>",
-            headers=challenge,
-        )
-    try:
-        grant = auth.verify(token)
-    except TokenExpired:
-        raise ApiError(401, "token_expired", "token expired", headers=challenge) from None
-    except AuthError as exc:
-        raise ApiError(401, "unauthorized", str(exc), headers=challenge) from None
-    if not grant.allows(channel):
-        raise ApiError(403, "forbidden", f"your token does not allow channel {channel}")
-    return node
-
-
 @router.get("/history/{channel}", summary="A channel's recent history")
 async def get_history(request: Request, channel: str) -> Response:
     """Messages after ``since`` (or the newest ``limit``), oldest first, as on WebSockets."""
@@ -326,9 +225,9 @@ async def get_history(request: Request, channel: str) -> Response:
         canonical = channels.normalize_channel(channel)
     except ChannelError as exc:
         raise ApiError(422, "invalid_channel", str(exc)) from None
-    node = _reader(request, canonical)
-    since = _int_param(request, "since", None, 0, None)
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    node = reader(request, canonical)
+    since = int_param(request, "since", None, 0, None)
+    limit = int_param(request, "limit", 100, 1, 1000)
     page = await node.broker.history(canonical, since, limit)
     items = [
         orjson.Fragment(message_frame(canonical, seq, body).payload) for seq, body in page.entries
@@ -344,34 +243,18 @@ async def get_history(request: Request, channel: str) -> Response:
     return ORJSONResponse(body)
 
 
-def _int_param(
-    request: Request, name: str, default: int | None, low: int, high: int | None
-) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-    valid = raw.isascii() and raw.isdigit() and len(raw) <= 18
-    if not valid or int(raw) < low or (high is not None and int(raw) > high):
-        bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ApiError(
-            422, "invalid_parameter", f"{name} must be an integer {bound}, got {raw[:20]!r}"
-        )
-    return int(raw)
-
-
 @router.get("/ws/stats", summary="Connection and traffic statistics")
 async def get_stats(request: Request) -> Response:
-    return ORJSONResponse(_node(request).stats_snapshot())
+    return ORJSONResponse(node_of(request).stats_snapshot())
 
 
 @router.get("/health", summary="Liveness and background-task health")
 async def get_health(request: Request) -> Response:
-    ok, body = _node(request).health()
+    ok, body = node_of(request).health()
     return ORJSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/asyncapi.json", summary="AsyncAPI 3 document of the WebSocket channels")
 async def get_asyncapi(request: Request) -> Response:
-    settings = _node(request).settings
+    settings = node_of(request).settings
     return ORJSONResponse(asyncapi_document(f"{settings.host}:{settings.port}"))

@@ -33,6 +33,7 @@ from alphawire.web import (
 )
 from alphawire.web.docs import install_docs
 from alphawire.web.errors import HostGuard, install_error_handlers
+from alphawire.web.requests import ApiError
 from alphawire.web.schemas import component_schemas
 
 
@@ -130,19 +131,19 @@ def create_app(
     install_error_handlers(app)
     install_docs(app)
 
-    @app.exception_handler(api.ApiError)
-    async def api_error(request: Request, exc: api.ApiError) -> Response:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
         return exc.response()
 
     @app.exception_handler(BrokerUnavailable)
     async def broker_down(request: Request, exc: BrokerUnavailable) -> Response:
-        return api.ApiError(
+        return ApiError(
             503, "broker_unavailable", f"{exc}; nothing was published", headers={"Retry-After": "2"}
         ).response()
 
     @app.exception_handler(OutboxFull)
     async def outbox_full(request: Request, exc: OutboxFull) -> Response:
-        return api.ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
+        return ApiError(503, "outbox_full", str(exc), headers={"Retry-After": "5"}).response()
 
     dashboard.install(app)  # the page at /, its assets under /dashboard/
 

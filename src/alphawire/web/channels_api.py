@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from alphawire import channels
-from alphawire.web.api import ORJSONResponse
+from alphawire.web.requests import ORJSONResponse
 
 router = APIRouter(prefix="/api/v1")
 

@@ -1,6 +1,6 @@
 """One error shape for every HTTP answer: ``{"error": {"code", "message", ...}}``.
 
-The API's own errors (``api.ApiError``) have it; this module gives it to what Starlette
+The API's own errors (``requests.ApiError``) have it; this module gives it to what Starlette
 answers by itself (an unknown path, a method a route does not take, FastAPI's request
 validation), and to a WebSocket handshake on a path with no endpoint, which is answered
 with HTTP 404 naming the endpoints that exist (rather than the bare 403 Starlette sends,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from alphawire.web.api import ORJSONResponse
+from alphawire.web.requests import ORJSONResponse
 
 router = APIRouter(prefix="/api/v1")
 

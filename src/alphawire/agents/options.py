@@ -1,0 +1,348 @@
+"""OptionsAgent's analysis: unusual contracts, premium by side and sentiment, sweeps and hits.
+
+Inputs: ``option_chain`` records (each line read with ``unusual_option``: volume against
+open interest, premium, side of the last trade) and ``option_trade`` records where
+trade-level data exists (grouped into orders; ``detect_sweeps`` and ``repeated_hits``).
+Conventions are ``alphawire.analytics.flow``'s: ask side = buyer paying up, bullish for
+calls and bearish for puts; premium = price × contracts × 100, dollars.
+
+- ``premium``: the session's traded premium by right (``calls``, ``puts``) and by sentiment
+  (``bullish``, ``bearish``, ``neutral`` = mid), from every print.
+- ``unusual``: newest first, at most ``max_unusual`` rows: sweeps, blocks (orders of at
+  least ``block_contracts``) and chain lines flagged unusual.
+- ``score = (bullish − bearish) / (bullish + bearish + neutral)`` premium of the session.
+
+Alert ``unusual_options`` (once per contract per session; key per contract): a sweep or
+block order, a run of repeated hits, or an unusual chain line carrying at least
+``alert_premium`` dollars. Prints are kept ``window_seconds`` (at most ``max_trades`` per
+symbol, oldest dropped first).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alphawire.agents.triggers import AlertCall, clip, evidence, money, stance_of
+from alphawire.analytics.flow import (
+    OptionOrder,
+    RepeatedHit,
+    UnusualOption,
+    flow_sentiment,
+    group_orders,
+    repeated_hits,
+    trade_side,
+    unusual_option,
+)
+from alphawire.sources.records import OptionChain, OptionContract, OptionTrade, Record
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+class OptionsOptions(BaseModel):
+    """``[agents.options]`` in alphawire.toml (thresholds; cadence and cooldown are common)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_premium: float = Field(250_000, gt=0, description="alert at this much premium, $")
+    block_contracts: float = Field(500, gt=0, description="an order this size is a block")
+    order_window_ms: float = Field(500, gt=0, description="prints of one order, ms")
+    min_exchanges: int = Field(2, ge=2, description="venues that make an order a sweep")
+    hit_window_seconds: float = Field(300, gt=0, description="repeated hits within this")
+    min_hits: int = Field(3, ge=2, description="hits that make a run")
+    window_seconds: float = Field(1800, gt=0, description="prints kept for sweeps and hits")
+    max_trades: int = Field(20_000, ge=100, le=1_000_000, description="prints kept per symbol")
+    max_unusual: int = Field(50, ge=1, le=500, description="rows in metrics.unusual")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRead:
+    """One symbol's read of its recent prints and chain (``read_flow``)."""
+
+    orders: tuple[OptionOrder, ...]  # sweeps and blocks
+    hits: tuple[RepeatedHit, ...]
+    lines: tuple[tuple[OptionContract, UnusualOption], ...]  # unusual chain lines
+    as_of: datetime
+
+
+def read_flow(
+    trades: Sequence[OptionTrade], chain: OptionChain | None, o: OptionsOptions, now: datetime
+) -> FlowRead:
+    """Sweeps, blocks, repeated hits and unusual chain lines (the heavy step: off the loop)."""
+    orders = tuple(
+        order
+        for order in group_orders(trades, window_ms=o.order_window_ms)
+        if len(order.exchanges) >= o.min_exchanges or order.contracts >= o.block_contracts
+    )
+    hits = tuple(
+        repeated_hits(
+            trades,
+            window_seconds=o.hit_window_seconds,
+            min_hits=o.min_hits,
+            window_ms=o.order_window_ms,
+        )
+    )
+    lines: list[tuple[OptionContract, UnusualOption]] = []
+    if chain is not None:
+        day = chain.ts.astimezone(NEW_YORK).date()
+        for c in chain.contracts:
+            read = unusual_option(
+                c.option_kind,
+                c.strike,
+                chain.spot,
+                float((c.expiry - day).days),
+                c.volume,
+                c.open_interest,
+                c.last,
+                c.bid,
+                c.ask,
+            )
+            if read.unusual:
+                lines.append((c, read))
+    return FlowRead(orders, hits, tuple(lines), now)
+
+
+@dataclass
+class _Symbol:
+    symbol: str
+    trades: deque[OptionTrade]
+    session: Any = None
+    premium: dict[str, float] = field(default_factory=dict)
+    chain: OptionChain | None = None
+    read: FlowRead | None = None
+    alerted: set[str] = field(default_factory=set)
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
+    simulated: bool = False
+
+
+def _empty_premium() -> dict[str, float]:
+    return {"calls": 0.0, "puts": 0.0, "bullish": 0.0, "bearish": 0.0, "neutral": 0.0}
+
+
+class OptionsBook:
+    """Options-flow state per watchlist symbol."""
+
+    def __init__(self, options: OptionsOptions, watchlist: tuple[str, ...] = ()) -> None:
+        self.options = options
+        self.watchlist = frozenset(watchlist)
+        self._by_symbol: dict[str, _Symbol] = {}
+
+    def _state(self, symbol: str) -> _Symbol | None:
+        if self.watchlist and symbol not in self.watchlist:
+            return None
+        s = self._by_symbol.get(symbol)
+        if s is None:
+            s = _Symbol(symbol, deque(maxlen=self.options.max_trades), premium=_empty_premium())
+            self._by_symbol[symbol] = s
+        return s
+
+    def observe(self, record: Record) -> None:
+        """Take an option print (premium tallied, kept for sweeps) or a chain."""
+        if not isinstance(record, OptionTrade | OptionChain):
+            return
+        s = self._state(record.symbol)
+        if s is None:
+            return
+        s.simulated = s.simulated or record.simulated
+        day = record.ts.astimezone(NEW_YORK).date()
+        if s.session != day:  # a new session: premium and alerted contracts start again
+            s.session, s.premium = day, _empty_premium()
+            s.alerted.clear()
+        if isinstance(record, OptionChain):
+            s.chain = record
+            return
+        s.trades.append(record)
+        dollars = record.price * record.size * 100
+        s.premium["calls" if record.option_kind == "call" else "puts"] += dollars
+        sentiment = flow_sentiment(
+            record.option_kind, trade_side(record.price, record.bid, record.ask)
+        )
+        s.premium[sentiment] += dollars
+
+    def work(self, now: datetime) -> list[tuple[str, list[OptionTrade], OptionChain | None]]:
+        """Per symbol, the prints within the window (older ones dropped) and its chain."""
+        cutoff = now - timedelta(seconds=self.options.window_seconds)
+        out = []
+        for s in self._by_symbol.values():
+            while s.trades and s.trades[0].ts < cutoff:
+                s.trades.popleft()
+            if s.trades or s.chain is not None:
+                out.append((s.symbol, list(s.trades), s.chain))
+        return out
+
+    def apply(self, symbol: str, read: FlowRead) -> list[AlertCall]:
+        """Store a symbol's read; the alerts for contracts newly over ``alert_premium``."""
+        s = self._by_symbol.get(symbol)
+        if s is None:
+            return []
+        s.read = read
+        floor = self.options.alert_premium
+        found: list[tuple[str, float, str, str, str]] = []  # occ, premium, what, sentiment, side
+        for h in read.hits:
+            found.append((h.occ, h.premium, f"{h.hits} repeated hits", h.sentiment, h.side))
+        for order in read.orders:
+            what = "sweep" if len(order.exchanges) >= self.options.min_exchanges else "block"
+            found.append((order.occ, order.premium, what, order.sentiment, order.side))
+        for c, u in read.lines:
+            found.append((c.occ, u.premium, "unusual volume", u.sentiment, u.side))
+        calls: list[AlertCall] = []
+        for occ, premium, what, sentiment, side in found:
+            if premium < floor or occ in s.alerted:
+                continue
+            s.alerted.add(occ)
+            contract = occ.split()[-1]
+            title = f"{symbol} unusual options: {money(premium)} {sentiment} {what} in {contract}"
+            s.events.append(evidence("options", round(premium, 2), read.as_of, title))
+            calls.append(
+                AlertCall(
+                    "unusual_options",
+                    symbol,
+                    "high" if premium >= 4 * floor else "medium",
+                    title,
+                    f"{what.capitalize()} on the {side} side of {occ}.",
+                    (
+                        ("Contract", occ),
+                        ("Premium", money(premium)),
+                        ("Side", side),
+                        ("Sentiment", sentiment),
+                        ("Kind", what),
+                    ),
+                    f"unusual_options:{occ}",
+                    read.as_of,
+                    s.simulated,
+                )
+            )
+        return calls
+
+    def symbols(self) -> list[str]:
+        return sorted(self._by_symbol)
+
+    def insight(self, symbol: str, now: datetime) -> dict[str, Any] | None:
+        """The symbol's insight (``docs/dashboard.md`` options metrics)."""
+        s = self._by_symbol.get(symbol)
+        if s is None:
+            return None
+        p = {k: round(v, 2) for k, v in s.premium.items()}
+        total = p["bullish"] + p["bearish"] + p["neutral"]
+        score = clip((p["bullish"] - p["bearish"]) / total) if total else 0.0
+        rows = self._rows(s)
+        sweeps = sum(1 for r in rows if r["sweep"])
+        lean = (
+            "bullish"
+            if p["bullish"] > p["bearish"]
+            else "bearish"
+            if p["bearish"] > p["bullish"]
+            else "even"
+        )
+        hits = list(s.read.hits) if s.read else []
+        return {
+            "symbol": symbol,
+            "stance": stance_of(score),
+            "score": round(score, 3),
+            "confidence": round(0.3 + 0.4 * min(1.0, total / (4 * self.options.alert_premium)), 2),
+            "headline": f"{symbol} options: {money(p['bullish'])} bullish vs "
+            f"{money(p['bearish'])} bearish premium",
+            "summary": f"Flow leans {lean}; {len(rows)} unusual prints or lines, {sweeps} sweeps, "
+            f"{len(hits)} repeated-hit runs.",
+            "metrics": {
+                "premium": p,
+                "unusual": rows,
+                "unusual_count": len(rows),
+                "sweeps": sweeps,
+                "repeated_hits": [
+                    {
+                        "contract": h.occ,
+                        "side": h.side,
+                        "sentiment": h.sentiment,
+                        "hits": h.hits,
+                        "contracts": h.contracts,
+                        "premium": round(h.premium, 2),
+                        "first": h.first.isoformat(),
+                        "last": h.last.isoformat(),
+                    }
+                    for h in hits
+                ],
+                "repeated_runs": len(hits),
+            },
+            "levels": {},
+            "evidence": list(s.events),
+            "as_of": now.isoformat(),
+            "simulated": s.simulated,
+        }
+
+    def _rows(self, s: _Symbol) -> list[dict[str, Any]]:
+        if s.read is None:
+            return []
+        chain = {c.occ: c for c in s.chain.contracts} if s.chain else {}
+        rows: list[dict[str, Any]] = []
+        for o in s.read.orders:
+            line = chain.get(o.occ)
+            rows.append(
+                _row(
+                    o.start,
+                    o.occ,
+                    o.expiry.isoformat(),
+                    o.strike,
+                    o.option_kind,
+                    o.side,
+                    o.sentiment,
+                    o.contracts,
+                    o.premium,
+                    line,
+                    len(o.exchanges) >= self.options.min_exchanges,
+                )
+            )
+        for c, u in s.read.lines:
+            ts = s.chain.ts if s.chain else s.read.as_of
+            rows.append(
+                _row(
+                    ts,
+                    c.occ,
+                    c.expiry.isoformat(),
+                    c.strike,
+                    c.option_kind,
+                    u.side,
+                    u.sentiment,
+                    c.volume,
+                    u.premium,
+                    c,
+                    False,
+                )
+            )
+        rows.sort(key=lambda r: r["time"], reverse=True)
+        return rows[: self.options.max_unusual]
+
+
+def _row(
+    ts: datetime,
+    occ: str,
+    expiry: str,
+    strike: float,
+    right: str,
+    side: str,
+    sentiment: str,
+    size: float,
+    premium: float,
+    line: OptionContract | None,
+    sweep: bool,
+) -> dict[str, Any]:
+    return {
+        "time": ts.isoformat(),
+        "contract": occ,
+        "expiry": expiry,
+        "strike": strike,
+        "right": right,
+        "side": side,
+        "sentiment": sentiment,
+        "size": size,
+        "premium": round(premium, 2),
+        "volume": None if line is None else line.volume,
+        "open_interest": None if line is None else line.open_interest,
+        "sweep": sweep,
+    }

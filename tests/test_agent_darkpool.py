@@ -1,0 +1,131 @@
+"""DarkPoolAgent's analysis on the scripted NVDA dark-pool accumulation and hand-built files."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from alphawire.agents.darkpool import DarkPoolBook, DarkPoolOptions
+from alphawire.agents.triggers import AlertCall
+from alphawire.sources.records import Quote, ShortVolume, Trade
+from sim_fixtures import OPEN, at, first_minute
+
+
+def run_minute() -> tuple[DarkPoolBook, list[AlertCall]]:
+    book = DarkPoolBook(DarkPoolOptions())
+    calls: list[AlertCall] = []
+    for record in first_minute():
+        calls += book.observe(record)
+    return book, calls
+
+
+def test_blocks_over_5m_dollars_alert_with_one_key_per_symbol() -> None:
+    """Dark blocks of $5M or more alert: TSLA's and SPY's background blocks, the nine of the
+    twelve scripted NVDA blocks that are that large, then an AMD block; one key per symbol so
+    the agent's cooldown lets one alert per symbol through."""
+    _, calls = run_minute()
+    assert [c.symbol for c in calls] == ["TSLA", "SPY"] + ["NVDA"] * 9 + ["AMD"]
+    assert {c.dedup_key for c in calls} == {
+        "darkpool_block:TSLA",
+        "darkpool_block:SPY",
+        "darkpool_block:NVDA",
+        "darkpool_block:AMD",
+    }
+    first_nvda = calls[2]
+    assert first_nvda.time == at(10) and first_nvda.alert_type == "darkpool_block"
+    assert first_nvda.title == "NVDA dark block: 55,900 shares at 142.22 ($7.95M)"
+    assert dict(first_nvda.fields)["Venue"] == "FINN" and first_nvda.simulated
+
+
+def test_nvda_accumulation_reads_as_bullish_blocks_above_the_mid() -> None:
+    """NVDA's insight: 14 dark blocks (12 scripted, 2 background), a positive lean (prints
+    above the mid), most dark volume clustered at one level, yesterday's 42.3 % short ratio
+    and no z-score (one day of history)."""
+    book, _ = run_minute()
+    insight = book.insight("NVDA", at(60))
+    assert insight is not None
+    m = insight["metrics"]
+    assert m["block_count"] == len(m["blocks"]) == 14
+    assert all(b["side"] in ("mid", "buy") for b in m["blocks"])
+    assert 0.2 < m["block_lean"] <= 1 and insight["stance"] == "bullish"
+    assert m["levels"][0]["shares"] > 0.5 * m["dark_shares"]
+    assert m["short_ratio"] == 0.4233 and m["short_ratio_z"] is None
+    assert m["short_ratio_history"] == [{"date": "2026-12-03", "ratio": 0.4233}]
+    assert insight["headline"].startswith("NVDA: 14 dark blocks this session, lean +0.33")
+
+
+def row(
+    symbol: str, day: int, short: float, total: float = 100.0, close: float | None = None
+) -> ShortVolume:
+    return ShortVolume(
+        "finra",
+        symbol,
+        OPEN + timedelta(days=day),
+        date(2026, 11, 1) + timedelta(days=day),
+        short,
+        0.0,
+        total,
+        "B,Q,N",
+        close,
+    )
+
+
+def test_short_ratio_z_score_and_extreme_alert_hand_checked() -> None:
+    """Ratios 40, 42, 44, 46, 48 % then 52 %: mean 44 %, sample stdev 3.1623 %, so z =
+    0.08 / 0.031623 = 2.53 ≥ 2 alerts once; the same day read again does not alert again."""
+    book = DarkPoolBook(DarkPoolOptions(), ("X",))
+    for i, short in enumerate((40, 42, 44, 46, 48)):
+        assert book.observe(row("X", i, short)) == []
+    (call,) = book.observe(row("X", 5, 52))
+    assert call.alert_type == "short_ratio_extreme"
+    assert call.title == "X short-volume ratio high: 52.0% (z +2.53)"
+    assert call.dedup_key == "short_ratio_extreme:X:2026-11-06"
+    assert book.observe(row("X", 5, 52)) == []
+    insight = book.insight("X", OPEN)
+    assert insight is not None and insight["metrics"]["short_ratio_z"] == 2.53
+
+
+def test_no_z_score_before_min_history() -> None:
+    """With four earlier days (min_history 5) an outlier gets no z-score and no alert."""
+    book = DarkPoolBook(DarkPoolOptions(), ("X",))
+    for i, short in enumerate((40, 42, 44, 46, 90)):
+        assert book.observe(row("X", i, short)) == []
+
+
+def test_dix_hand_checked() -> None:
+    """A: 40/100 shares short at $10, B: 60/100 at $30: DIX = (40·10 + 60·30) / (100·10 +
+    100·30) = 2,200 / 4,000 = 0.55; B's close comes from its quote when the row has none."""
+    book = DarkPoolBook(DarkPoolOptions(), ("A", "B"))
+    book.observe(row("A", 0, 40, close=10.0))
+    book.observe(Quote("q", "B", OPEN, 29.9, 30.1, 1, 1, 30.0, 1, 0, prev_close=30.0))
+    book.observe(row("B", 0, 60))
+    assert book.dix_history() == [{"date": "2026-11-01", "value": 0.55}]
+    market = book.market_insight(OPEN)
+    assert market is not None and market["symbol"] is None and market["metrics"]["dix"] == 0.55
+
+
+def test_blocks_are_bounded_and_reset_each_session() -> None:
+    """At most max_blocks blocks are kept (oldest go first); a new session starts empty."""
+    book = DarkPoolBook(DarkPoolOptions(max_blocks=3), ("X",))
+
+    def dark(seconds: float, size: float) -> Trade:
+        return Trade("t", "X", at(seconds), 10.0, size, "FINN", True, 9.99, 10.01)
+
+    for n in range(5):
+        book.observe(dark(n, 20_000 + n))
+    insight = book.insight("X", at(5))
+    assert insight is not None
+    assert [b["size"] for b in insight["metrics"]["blocks"]] == [20_002, 20_003, 20_004]
+    book.observe(dark(86_400, 20_000))
+    insight = book.insight("X", at(86_400))
+    assert insight is not None and insight["metrics"]["block_count"] == 1
+
+
+def test_lit_prints_are_not_dark_blocks() -> None:
+    """A 50,000-share print on a lit exchange is neither a dark block nor an alert."""
+    book = DarkPoolBook(DarkPoolOptions(), ("X",))
+    assert book.observe(Trade("t", "X", OPEN, 200.0, 50_000, "XNAS", False, 199.9, 200.0)) == []
+    insight = book.insight("X", OPEN)
+    assert insight is not None and insight["metrics"]["block_count"] == 0
+    assert insight["metrics"]["dark_share_pct"] == pytest.approx(0.0)
