@@ -318,3 +318,14 @@ async def test_the_readme_example_agent_runs(tmp_path: Path) -> None:
         await node.stop()
     assert (alert["alert_type"], alert["content"]) == ("wide_spread", "SPY spread 50.0 bps")
     assert agent.latest["SPY"].headline == "SPY trades 50.0 bps wide"
+
+
+async def test_compute_runs_heavy_work_off_the_event_loop(harness: Harness) -> None:
+    """compute() runs the function in a worker thread and returns its result."""
+    import threading
+
+    loop_thread = threading.get_ident()
+    ident, total = await harness.agent.compute(
+        lambda n: (threading.get_ident(), sum(range(n))), 1000
+    )
+    assert ident != loop_thread and total == 499_500
