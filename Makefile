@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo serve test lint format install bench clean browser
 
-# yahoo/alpaca/reddit: the vendor SDKs, installed for the tests (the data sources' fakes stand
+# yahoo/alpaca/reddit/llm: the vendor SDKs, installed for the tests (the data sources' fakes stand
 # at the SDK boundary and raise the SDKs' own exceptions); users install only the extra they use.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,redis,yahoo,alpaca,reddit]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis,yahoo,alpaca,reddit,llm]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -82,7 +82,7 @@ async def test_ten_simulated_minutes_give_each_symbol_its_trend_and_the_breadth(
         await node.stop()
     records = simulation().advance_to(end, max_times=10**7)
     quotes = [r for r in records if isinstance(r, Quote)]
-    assert agent.status()["runs"] == 10
+    assert agent.status()["runs"] == 20  # every 30 s
     assert agent.status()["last_error"] is None
     changes = []
     for symbol in node.watchlist:
@@ -118,7 +118,7 @@ async def test_a_gap_alerts_once_and_relative_volume_compares_the_same_minute(
         if isinstance(r, Quote) and r.ts < end
     ]
     clock = VirtualClock(OPEN)
-    agent = MarketAgent({"gap_alert_pct": 0.5, "rel_volume_alert": 1000})
+    agent = MarketAgent({"cadence": "1m", "gap_alert_pct": 0.5, "rel_volume_alert": 1000})
     node = Node(
         Settings(data_dir=tmp_path, publish_token="t"),
         agents=[agent],

@@ -44,7 +44,7 @@ def hub(tmp_path: Path) -> Iterator[RunningHub]:
     clock = VirtualClock(OPEN)
     node = Node(
         Settings(data_dir=tmp_path, publish_token="test-token"),
-        agents=[MarketAgent({}), SignalAgent({})],
+        agents=[MarketAgent({"cadence": "1m"}), SignalAgent({"cadence": "1m"})],
         watchlist=["SPY", "QQQ"],
         clock=clock,
     )

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from alphawire.agents.builtin import builtin_agents
@@ -13,10 +18,9 @@ from alphawire.cli_record import record_simulation
 from alphawire.node import Node
 from alphawire.settings import Settings
 from alphawire.sources.replay import ReplaySource
-from conftest import wait_until
+from conftest import free_socket, wait_until
 from sim_fixtures import OPEN
 
-pytestmark = pytest.mark.anyio
 WATCHLIST = ("SPY", "NVDA", "AMD", "GME")
 MINUTES = 6
 # Tighter than the defaults so that a few minutes say something: signals from one agent.
@@ -84,6 +88,7 @@ async def replay(path: Path, data_dir: Path) -> tuple[list[tuple[Any, ...]], lis
     return alerts, signals
 
 
+@pytest.mark.anyio
 async def test_a_recorded_scenario_replays_to_identical_alerts_and_signals(tmp_path: Path) -> None:
     """Six simulated minutes recorded once, replayed twice through fresh nodes: the agents'
     alerts and signals are the same, with the same times, both runs (and there are some)."""
@@ -99,3 +104,62 @@ async def test_a_recorded_scenario_replays_to_identical_alerts_and_signals(tmp_p
     assert alerts, "the scenario should produce at least one alert"
     assert signals, "the scenario should produce at least one signal"
     assert all(s[0] >= OPEN.isoformat()[:19] for s in signals)
+
+
+def test_alphawire_replay_serves_the_recording_to_the_agents(tmp_path: Path) -> None:
+    """`alphawire replay FILE --speed 120` runs a hub whose only source is the recording: it
+    plays to the end, the market agent publishes from it (simulated), REST shows both."""
+    path = tmp_path / "two.jsonl"
+    asyncio.run(
+        record_simulation(
+            path, seed=7, speed=60.0, seconds=2, watchlist=("SPY", "GME"), start=OPEN, fast=True
+        )
+    )
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "ALPHAWIRE_PUBLISH_TOKEN": "replay-token"}
+    log = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "alphawire",
+            "replay",
+            str(path),
+            "--speed",
+            "120",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "hub"),
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp_path,  # no alphawire.toml here: the defaults, every built-in agent on
+        env=env,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        replay = None
+        for _ in range(600):
+            assert proc.poll() is None, (tmp_path / "stderr.txt").read_text()
+            try:
+                replay = httpx.get(url + "/api/v1/sources", timeout=1).json()["sources"]["replay"]
+                if replay["detail"].get("finished"):
+                    break
+            except (httpx.TransportError, KeyError):
+                pass
+            time.sleep(0.05)
+        assert replay is not None and replay["detail"]["done"] == replay["detail"]["total"]
+        assert list(httpx.get(url + "/api/v1/sources").json()["sources"]) == ["replay"]
+        market = httpx.get(url + "/api/v1/agents/market").json()
+        assert {i["symbol"] for i in market["insights"]} == {None, "SPY", "GME"}
+        assert all(i["simulated"] for i in market["insights"])
+        assert market["status"]["last_run"].startswith("2026-12-04T14:3")
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+    assert "replaying" in (tmp_path / "stderr.txt").read_text()

@@ -19,6 +19,9 @@ BUILTIN_AGENTS: dict[str, str] = {
     "darkpool": "darkpool:DarkPoolAgent",
     "squeeze": "squeeze:SqueezeAgent",
     "options": "options:OptionsAgent",
+    "reddit": "reddit:RedditAgent",
+    "macro": "macro:MacroAgent",
+    "narrative": "brain:NarrativeBrain",
 }
 
 

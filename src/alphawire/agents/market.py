@@ -5,7 +5,7 @@ Per symbol it keeps one close per minute of the current session (the minute's ne
 or quote for a source without prints; fixed arrays of 420 minutes) and the session's
 cumulative volume at each minute; at a new session the finished session's volume-by-minute is
 kept for the relative volume (up to ``volume_sessions``).
-Every ``cadence`` (default 1 minute, intraday only) it publishes, per symbol with quotes:
+Every ``cadence`` (default 30 s, intraday only) it publishes, per symbol with quotes:
 
 - ``trend`` over the last ``trend_window`` minutes (``analytics.market.trend``: the move in
   units of its own one-minute noise, ``trend_z``; up/down beyond ``trend_threshold``),
@@ -44,6 +44,7 @@ from alphawire.analytics.market import (
     trend,
     volatility_regime,
 )
+from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -53,6 +54,7 @@ SESSION_MINUTES = 420  # minute slots kept per session (390 regular + margin for
 class MarketOptions(AgentOptions):
     """``[agents.market]``: the market agent's windows and alert thresholds."""
 
+    cadence: Duration = Field(default=30.0, description="seconds between evaluations")
     intraday_only: bool = True
     trend_window: int = Field(default=30, ge=5, le=390, description="minutes for trend/vol")
     trend_threshold: float = Field(default=1.0, gt=0, description="|trend_z| for up/down")

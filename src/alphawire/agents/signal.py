@@ -53,6 +53,7 @@ Outcome = Literal["open", "hit", "stopped", "expired"]
 class SignalOptions(AgentOptions):
     """``[agents.signal]``: the combination rule and the signals' risk and horizon."""
 
+    cadence: Duration = Field(default=30.0, description="seconds between evaluations")
     threshold: float = Field(default=0.3, gt=0, le=1, description="|combined score| to signal")
     min_agents: int = Field(default=2, ge=1, description="agents agreeing with the direction")
     max_age: Duration = Field(default=1800.0, description="ignore insights older than this")
