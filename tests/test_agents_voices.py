@@ -5,9 +5,9 @@ monitor bridge's evidence, and narratives citing what they used."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from tests.fake_discord import FakeDiscord
 from alphawire.agents.brain import NarrativeBrain
 from alphawire.agents.builtin import builtin_agents
 from alphawire.agents.framework import BaseAgent
+from alphawire.agents.insight import Insight
 from alphawire.agents.macro import MacroAgent
 from alphawire.agents.reddit import RedditAgent
 from alphawire.clock import VirtualClock
@@ -282,3 +283,51 @@ async def test_a_signal_speaks_at_once_and_stale_insights_are_left_out(tmp_path:
     assert {"agent": "signal", "text": "buy AMD: entry 150.5, stop 147, target 158 (1d)"} in amd[
         "drivers"
     ]
+
+
+class StubDarkPool(BaseAgent):
+    """A stand-in named darkpool: one SPY insight per evaluation, no channels of its own."""
+
+    name = "darkpool"
+
+    def __init__(self) -> None:
+        super().__init__({"cadence": "1m"})
+        self.messages: list[dict[str, Any]] = []
+
+    def on_message(self, message: Mapping[str, Any]) -> None:
+        self.messages.append(dict(message))
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        return [Insight(symbol="SPY", score=0.1, confidence=0.5, headline="SPY prints", as_of=now)]
+
+
+async def test_the_base_adds_a_monitors_dark_pool_alert_to_darkpools_spy_evidence(
+    tmp_path: Path,
+) -> None:
+    """A user's `dark_pool` alert for SPY lands in the darkpool agent's SPY evidence (once,
+    with its id) without the agent reading unified itself; other types and agents' own alerts
+    are not taken, and on_message never sees unified."""
+    agent = StubDarkPool()
+    run, handles = await start(tmp_path, [agent])
+    try:
+        ids = []
+        for alert_type, source in (
+            ("dark_pool", "dp_monitor"),
+            ("gamma_flip", "gex_monitor"),
+            ("dark_pool", "darkpool_agent"),
+        ):
+            result = await run.node.publish_alert(
+                alert_type=alert_type, source=source, symbol="SPY", content=f"{source} says hi"
+            )
+            ids.append(result.id)
+        await asyncio.sleep(0.05)
+        await run.clock.advance(OPEN + timedelta(seconds=60))
+        await agent.settled()
+    finally:
+        await stop(handles)
+    evidence = agent.latest["SPY"].evidence
+    assert [(e.source, e.text, getattr(e, "alert_id", None)) for e in evidence] == [
+        ("dp_monitor", "dp_monitor says hi", ids[0])
+    ]
+    assert getattr(evidence[0], "external", None) is True
+    assert agent.messages == [] and agent.status()["monitor_evidence"] == 1

@@ -61,6 +61,7 @@ class NarrativeBrain(BaseAgent):
     name = "narrative"
     Options = NarrativeOptions
     channels = ("agent_*", "unified")
+    monitor_evidence = False  # it keeps every monitor's alert itself, for every subject
 
     def __init__(self, options: Mapping[str, Any] | AgentOptions | None = None) -> None:
         super().__init__(options)
