@@ -120,6 +120,10 @@ class ExternalEvidence:
         if self.agent != "*" and agent_for(kind) != self.agent:
             return False
         symbol = symbol_of(message)
+        if message.get("id") is not None and any(
+            e["alert_id"] == message["id"] for e in self._items.get(symbol, ())
+        ):
+            return False  # the same alert again (a resumed subscription, a second channel)
         items = self._items.pop(symbol, None) or deque(maxlen=self.per_symbol)
         items.append(evidence_of(message, now))
         self._items[symbol] = items  # re-inserted: the dict's order is recency

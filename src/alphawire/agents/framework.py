@@ -16,7 +16,11 @@ its metrics, levels or evidence: an insight that fails is not published and the 
 agent's ``last_error``), marks it ``simulated`` when the agent's inputs were, publishes the
 batch on ``agent_{name}`` through the node's one path, and keeps the latest insight per symbol
 (market-wide under ``None``; at most ``MAX_LATEST`` symbols, the least recently updated
-evicted). ``await self.alert(...)`` raises an alert with a Discord embed, a dedup key and a
+evicted). Monitors' alerts (MonitorBridge, ``alphawire.agents.bridge``): with
+``monitor_evidence`` (the default) the base also reads ``unified``, keeps the external alerts
+whose ``alert_type`` maps to this agent (newest 5 per symbol) and appends them to each
+published insight's evidence for that symbol; ``on_message`` sees ``unified`` only when the
+agent declares it. ``await self.alert(...)`` raises an alert with a Discord embed, a dedup key and a
 cooldown on the clock. ``status()`` is what ``GET /api/v1/agents`` shows.
 
 Scheduling: one timer task sleeps on ``ctx.clock`` and marks an evaluation due; triggers mark
@@ -40,7 +44,8 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from alphawire.agents.base import AgentContext
-from alphawire.agents.insight import Insight
+from alphawire.agents.bridge import ExternalEvidence
+from alphawire.agents.insight import Evidence, Insight
 from alphawire.alerting.embeds import SEVERITY_COLORS
 from alphawire.sources.bus import RecordStream
 from alphawire.sources.options import Duration
@@ -51,6 +56,7 @@ logger = logging.getLogger("alphawire.agents")
 T = TypeVar("T")
 
 MAX_LATEST = 1000  # symbols kept in the latest-insight store (least recently updated go)
+MAX_EVIDENCE = 100  # an insight's evidence list, as the Insight model caps it
 MAX_COOLDOWN_KEYS = 4096  # alert dedup keys remembered (the oldest forgotten first)
 Severity = str  # "info", "low", "medium", "high", "critical"
 
@@ -82,6 +88,9 @@ class BaseAgent:
     Options: ClassVar[type[AgentOptions]] = AgentOptions
     records: ClassVar[tuple[str, ...]] = ()
     channels: ClassVar[tuple[str, ...]] = ()
+    # MonitorBridge (agents.bridge): users' monitors' alerts whose alert_type maps to this
+    # agent are kept and added to its insights' evidence for their symbol (False: opt out).
+    monitor_evidence: ClassVar[bool] = True
 
     def __init__(self, options: Mapping[str, Any] | AgentOptions | None = None) -> None:
         if not self.name:
@@ -91,6 +100,7 @@ class BaseAgent:
             if isinstance(options, AgentOptions)
             else self.Options.model_validate(dict(options or {}))
         )
+        self.external = ExternalEvidence(self.name)
         self.ctx: AgentContext | None = None
         self.watchlist: tuple[str, ...] = ()
         self.latest: OrderedDict[str | None, Insight] = OrderedDict()
@@ -244,8 +254,11 @@ class BaseAgent:
                 if self.records:
                     self._stream = ctx.records(self.records)
                     tasks.create_task(self._read_records(self._stream))
-                if self.channels:
-                    subscription = await stack.enter_async_context(ctx.subscribe(self.channels))
+                channels = self.channels
+                if self.monitor_evidence and "unified" not in channels:
+                    channels = (*channels, "unified")
+                if channels:
+                    subscription = await stack.enter_async_context(ctx.subscribe(channels))
                     tasks.create_task(self._read_messages(subscription))
                 tasks.create_task(self._tick())
                 tasks.create_task(self._loop())
@@ -286,6 +299,7 @@ class BaseAgent:
             "symbols": len(self.latest),
             "busy_seconds": round(self.busy_seconds, 6),
             "simulated_inputs": self.simulated_inputs,
+            "monitor_evidence": self.external.taken,
             **self.counts,
             "stream": self._stream.stats() if self._stream is not None else None,
         }
@@ -372,6 +386,8 @@ class BaseAgent:
                 continue
             if insight.simulated is None and self.simulated_inputs:
                 insight.simulated = True
+            if self.monitor_evidence:
+                self._add_monitor_evidence(insight)
             accepted.append(insight)
         if not accepted:
             return []
@@ -417,11 +433,23 @@ class BaseAgent:
             self._consume(record)
             self._pump()
 
+    def _add_monitor_evidence(self, insight: Insight) -> None:
+        cited = {getattr(e, "alert_id", None) for e in insight.evidence}
+        for item in self.external.for_symbol(insight.symbol):
+            if item["alert_id"] not in cited and len(insight.evidence) < MAX_EVIDENCE:
+                insight.evidence.append(Evidence.model_validate(item))
+
     async def _read_messages(self, subscription: Any) -> None:
         own = f"agent_{self.name}"
+        declared = "unified" in self.channels
         async for item in subscription:
             if item.get("type") in ("skipped", "recovery") or item.get("channel") == own:
                 continue
+            if item.get("channel") == "unified":
+                if self.monitor_evidence:
+                    self.external.offer(item, _iso(self._clock_now()))
+                if not declared:  # subscribed for the bridge only
+                    continue
             self.counts["messages"] += 1
             started = time.perf_counter()
             try:

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from alphawire.agents.bridge import ExternalEvidence
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import Voice, clamp, pick, stance_of
@@ -271,27 +270,22 @@ _ALERTS = {  # (kind, after) -> (alert_type, severity, title)
 
 
 class MacroAgent(BaseAgent):
-    """Reads ``macro`` records (and monitors' macro alerts from ``unified``); publishes the
-    market-wide macro insight; alerts on curve regime changes and the VIX rising into
-    ``vix_alert_regimes``."""
+    """Reads ``macro`` records; publishes the market-wide macro insight (monitors' macro
+    alerts join its evidence through the base); alerts on curve regime changes and the VIX
+    rising into ``vix_alert_regimes``."""
 
     name = "macro"
     Options = MacroOptions
     records = ("macro",)
-    channels = ("unified",)
 
     def setup(self, ctx: AgentContext) -> None:
         assert isinstance(self.options, MacroOptions)
         self.tracker = MacroTracker(self.options)
-        self.external = ExternalEvidence(self.name)
 
     def on_record(self, record: Record) -> None:
         if isinstance(record, MacroObservation):
             self.tracker.add([record])
             self.trigger("macro")  # observations are rare; a regime change should not wait
-
-    def on_message(self, message: Mapping[str, Any]) -> None:
-        self.external.offer(message, self.now().isoformat())
 
     async def evaluate(self, now: datetime) -> list[Insight]:
         m = self.tracker.metrics()
@@ -316,5 +310,5 @@ class MacroAgent(BaseAgent):
                 ],
                 dedup_key=f"macro:{alert_type}:{change.after}",
             )
-        body = self.tracker.insight(now, self.external.for_symbol(None))
+        body = self.tracker.insight(now)  # monitors' alerts: added by the base
         return [] if body is None else [Insight.model_validate(body)]

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from alphawire.agents.bridge import ExternalEvidence
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import VOICES, Voice, clamp, pick, signed, stance_of
@@ -352,27 +351,23 @@ assert {v for v, _ in _HEADLINES} == set(VOICES) == set(_MARKET)
 
 
 class RedditAgent(BaseAgent):
-    """Reads posts and mention counts (and monitors' social alerts from ``unified``); publishes
-    one insight per talked-about symbol and a market-wide one; alerts ``reddit_spike``."""
+    """Reads posts and mention counts; publishes one insight per talked-about symbol and a
+    market-wide one (monitors' social alerts join their evidence through the base); alerts
+    ``reddit_spike``."""
 
     name = "reddit"
     Options = RedditOptions
     records = ("post", "mentions")
-    channels = ("unified",)
 
     def setup(self, ctx: AgentContext) -> None:
         assert isinstance(self.options, RedditOptions)
         self.tracker = RedditTracker(self.options, self.watchlist)
-        self.external = ExternalEvidence(self.name)
 
     def on_record(self, record: Record) -> None:
         if isinstance(record, SocialPost | Mentions):
             self.tracker.add([record])
             if isinstance(record, Mentions):
                 self.trigger("mentions")  # a new count may be a spike: say so now
-
-    def on_message(self, message: Mapping[str, Any]) -> None:
-        self.external.offer(message, self.now().isoformat())
 
     async def evaluate(self, now: datetime) -> list[Insight]:
         options = self.tracker.options
@@ -394,11 +389,10 @@ class RedditAgent(BaseAgent):
             )
         out: list[Insight] = []
         for symbol in self.watchlist:
-            body = self.tracker.insight(symbol, now, self.external.for_symbol(symbol))
+            body = self.tracker.insight(symbol, now)  # monitors' alerts: added by the base
             if body is not None:
                 out.append(Insight.model_validate(body))
         market = self.tracker.market_insight(now)
         if market is not None:
-            market["evidence"] = self.external.for_symbol(None)
             out.append(Insight.model_validate(market))
         return out
