@@ -171,7 +171,7 @@ async def test_the_brain_writes_with_the_llm_and_falls_back_per_narrative(
         fake.reply = "HEADLINE: GME up 42 percent.\nSUMMARY: Agents agree."
         await run.play(20)  # the 20 s mention count changes GME's inputs
         await brain.run_now()
-        await asyncio.sleep(0.05)
+        await run.sync()
         later = [m["narrative"] for m in run.of("narrative")][len(first) :]
     finally:
         await stop(handles)

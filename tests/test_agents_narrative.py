@@ -67,7 +67,11 @@ def test_compose_names_drivers_conflicts_levels_and_sources() -> None:
     assert n["conflicts"] == [
         {"agents": ["gamma", "macro"], "text": "gamma bullish vs macro bearish"}
     ]
-    assert n["watch"] == ["SPY call wall 520 (gamma)", "SPY put wall 500 (gamma)"]
+    assert n["watch"] == [
+        "SPY call wall 520 (gamma)",
+        "SPY put wall 500 (gamma)",
+        "which side wins: gamma or macro",
+    ]
     assert n["insights_used"] == [
         {"agent": a, "symbol": "SPY", "id": f"id-{a}"} for a in ("gamma", "macro", "market")
     ]
@@ -76,6 +80,7 @@ def test_compose_names_drivers_conflicts_levels_and_sources() -> None:
         "SPY is balanced across 3 agents.",
     }
     assert n["voice"] == "plain" and "disagree" in n["summary"]
+    assert n["written_by"] == "template"
 
 
 def test_compose_is_deterministic_and_varies_by_subject() -> None:

@@ -5,7 +5,7 @@ monitor bridge's evidence, and narratives citing what they used."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ class Run:
     agents: Sequence[BaseAgent]
     seen: list[dict[str, Any]] = field(default_factory=list)
     second: int = -1
+    syncs: int = 0
 
     async def play(self, until: float) -> None:
         """Emit the simulated first minute's records up to ``until`` s, one second at a time."""
@@ -52,7 +53,18 @@ class Run:
             await self.clock.advance(hi)
             for agent in self.agents:
                 await agent.settled()
-        await asyncio.sleep(0.05)  # the subscription's reader catches up with the hub
+        await self.sync()
+
+    async def sync(self) -> None:
+        """Return once every message published so far has reached ``seen``: a sentinel (an
+        insight with confidence 0, which no narrative uses) is published and awaited."""
+        self.syncs += 1
+        mark = f"sync-{self.syncs}"
+        await self.node.publish_agent_insight(
+            "sentinel",
+            {"symbol": None, "score": 0, "confidence": 0, "headline": mark, "as_of": OPEN},
+        )
+        await until(lambda: any(m.get("insight", {}).get("headline") == mark for m in self.seen))
 
     def of(self, kind: str, **match: Any) -> list[dict[str, Any]]:
         return [
@@ -60,6 +72,15 @@ class Run:
             for m in self.seen
             if m.get("type") == kind and all(m.get(k) == v for k, v in match.items())
         ]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until true (a generous cap only so a broken test cannot hang)."""
+    for _ in range(3000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")
 
 
 def routes_file(tmp_path: Path, url: str) -> Path:
@@ -116,10 +137,7 @@ async def test_sentiment_spike_alerts_once_to_hub_and_discord(
     run, handles = await start(tmp_path, [agent], routes_file(tmp_path, url))
     try:
         await run.play(60)
-        for _ in range(200):
-            if discord.messages("900"):
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: bool(discord.messages("900")))
     finally:
         await stop(handles)
     alerts = run.of("alert")
@@ -173,7 +191,7 @@ async def test_a_monitors_alert_is_evidence_and_the_narrative_cites_it(tmp_path:
             content="GME trending on r/wallstreetbets",
             severity="low",
         )
-        await asyncio.sleep(0.05)
+        await run.sync()
         await run.play(31)
     finally:
         await stop(handles)
@@ -208,7 +226,7 @@ async def test_the_brain_speaks_at_once_on_a_high_alert_and_not_when_nothing_cha
         await run.play(8)
         first = list(run.of("narrative"))
         await brain.run_now()
-        await asyncio.sleep(0.05)
+        await run.sync()
         again = list(run.of("narrative"))
     finally:
         await stop(handles)
@@ -269,10 +287,7 @@ async def test_a_signal_speaks_at_once_and_stale_insights_are_left_out(tmp_path:
                 "timeframe": "1d",
             }
         )
-        for _ in range(100):
-            if run.of("narrative"):
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: bool(run.of("narrative")))
         await brain.settled()
     finally:
         await stop(handles)
@@ -320,7 +335,8 @@ async def test_the_base_adds_a_monitors_dark_pool_alert_to_darkpools_spy_evidenc
                 alert_type=alert_type, source=source, symbol="SPY", content=f"{source} says hi"
             )
             ids.append(result.id)
-        await asyncio.sleep(0.05)
+        await run.sync()
+        await until(lambda: agent.external.taken == 1)
         await run.clock.advance(OPEN + timedelta(seconds=60))
         await agent.settled()
     finally:

@@ -120,18 +120,14 @@ class NarrativeBrain(BaseAgent):
         ones as context."""
         oldest = now - timedelta(seconds=self.settings.max_insight_age)
 
-        def fresh(i: UsedInsight) -> bool:
-            return i.as_of is None or i.as_of >= oldest
+        def fresh(i: UsedInsight) -> bool:  # and informative: confidence 0 says nothing
+            return (i.as_of is None or i.as_of >= oldest) and i.confidence > 0
 
         own = [i for i in self.insights.get(symbol, {}).values() if fresh(i)]
         if symbol is not None or not self.settings.market_drivers:
             return own, []
         others = [
-            i
-            for s, per in self.insights.items()
-            if s is not None
-            for i in per.values()
-            if fresh(i) and i.confidence > 0
+            i for s, per in self.insights.items() if s is not None for i in per.values() if fresh(i)
         ]
         others.sort(key=lambda i: (-i.strength, i.agent, i.symbol or ""))
         return own, others[: self.settings.market_drivers]

@@ -14,8 +14,8 @@ and ``confidence`` 0..1):
   strongest insight agreeing with the stance;
 * ``conflicts``: when some agents are bullish and others bearish on the same subject, one
   entry naming both camps;
-* ``watch``: the signal's entry/stop/target, the used insights' key levels, then external
-  alerts (at most five);
+* ``watch``: the signal's entry/stop/target, the used insights' key levels, the conflict
+  (which side wins), then external alerts (at most five);
 * ``insights_used``: ``{agent, symbol, id}`` of every insight used.
 
 Example: gamma +0.6 (conf 0.8) and macro −0.4 (conf 0.5) → s = (0.48 − 0.2) / 1.3 = 0.215
@@ -215,6 +215,8 @@ def compose(
         for i in ranked
         for name, price in i.levels.items()
     ]
+    if bulls and bears:
+        watch.append(f"which side wins: {', '.join(bulls)} or {', '.join(bears)}")
     watch = watch[:MAX_WATCH]
     watch.extend(f"monitor alert: {e.get('text', '')}" for e in external)
     summary = " ".join(f"{d['agent']}: {d['text']}" for d in drivers)
@@ -238,6 +240,7 @@ def compose(
             for e in external
         ],
         "voice": voice,
+        "written_by": "template",
         "as_of": now.isoformat(),
         "simulated": any(i.simulated for i in [*insights, *context]),
     }
