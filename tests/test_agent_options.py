@@ -112,9 +112,9 @@ def test_premium_by_side_and_sentiment_hand_checked() -> None:
 
 
 def test_prints_leave_the_window_and_sessions_reset() -> None:
-    """Prints older than window_seconds are not read again; a new session's premium starts
-    at zero."""
-    book = OptionsBook(OptionsOptions(window_seconds=60), ("X",))
+    """Prints older than hit_window_seconds are not read again; a new session's premium
+    starts at zero."""
+    book = OptionsBook(OptionsOptions(hit_window_seconds=60), ("X",))
     book.observe(put(0, 10, 2.0, "XCBO", 1.9, 2.0))
     ((_, kept, _),) = book.work(at(30))
     assert len(kept) == 1
@@ -138,3 +138,16 @@ def test_chain_lines_flagged_unusual() -> None:
     read = read_flow([], chain, OptionsOptions(), chain.ts)
     assert [c.occ for c, _ in read.lines] == ["A"]
     assert read.lines[0][1].premium == 900 * 1.5 * 100
+
+
+def test_a_chain_is_read_once_and_found_orders_stay_for_the_session() -> None:
+    """After a read, the same chain is not handed out again; sweeps found earlier stay in
+    metrics.unusual after their prints leave the hit window."""
+    book, _ = run_minute.__wrapped__()  # a fresh run: this test moves time on
+    assert all(chain is None for _, _, chain in book.work(at(60)))
+    later = at(60 + 400)  # every first-minute print is out of the 300 s hit window
+    for _symbol, trades, chain in book.work(later):
+        assert trades == [] and chain is None
+    insight = book.insight("AMD", later)
+    assert insight is not None
+    assert sum(r["sweep"] and r["contract"] == TARGET for r in insight["metrics"]["unusual"]) == 6

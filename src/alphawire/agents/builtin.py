@@ -15,6 +15,10 @@ from typing import Any
 BUILTIN_AGENTS: dict[str, str] = {
     "market": "market:MarketAgent",
     "signal": "signal:SignalAgent",
+    "gamma": "gamma:GammaAgent",
+    "darkpool": "darkpool:DarkPoolAgent",
+    "squeeze": "squeeze:SqueezeAgent",
+    "options": "options:OptionsAgent",
     "reddit": "reddit:RedditAgent",
     "macro": "macro:MacroAgent",
     "narrative": "brain:NarrativeBrain",

@@ -29,23 +29,26 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from alphawire.agents.triggers import AlertCall, clip, evidence, money, stance_of
+from alphawire.agents.base import AgentContext
+from alphawire.agents.framework import AgentOptions
+from alphawire.agents.insight import Insight
+from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
 from alphawire.analytics.darkpool import classify_print, dix
+from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortVolume, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-class DarkPoolOptions(BaseModel):
-    """``[agents.darkpool]`` in alphawire.toml (thresholds; cadence and cooldown are common)."""
+class DarkPoolOptions(AgentOptions):
+    """``[agents.darkpool]`` in alphawire.toml (besides the keys every agent takes)."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    cadence: Duration = Field(15.0, description="seconds between insights")
     block_shares: float = Field(10_000, gt=0, description="a dark print this size is a block")
     block_notional: float = Field(200_000, gt=0, description="or this many dollars")
     alert_shares: float = Field(100_000, gt=0, description="alert on a block of this size")
@@ -362,3 +365,23 @@ def _time(iso: str) -> datetime:
 
 def _block_text(symbol: str, b: dict[str, Any]) -> str:
     return f"{symbol} {b['size']:,.0f} shares at {b['price']:.2f} on {b['venue']} ({b['side']})"
+
+
+class DarkPoolAgent(CallingAgent):
+    """Dark blocks, dark levels, short-volume z-score and DIX on ``agent_darkpool``."""
+
+    name: ClassVar[str] = "darkpool"
+    Options: ClassVar[type[AgentOptions]] = DarkPoolOptions
+    records: ClassVar[tuple[str, ...]] = ("trade", "short_volume", "quote")
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, DarkPoolOptions)
+        self.book = DarkPoolBook(self.options, self.watchlist)
+
+    def on_record(self, record: Record) -> None:
+        self.queue(self.book.observe(record))
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        await self.raise_queued()
+        found = [self.book.insight(s, now) for s in self.book.symbols()]
+        return self.checked([*found, self.book.market_insight(now)])

@@ -25,20 +25,33 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from alphawire.agents.triggers import AlertCall, Crossing, clip, evidence, money, stance_of
+from alphawire.agents.base import AgentContext
+from alphawire.agents.framework import AgentOptions
+from alphawire.agents.insight import Insight
+from alphawire.agents.triggers import (
+    AlertCall,
+    CallingAgent,
+    Crossing,
+    clip,
+    evidence,
+    money,
+    stance_of,
+)
 from alphawire.analytics.gamma import GammaProfile, chain_lines, gamma_exposure
+from alphawire.sources.options import Duration
 from alphawire.sources.records import OptionChain, Quote, Record
 
+MAX_BACKLOG = 50_000  # records waiting behind an unread chain, per symbol
 
-class GammaOptions(BaseModel):
-    """``[agents.gamma]`` in alphawire.toml."""
 
-    model_config = ConfigDict(extra="forbid")
+class GammaOptions(AgentOptions):
+    """``[agents.gamma]`` in alphawire.toml (besides the keys every agent takes)."""
 
+    cadence: Duration = Field(15.0, description="seconds between insights (chains: at once)")
     rate: float = Field(0.043, ge=-0.1, le=1, description="risk-free rate, annual fraction")
     flip_band: float = Field(0.0005, ge=0, lt=0.1, description="fraction past zero gamma")
     wall_band: float = Field(0.001, ge=0, lt=0.1, description="fraction past a wall")
@@ -74,7 +87,9 @@ class GammaBook:
         self.options = options
         self.watchlist = frozenset(watchlist)
         self._by_symbol: dict[str, _Underlying] = {}
-        self._pending: dict[str, OptionChain] = {}  # newest unread chain per symbol
+        # Per symbol with a chain waiting to be read: that chain, then every record after it.
+        self._backlog: dict[str, deque[Record]] = {}
+        self.dropped = 0  # quotes dropped from a full backlog
 
     def _state(self, symbol: str) -> _Underlying | None:
         if self.watchlist and symbol not in self.watchlist:
@@ -88,12 +103,29 @@ class GammaBook:
         return state
 
     def observe(self, record: Record) -> list[AlertCall]:
-        """Take a quote (spot, crossings checked) or a chain (queued for ``take_chains``)."""
-        if isinstance(record, OptionChain):
-            if self._state(record.symbol) is not None:
-                self._pending[record.symbol] = record  # an older unread chain is superseded
+        """Take a quote (spot, crossings checked) or a chain (queued for ``take_chains``).
+
+        While a symbol's chain waits to be read, its later records wait behind it (at most
+        ``MAX_BACKLOG``; past that further quotes are dropped and counted in ``dropped``):
+        each quote is compared with the levels of the chain before it, however long the
+        read takes, so a replay gives the same alerts as the day it recorded.
+        """
+        if not isinstance(record, OptionChain | Quote) or self._state(record.symbol) is None:
             return []
-        if isinstance(record, Quote) and record.bid > 0 and record.ask > 0:
+        waiting = self._backlog.get(record.symbol)
+        if waiting is not None:
+            if len(waiting) < MAX_BACKLOG or isinstance(record, OptionChain):
+                waiting.append(record)
+            else:
+                self.dropped += 1
+            return []
+        if isinstance(record, OptionChain):
+            self._backlog[record.symbol] = deque([record])
+            return []
+        return self._quote(record)
+
+    def _quote(self, record: Quote) -> list[AlertCall]:
+        if record.bid > 0 and record.ask > 0:
             state = self._state(record.symbol)
             if state is None:
                 return []
@@ -104,13 +136,23 @@ class GammaBook:
         return []
 
     def take_chains(self) -> list[OptionChain]:
-        """The chains waiting to be read, one per symbol (the newest)."""
-        chains = list(self._pending.values())
-        self._pending.clear()
-        return chains
+        """The next chain to read of each symbol that has one waiting (``apply`` it next)."""
+        return [w[0] for w in self._backlog.values() if isinstance(w[0], OptionChain)]
 
     def apply(self, chain: OptionChain, profile: GammaProfile) -> list[AlertCall]:
-        """Store a chain's profile, then check the spot against its levels."""
+        """Store a chain's profile, check the spot against its levels, then take the records
+        that waited behind it (up to the next waiting chain)."""
+        calls = self._profile(chain, profile)
+        waiting = self._backlog.get(chain.symbol)
+        if waiting and waiting[0] is chain:
+            waiting.popleft()
+            while waiting and isinstance(waiting[0], Quote):
+                calls += self._quote(waiting.popleft())
+            if not waiting:
+                del self._backlog[chain.symbol]
+        return calls
+
+    def _profile(self, chain: OptionChain, profile: GammaProfile) -> list[AlertCall]:
         state = self._state(chain.symbol)
         if state is None:
             return []
@@ -124,9 +166,19 @@ class GammaBook:
         state.contracts = len(chain.contracts)
         state.source = chain.source
         state.simulated = state.simulated or chain.simulated
+        # A level seen for the first time takes its side from the chain's own spot (true at
+        # the chain's time): a quote already newer than the chain (the record bus conflates
+        # quotes under load) is then compared with it, not taken as the starting side.
+        for crossing, level in (
+            (state.flip, profile.zero_gamma),
+            (state.call_wall, profile.call_wall),
+            (state.put_wall, profile.put_wall),
+        ):
+            if crossing.side is None and level is not None:
+                crossing.update(chain.spot, level)
         if state.spot is None or (state.spot_time is not None and state.spot_time < chain.ts):
             state.spot, state.spot_time = chain.spot, chain.ts
-        return self._crossings(state, chain.ts)
+        return self._crossings(state, max(chain.ts, state.spot_time or chain.ts))
 
     def _crossings(self, s: _Underlying, now: datetime) -> list[AlertCall]:
         p, spot = s.profile, s.spot
@@ -289,3 +341,29 @@ class GammaBook:
             "as_of": max(s.chain_time, s.spot_time or s.chain_time).isoformat(),
             "simulated": s.simulated,
         }
+
+
+class GammaAgent(CallingAgent):
+    """Dealer gamma per underlying on ``agent_gamma``; ``gamma_flip`` / ``gamma_wall_break``."""
+
+    name: ClassVar[str] = "gamma"
+    Options: ClassVar[type[AgentOptions]] = GammaOptions
+    records: ClassVar[tuple[str, ...]] = ("option_chain", "quote")
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, GammaOptions)
+        self.settings = self.options
+        self.book = GammaBook(self.options, self.watchlist)
+
+    def on_record(self, record: Record) -> None:
+        self.queue(self.book.observe(record))
+        if isinstance(record, OptionChain):
+            self.trigger("option chain")
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        while chains := self.book.take_chains():
+            for chain in chains:
+                profile = await self.compute(read_chain, chain, self.settings.rate)
+                self.queue(self.book.apply(chain, profile), trigger=False)
+        await self.raise_queued()
+        return self.checked(self.book.insight(s, now) for s in self.book.symbols())

@@ -14,8 +14,10 @@ calls and bearish for puts; premium = price × contracts × 100, dollars.
 
 Alert ``unusual_options`` (once per contract per session; key per contract): a sweep or
 block order, a run of repeated hits, or an unusual chain line carrying at least
-``alert_premium`` dollars. Prints are kept ``window_seconds`` (at most ``max_trades`` per
-symbol, oldest dropped first).
+``alert_premium`` dollars. Prints are kept ``hit_window_seconds`` (at most ``max_trades``
+per symbol, oldest dropped first) and read again each evaluation; the sweeps and blocks found
+accumulate over the session (at most ``4 × max_unusual``, oldest dropped), and a chain is
+read once.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from alphawire.agents.triggers import AlertCall, clip, evidence, money, stance_of
+from alphawire.agents.base import AgentContext
+from alphawire.agents.framework import AgentOptions
+from alphawire.agents.insight import Insight
+from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
 from alphawire.analytics.flow import (
     OptionOrder,
     RepeatedHit,
@@ -40,23 +45,22 @@ from alphawire.analytics.flow import (
     trade_side,
     unusual_option,
 )
+from alphawire.sources.options import Duration
 from alphawire.sources.records import OptionChain, OptionContract, OptionTrade, Record
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-class OptionsOptions(BaseModel):
-    """``[agents.options]`` in alphawire.toml (thresholds; cadence and cooldown are common)."""
+class OptionsOptions(AgentOptions):
+    """``[agents.options]`` in alphawire.toml (besides the keys every agent takes)."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    cadence: Duration = Field(10.0, description="seconds between flow reads and insights")
     alert_premium: float = Field(250_000, gt=0, description="alert at this much premium, $")
     block_contracts: float = Field(500, gt=0, description="an order this size is a block")
     order_window_ms: float = Field(500, gt=0, description="prints of one order, ms")
     min_exchanges: int = Field(2, ge=2, description="venues that make an order a sweep")
     hit_window_seconds: float = Field(300, gt=0, description="repeated hits within this")
     min_hits: int = Field(3, ge=2, description="hits that make a run")
-    window_seconds: float = Field(1800, gt=0, description="prints kept for sweeps and hits")
     max_trades: int = Field(20_000, ge=100, le=1_000_000, description="prints kept per symbol")
     max_unusual: int = Field(50, ge=1, le=500, description="rows in metrics.unusual")
 
@@ -68,6 +72,7 @@ class FlowRead:
     orders: tuple[OptionOrder, ...]  # sweeps and blocks
     hits: tuple[RepeatedHit, ...]
     lines: tuple[tuple[OptionContract, UnusualOption], ...]  # unusual chain lines
+    chain: OptionChain | None  # the chain the lines come from (None: no new chain read)
     as_of: datetime
 
 
@@ -105,7 +110,7 @@ def read_flow(
             )
             if read.unusual:
                 lines.append((c, read))
-    return FlowRead(orders, hits, tuple(lines), now)
+    return FlowRead(orders, hits, tuple(lines), chain, now)
 
 
 @dataclass
@@ -115,7 +120,10 @@ class _Symbol:
     session: Any = None
     premium: dict[str, float] = field(default_factory=dict)
     chain: OptionChain | None = None
-    read: FlowRead | None = None
+    read_chain: OptionChain | None = None  # the chain behind ``lines``
+    orders: dict[tuple[str, datetime], OptionOrder] = field(default_factory=dict)
+    hits: tuple[RepeatedHit, ...] = ()
+    lines: tuple[tuple[OptionContract, UnusualOption], ...] = ()
     alerted: set[str] = field(default_factory=set)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
     simulated: bool = False
@@ -154,6 +162,7 @@ class OptionsBook:
         if s.session != day:  # a new session: premium and alerted contracts start again
             s.session, s.premium = day, _empty_premium()
             s.alerted.clear()
+            s.orders.clear()
         if isinstance(record, OptionChain):
             s.chain = record
             return
@@ -166,14 +175,16 @@ class OptionsBook:
         s.premium[sentiment] += dollars
 
     def work(self, now: datetime) -> list[tuple[str, list[OptionTrade], OptionChain | None]]:
-        """Per symbol, the prints within the window (older ones dropped) and its chain."""
-        cutoff = now - timedelta(seconds=self.options.window_seconds)
+        """Per symbol, the prints within the hit window (older ones dropped) and its chain
+        when it has not been read yet."""
+        cutoff = now - timedelta(seconds=self.options.hit_window_seconds)
         out = []
         for s in self._by_symbol.values():
             while s.trades and s.trades[0].ts < cutoff:
                 s.trades.popleft()
-            if s.trades or s.chain is not None:
-                out.append((s.symbol, list(s.trades), s.chain))
+            fresh = s.chain if s.chain is not s.read_chain else None
+            if s.trades or fresh is not None:
+                out.append((s.symbol, list(s.trades), fresh))
         return out
 
     def apply(self, symbol: str, read: FlowRead) -> list[AlertCall]:
@@ -181,7 +192,13 @@ class OptionsBook:
         s = self._by_symbol.get(symbol)
         if s is None:
             return []
-        s.read = read
+        for order in read.orders:  # a still-filling order is replaced by its larger self
+            s.orders[(order.occ, order.start)] = order
+        while len(s.orders) > 4 * self.options.max_unusual:
+            del s.orders[min(s.orders, key=lambda k: k[1])]
+        s.hits = read.hits
+        if read.chain is not None:
+            s.read_chain, s.lines = read.chain, read.lines
         floor = self.options.alert_premium
         found: list[tuple[str, float, str, str, str]] = []  # occ, premium, what, sentiment, side
         for h in read.hits:
@@ -240,7 +257,7 @@ class OptionsBook:
             if p["bearish"] > p["bullish"]
             else "even"
         )
-        hits = list(s.read.hits) if s.read else []
+        hits = list(s.hits)
         return {
             "symbol": symbol,
             "stance": stance_of(score),
@@ -277,11 +294,9 @@ class OptionsBook:
         }
 
     def _rows(self, s: _Symbol) -> list[dict[str, Any]]:
-        if s.read is None:
-            return []
         chain = {c.occ: c for c in s.chain.contracts} if s.chain else {}
         rows: list[dict[str, Any]] = []
-        for o in s.read.orders:
+        for o in s.orders.values():
             line = chain.get(o.occ)
             rows.append(
                 _row(
@@ -298,11 +313,11 @@ class OptionsBook:
                     len(o.exchanges) >= self.options.min_exchanges,
                 )
             )
-        for c, u in s.read.lines:
-            ts = s.chain.ts if s.chain else s.read.as_of
+        for c, u in s.lines:
+            assert s.read_chain is not None
             rows.append(
                 _row(
-                    ts,
+                    s.read_chain.ts,
                     c.occ,
                     c.expiry.isoformat(),
                     c.strike,
@@ -346,3 +361,26 @@ def _row(
         "open_interest": None if line is None else line.open_interest,
         "sweep": sweep,
     }
+
+
+class OptionsAgent(CallingAgent):
+    """Unusual contracts, premium flow, sweeps and hits on ``agent_options``; large-flow alerts."""
+
+    name: ClassVar[str] = "options"
+    Options: ClassVar[type[AgentOptions]] = OptionsOptions
+    records: ClassVar[tuple[str, ...]] = ("option_trade", "option_chain")
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, OptionsOptions)
+        self.settings = self.options
+        self.book = OptionsBook(self.options, self.watchlist)
+
+    def on_record(self, record: Record) -> None:
+        self.book.observe(record)
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        for symbol, trades, chain in self.book.work(now):
+            read = await self.compute(read_flow, trades, chain, self.settings, now)
+            self.queue(self.book.apply(symbol, read), trigger=False)
+        await self.raise_queued()
+        return self.checked(self.book.insight(s, now) for s in self.book.symbols())

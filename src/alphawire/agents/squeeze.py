@@ -22,22 +22,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from alphawire.agents.triggers import AlertCall, Threshold, evidence
+from alphawire.agents.base import AgentContext
+from alphawire.agents.framework import AgentOptions
+from alphawire.agents.insight import Insight
+from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, evidence
 from alphawire.analytics.squeeze import SQUEEZE_WEIGHTS, squeeze_components, squeeze_score
+from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortInterest
 
 SESSION_SECONDS = 23_400.0  # a regular NYSE session, 09:30-16:00
 
 
-class SqueezeOptions(BaseModel):
-    """``[agents.squeeze]`` in alphawire.toml (thresholds; cadence and cooldown are common)."""
+class SqueezeOptions(AgentOptions):
+    """``[agents.squeeze]`` in alphawire.toml (besides the keys every agent takes)."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    cadence: Duration = Field(15.0, description="seconds between scorings (new data: at once)")
     threshold: float = Field(75.0, gt=0, le=100, description="alert at this score")
     hysteresis: float = Field(5.0, ge=0, le=50, description="re-arm below threshold − this")
     rvol_min_seconds: float = Field(10.0, ge=0, description="session seconds before rvol")
@@ -238,3 +241,29 @@ def _drivers(s: _Symbol) -> str:
     }
     parts = [text.format(v=s.inputs[k]) for k, text in names.items() if k in s.inputs]
     return ("Drivers: " + ", ".join(parts) + ".") if parts else "No inputs yet."
+
+
+class SqueezeAgent(CallingAgent):
+    """Squeeze score per symbol, ranked, on ``agent_squeeze``; ``squeeze_threshold`` alerts."""
+
+    name: ClassVar[str] = "squeeze"
+    Options: ClassVar[type[AgentOptions]] = SqueezeOptions
+    records: ClassVar[tuple[str, ...]] = ("short_interest", "quote")
+
+    def setup(self, ctx: AgentContext) -> None:
+        assert isinstance(self.options, SqueezeOptions)
+        self.book = SqueezeBook(self.options, self.watchlist)
+
+    def on_record(self, record: Record) -> None:
+        self.book.observe(record)
+        if isinstance(record, ShortInterest):
+            self.trigger("short interest")
+
+    async def evaluate(self, now: datetime) -> list[Insight]:
+        assert self.ctx is not None
+        calendar = self.ctx.calendar
+        opened = calendar.next_open(calendar.previous_close(now)) if calendar.is_open(now) else None
+        self.queue(self.book.score(now, opened), trigger=False)
+        await self.raise_queued()
+        found = [self.book.insight(s, now) for s, _ in self.book.ranking()]
+        return self.checked([*found, self.book.market_insight(now)])

@@ -1,17 +1,26 @@
 """What the market-structure agents share: alert decisions, level crossings, stances.
 
-An agent's analysis is pure: records in, insight dicts and ``AlertCall`` values out. The
-runtime (``alphawire.agents.framework``) publishes the calls with cooldowns per
-``dedup_key``; the state here decides only *whether* something happened (a crossing, a
-block), never how often a channel may hear about it.
+An agent's analysis is pure: records in, insight dicts and ``AlertCall`` values out
+(``GammaBook``, ``DarkPoolBook``, ...). ``CallingAgent`` runs such an analysis inside a
+``BaseAgent``, which publishes the calls with cooldowns per ``dedup_key``: the analysis decides
+only *whether* something happened (a crossing, a block), never how often a channel may hear
+about it.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from alphawire.agents.framework import AgentOptions, BaseAgent
+from alphawire.agents.insight import Insight
+from alphawire.clock import VirtualClock
+
+T = TypeVar("T")
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Stance = Literal["bullish", "bearish", "neutral"]
@@ -128,3 +137,63 @@ def money(dollars: float) -> str:
     if size >= 1e3:
         return f"{sign}${size / 1e3:.1f}K"
     return f"{sign}${size:.0f}"
+
+
+MAX_QUEUED_CALLS = 256  # alert calls waiting for the next evaluation; the oldest go first
+
+
+class CallingAgent(BaseAgent):
+    """A ``BaseAgent`` whose analysis hands back ``AlertCall`` values from ``on_record``.
+
+    ``queue`` keeps them (at most ``MAX_QUEUED_CALLS``; past that the oldest are dropped and
+    counted in ``counts["dropped_calls"]``) and asks for an evaluation; the evaluation raises
+    them with ``raise_queued`` (the base's dedup and cooldown apply per ``dedup_key``).
+    """
+
+    def __init__(self, options: Mapping[str, Any] | AgentOptions | None = None) -> None:
+        super().__init__(options)
+        self._calls: deque[AlertCall] = deque(maxlen=MAX_QUEUED_CALLS)
+        self.counts["dropped_calls"] = 0
+
+    async def compute(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread; inline under a ``VirtualClock``.
+
+        A replay moves its virtual clock as soon as the records before are handed over; an
+        evaluation waiting on a thread would see a varying number of later records each run.
+        Inline, a replay gives the same alerts at the same times every time (and a replay is
+        a batch job: nobody waits on its loop).
+        """
+        if self.ctx is not None and isinstance(self.ctx.clock, VirtualClock):
+            return fn(*args, **kwargs)
+        return await super().compute(fn, *args, **kwargs)
+
+    def queue(self, calls: list[AlertCall], *, trigger: bool = True) -> None:
+        """Keep ``calls`` for the next evaluation (and ask for one soon)."""
+        if not calls:
+            return
+        overflow = len(self._calls) + len(calls) - MAX_QUEUED_CALLS
+        if overflow > 0:
+            self.counts["dropped_calls"] += overflow
+        self._calls.extend(calls)
+        if trigger:
+            self.trigger(calls[-1].alert_type)
+
+    async def raise_queued(self) -> None:
+        """Raise every queued call, in order."""
+        while self._calls:
+            c = self._calls.popleft()
+            await self.alert(
+                c.alert_type,
+                title=c.title,
+                description=c.description,
+                symbol=c.symbol,
+                severity=c.severity,
+                fields=c.fields,
+                dedup_key=c.dedup_key,
+                content=c.content,
+            )
+
+    @staticmethod
+    def checked(insights: Iterable[Mapping[str, Any] | None]) -> list[Insight]:
+        """The analysis's insight dicts as ``Insight`` models (None skipped)."""
+        return [Insight.model_validate(i) for i in insights if i is not None]

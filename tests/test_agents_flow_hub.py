@@ -1,0 +1,256 @@
+"""The four market-structure agents in a real hub on the simulated market: alerts to
+``unified`` and the fake Discord, insights on ``agent_*``, built from alphawire.toml."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.conftest import RunningHub, start_hub, wait_until
+from tests.fake_discord import FakeDiscord
+
+from alphawire.agents.builtin import builtin_agents
+from alphawire.agents.darkpool import DarkPoolAgent
+from alphawire.agents.gamma import GammaAgent
+from alphawire.agents.options import OptionsAgent
+from alphawire.agents.squeeze import SqueezeAgent
+from alphawire.alerting.routes import RouteTable
+from alphawire.calendar import default_calendar
+from alphawire.cli_record import record_simulation
+from alphawire.clock import AcceleratedClock, VirtualClock
+from alphawire.node import Node
+from alphawire.settings import Settings
+from alphawire.sources.replay import ReplaySource
+from alphawire.sources.sim import SimulatedSource
+
+OPEN = datetime(2026, 12, 4, 14, 30, tzinfo=UTC)  # Friday 09:30 New York
+
+
+@pytest.fixture
+def discord() -> Iterator[FakeDiscord]:
+    with FakeDiscord(rate_limit=5, rate_period=0.05) as fake:
+        yield fake
+
+
+def sim_hub(
+    tmp_path: Path, routes: RouteTable, agents: list[Any], watchlist: tuple[str, ...]
+) -> tuple[RunningHub, VirtualClock]:
+    clock = VirtualClock(OPEN)
+    settings = Settings(data_dir=tmp_path / "hub", publish_token="test-token")
+    node = Node(
+        settings,
+        routes=routes,
+        sources=[SimulatedSource(seed=7, start=OPEN)],
+        agents=agents,
+        watchlist=watchlist,
+        clock=clock,
+        calendar=default_calendar(),
+    )
+    return start_hub(settings, node=node), clock
+
+
+def play(hub: RunningHub, clock: VirtualClock, seconds: float) -> None:
+    """Move the hub's virtual clock half a second at a time, letting each agent settle."""
+    agents = list(hub.node.agents.values())
+    for agent in agents:
+        hub.call(agent.started())
+    for step in range(1, int(seconds * 2) + 1):
+        hub.call(clock.advance(OPEN + timedelta(seconds=step / 2)))
+        for agent in agents:
+            hub.call(agent.settled())
+
+
+def history(hub: RunningHub, channel: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{hub.url}/api/v1/history/{channel}", params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def test_scripted_flip_gives_one_gamma_flip_on_unified_and_one_discord_message(
+    tmp_path: Path, discord: FakeDiscord
+) -> None:
+    """SPY falls through zero gamma between 25 and 45 s: exactly one gamma_flip alert reaches
+    unified and exactly one message the Discord route for gamma flips (an embed with the
+    spot and the level), and SPY's insight on agent_gamma reads the negative regime."""
+    url = discord.add_webhook("4242", "tok")
+    routes = RouteTable.from_mapping(
+        {
+            "routes": [
+                {"name": "gamma", "webhook_url": url, "match": {"alert_type": ["gamma_flip"]}}
+            ]
+        },
+        "test",
+    )
+    hub, clock = sim_hub(tmp_path, routes, [GammaAgent({})], ("SPY",))
+    try:
+        play(hub, clock, 60)
+        alerts = [m for m in history(hub, "unified") if m.get("type") == "alert"]
+        flips = [m for m in alerts if m["alert_type"] == "gamma_flip"]
+        assert len(flips) == 1
+        (flip,) = flips
+        assert flip["symbol"] == "SPY" and flip["severity"] == "high"
+        assert flip["source"] == "gamma_agent"
+        assert (
+            OPEN + timedelta(seconds=25)
+            < datetime.fromisoformat(flip["timestamp"])
+            < OPEN + timedelta(seconds=46)
+        )
+        assert [m["alert_type"] for m in alerts] == ["gamma_flip", "gamma_wall_break"]
+        deadline = time.monotonic() + 30
+        while not discord.messages("4242") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a second message, were one (wrongly) on its way
+        (message,) = discord.messages("4242")
+        (embed,) = message["embeds"]
+        assert embed["title"].startswith("SPY gamma flip: spot ")
+        assert "SIMULATED" in embed["footer"]["text"]
+        fields = {f["name"]: f["value"] for f in embed["fields"]}
+        assert fields["Direction"] == "down" and fields["Regime"] in ("positive", "negative")
+        insights = [m for m in history(hub, "agent_gamma") if m.get("type") == "agent_insight"]
+        last = insights[-1]["insight"]
+        assert last["symbol"] == "SPY" and last["metrics"]["regime"] == "negative"
+        assert last["simulated"] is True
+    finally:
+        hub.stop()
+
+
+def test_all_four_agents_speak_on_their_channels_within_a_minute(tmp_path: Path) -> None:
+    """With the default watchlist each of the four publishes insights on agent_{name} in the
+    first simulated minute, and the scripted events raise one alert each of
+    darkpool_block (NVDA), squeeze_threshold (GME) and unusual_options (AMD)."""
+    agents = [GammaAgent({}), DarkPoolAgent({}), SqueezeAgent({}), OptionsAgent({})]
+    hub, clock = sim_hub(tmp_path, RouteTable(), agents, ("SPY", "NVDA", "AMD", "GME"))
+    try:
+        play(hub, clock, 60)
+        for name in ("gamma", "darkpool", "squeeze", "options"):
+            got = [m for m in history(hub, f"agent_{name}") if m.get("type") == "agent_insight"]
+            assert got, name
+            assert hub.node.agents[name].status()["last_error"] is None  # type: ignore[attr-defined]
+        alerts = [
+            (m["alert_type"], m["symbol"])
+            for m in history(hub, "unified")
+            if m.get("type") == "alert"
+        ]
+        assert alerts.count(("darkpool_block", "NVDA")) == 1
+        assert alerts.count(("squeeze_threshold", "GME")) == 1
+        assert alerts.count(("unusual_options", "AMD")) == 1
+        assert alerts.count(("gamma_flip", "SPY")) == 1
+    finally:
+        hub.stop()
+
+
+def test_builtin_table_builds_each_agent_with_validated_options() -> None:
+    """builtin_agents() has the four by name; an options table is checked by the agent's
+    Options model (a bad threshold is refused, naming the key)."""
+    table = builtin_agents()
+    for name, cls in (
+        ("gamma", GammaAgent),
+        ("darkpool", DarkPoolAgent),
+        ("squeeze", SqueezeAgent),
+        ("options", OptionsAgent),
+    ):
+        assert table[name] is cls
+    agent = table["squeeze"]({"threshold": 80, "cadence": "30s"})
+    assert (agent.options.threshold, agent.options.cadence) == (80, 30.0)
+    with pytest.raises(Exception, match="threshold"):
+        table["squeeze"]({"threshold": 150})
+    with pytest.raises(Exception, match="flip_bnd"):
+        table["gamma"]({"flip_bnd": 0.1})
+
+
+@pytest.mark.anyio
+async def test_a_replayed_recording_raises_the_same_alerts(tmp_path: Path) -> None:
+    """The first minute recorded with ``alphawire record`` and replayed (virtual clock, as
+    fast as possible) raises the scripted alerts once each, as the live simulation does."""
+    recording = tmp_path / "minute.jsonl.gz"
+    watchlist = ("SPY", "NVDA", "AMD", "GME")
+    await record_simulation(
+        recording, seed=7, speed=60.0, seconds=1.0, watchlist=watchlist, start=OPEN, fast=True
+    )
+    finished = asyncio.Event()
+    source = ReplaySource(recording, progress=lambda done, total: done == total and finished.set())
+    agents = [GammaAgent({}), DarkPoolAgent({}), SqueezeAgent({}), OptionsAgent({})]
+    node = Node(
+        Settings(data_dir=tmp_path / "replay", publish_token="t"),
+        sources=[source],
+        agents=agents,
+        watchlist=watchlist,
+        clock=source.clock(None),
+        calendar=default_calendar(),
+    )
+    await node.start()
+    try:
+        for agent in agents:
+            await agent.started()
+        await finished.wait()
+        for agent in agents:
+            agent.trigger("end of replay")
+            await agent.settled()
+        page = await node.broker.history("unified", None, 1000)
+        bodies = [json.loads(body) for _, body in page.entries]
+        alerts = [(b["alert_type"], b["symbol"]) for b in bodies if b.get("type") == "alert"]
+    finally:
+        await node.stop()
+    for scripted in (
+        ("gamma_flip", "SPY"),
+        ("darkpool_block", "NVDA"),
+        ("squeeze_threshold", "GME"),
+        ("unusual_options", "AMD"),
+    ):
+        assert alerts.count(scripted) == 1, (scripted, alerts)
+
+
+@pytest.mark.anyio
+async def test_live_pace_reads_chains_in_a_worker_thread_with_the_same_alerts(
+    tmp_path: Path,
+) -> None:
+    """On an accelerated (wall-based) clock the chains are read in a worker thread while
+    quotes keep coming; quotes wait behind an unread chain, so the scripted flip still gives
+    exactly one gamma_flip and one put-wall break for SPY."""
+    clock = AcceleratedClock(OPEN, 40.0)
+    source = SimulatedSource(seed=7, start=OPEN, end=OPEN + timedelta(seconds=60))
+    agent = GammaAgent({})
+    threads: list[str] = []
+    original = agent.compute
+
+    async def spy(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        threads.append(fn.__name__)
+        return await original(fn, *args, **kwargs)
+
+    agent.compute = spy  # type: ignore[method-assign]
+    node = Node(
+        Settings(data_dir=tmp_path / "live", publish_token="t"),
+        sources=[source],
+        agents=[agent],
+        watchlist=("SPY",),
+        clock=clock,
+        calendar=default_calendar(),
+    )
+    async with node.subscribe(["unified"]) as sub:
+        await node.start()
+        try:
+            await wait_until(lambda: clock.now() > OPEN + timedelta(seconds=62), 30)
+            agent.trigger("end")
+            await agent.settled()
+            await wait_until(lambda: agent.counts["alerts"] == 2, 10)
+            items = aiter(sub)
+            got: list[dict[str, Any]] = []
+            while len(got) < 2:
+                item = await anext(items)
+                if item.get("type") == "alert":
+                    got.append(item)
+        finally:
+            await node.stop()
+    assert [(m["alert_type"], m["symbol"]) for m in got] == [
+        ("gamma_flip", "SPY"),
+        ("gamma_wall_break", "SPY"),
+    ]
+    assert "read_chain" in threads
