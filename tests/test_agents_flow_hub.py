@@ -254,3 +254,47 @@ async def test_live_pace_reads_chains_in_a_worker_thread_with_the_same_alerts(
         ("gamma_wall_break", "SPY"),
     ]
     assert "read_chain" in threads
+
+
+def test_a_monitors_dark_pool_alert_is_darkpool_evidence_for_its_symbol(tmp_path: Path) -> None:
+    """A user's monitor posts a dark_pool alert for NVDA over HTTP: DarkPoolAgent's next NVDA
+    insight carries it as external evidence (its text and id), beside the agent's own."""
+    hub, clock = sim_hub(tmp_path, RouteTable(), [DarkPoolAgent({})], ("NVDA",))
+    try:
+        play(hub, clock, 15)
+        posted = httpx.post(
+            f"{hub.url}/api/v1/publish",
+            headers=hub.headers(),
+            json={
+                "messages": [
+                    {
+                        "type": "alert",
+                        "alert_type": "dark_pool",
+                        "source": "my_dp_monitor",
+                        "symbol": "NVDA",
+                        "content": "NVDA 2.1M shares on FINN",
+                    }
+                ]
+            },
+        )
+        assert posted.status_code == 202, posted.text
+        (receipt,) = posted.json()["results"]
+        agent = hub.node.agents["darkpool"]
+        deadline = time.monotonic() + 10
+        while agent.status()["monitor_evidence"] < 1 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.02)
+        hub.call(clock.advance(OPEN + timedelta(seconds=30)))
+        hub.call(agent.settled())  # type: ignore[attr-defined]
+        insights = [
+            m["insight"]
+            for m in history(hub, "agent_darkpool")
+            if m.get("type") == "agent_insight" and m["insight"]["symbol"] == "NVDA"
+        ]
+        evidence = insights[-1]["evidence"]
+        external = [e for e in evidence if e.get("external")]
+        assert [(e["source"], e["text"], e["alert_id"]) for e in external] == [
+            ("my_dp_monitor", "NVDA 2.1M shares on FINN", receipt["id"])
+        ]
+        assert any(e["source"] == "darkpool" for e in evidence)  # the agent's own blocks
+    finally:
+        hub.stop()
