@@ -129,3 +129,23 @@ def test_lit_prints_are_not_dark_blocks() -> None:
     insight = book.insight("X", OPEN)
     assert insight is not None and insight["metrics"]["block_count"] == 0
     assert insight["metrics"]["dark_share_pct"] == pytest.approx(0.0)
+
+
+def test_block_lean_and_dark_levels_hand_checked() -> None:
+    """Blocks of $1,000,000 at the ask (place +1) and $3,000,000 at the mid (place 0): lean =
+    (1M·1 + 3M·0) / 4M = 0.25. With 10 bp bins set by the first print (100.00 → 0.10 wide),
+    the 30,000 shares at 100.00 and 10,000 at 100.02 share the 100.00 level; 100.30 is its own."""
+    book = DarkPoolBook(DarkPoolOptions(), ("X",))
+    book.observe(Trade("t", "X", at(1), 100.00, 30_000, "FINN", True, 99.98, 100.02))
+    book.observe(Trade("t", "X", at(2), 100.02, 10_000, "FINN", True, 99.98, 100.02))
+    book.observe(Trade("t", "X", at(3), 100.30, 100, "FINY", True, 100.28, 100.32))
+    insight = book.insight("X", at(4))
+    assert insight is not None
+    m = insight["metrics"]
+    assert m["block_notional"] == 3_000_000 + 1_000_200
+    assert m["block_lean"] == round(1_000_200 / 4_000_200, 3) == 0.25
+    assert [(lv["price"], lv["shares"], lv["prints"]) for lv in m["levels"]] == [
+        (100.0, 40_000, 2),
+        (100.3, 100, 1),
+    ]
+    assert insight["levels"] == {"dark_level_1": 100.0, "dark_level_2": 100.3}

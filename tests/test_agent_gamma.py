@@ -154,3 +154,25 @@ def test_a_moved_wall_is_relearned_without_an_alert() -> None:
     )
     calls = book.apply(moved, read_chain(moved, 0.0))
     assert [c.alert_type for c in calls if c.alert_type == "gamma_wall_break"] == []
+
+
+def test_score_is_the_distance_from_zero_gamma_hand_checked() -> None:
+    """Spot 0.5 % above zero gamma: distance_to_zero_gamma_pct 0.5, score 0.5 (±1 at 1 %),
+    stance bullish; 2 % below: score clipped to −1, bearish."""
+    chain = OptionChain(
+        "t", "X", OPEN, 100.0, (contract(105, "call", 1000), contract(95, "put", 1000))
+    )
+    book = GammaBook(GammaOptions(), ("X",))
+    profile = read_chain(chain, 0.0)
+    book.apply(chain, profile)
+    assert profile.zero_gamma is not None
+    zg = round(profile.zero_gamma, 2)
+    book.observe(quote(zg * 1.005, 1))
+    insight = book.insight("X", at(1))
+    assert insight is not None
+    assert insight["metrics"]["distance_to_zero_gamma_pct"] == 0.5
+    assert (insight["score"], insight["stance"]) == (0.5, "bullish")
+    book.observe(quote(zg * 0.98, 2))
+    insight = book.insight("X", at(2))
+    assert insight is not None
+    assert (insight["score"], insight["stance"]) == (-1.0, "bearish")

@@ -213,3 +213,23 @@ def test_context_is_cited_without_moving_the_stance_and_the_lead_agrees() -> Non
 def test_zero_confidence_insights_are_left_out() -> None:
     """An insight with confidence 0 is neither used nor cited; alone it makes no story."""
     assert compose("SPY", [used("reddit", 0.0, 0.0, "neutral")], now=NOW) is None
+
+
+def test_the_brains_stores_are_bounded_and_keep_the_market() -> None:
+    """With max_subjects 2, a third symbol's insight evicts the oldest symbol, never the
+    market-wide entry."""
+    from alphawire.agents.brain import NarrativeBrain
+
+    brain = NarrativeBrain({"max_subjects": 2})
+
+    def insight(symbol: str | None, n: int) -> dict[str, object]:
+        return {
+            "type": "agent_insight",
+            "agent": "gamma",
+            "id": f"i{n}",
+            "insight": {"symbol": symbol, "score": 0.5, "confidence": 0.5, "headline": "h"},
+        }
+
+    for n, symbol in enumerate([None, "AAA", "BBB", "CCC"]):
+        brain.on_message(insight(symbol, n))
+    assert list(brain.insights) == [None, "BBB", "CCC"]

@@ -96,7 +96,8 @@ class NarrativeBrain(BaseAgent):
             per_agent[used.agent] = used
             self.insights[used.symbol] = per_agent  # re-inserted: order is recency
             while len(self.insights) > self.settings.max_subjects + 1:
-                del self.insights[next(iter(self.insights))]
+                # the least recently updated symbol goes; the market-wide entry never does
+                del self.insights[next(k for k in self.insights if k is not None)]
             return
         if kind not in ("alert", "signal"):
             return
@@ -137,6 +138,8 @@ class NarrativeBrain(BaseAgent):
         subjects: list[str | None] = [None]
         known = {*self.insights, *self.external.symbols(), *self.signals}
         subjects += sorted(s for s in known if s is not None)
+        # forget what was said about subjects no longer held (bounded like the stores)
+        self._inputs = {k: v for k, v in self._inputs.items() if k in known or k is None}
         stories = []
         for symbol in subjects:
             used, context = self._subject_inputs(symbol, now)

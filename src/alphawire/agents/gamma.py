@@ -52,7 +52,12 @@ class GammaOptions(AgentOptions):
     """``[agents.gamma]`` in alphawire.toml (besides the keys every agent takes)."""
 
     cadence: Duration = Field(15.0, description="seconds between insights (chains: at once)")
-    rate: float = Field(0.043, ge=-0.1, le=1, description="risk-free rate, annual fraction")
+    rate: float = Field(
+        0.043,
+        ge=-0.1,
+        le=1,
+        description="risk-free rate for the greeks, annual fraction (the sim prices at 4.3 %)",
+    )
     flip_band: float = Field(0.0005, ge=0, lt=0.1, description="fraction past zero gamma")
     wall_band: float = Field(0.001, ge=0, lt=0.1, description="fraction past a wall")
     stale_after: float = Field(900.0, gt=0, description="seconds until a chain is stale")

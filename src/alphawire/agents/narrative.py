@@ -98,6 +98,11 @@ def signal_text(signal: Mapping[str, Any]) -> str:
     return text
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _rank(i: UsedInsight) -> tuple[float, str, str]:
     return (-i.strength, i.agent, i.symbol or "")
 
@@ -219,7 +224,7 @@ def compose(
         watch.append(f"which side wins: {', '.join(bulls)} or {', '.join(bears)}")
     watch = watch[:MAX_WATCH]
     watch.extend(f"monitor alert: {e.get('text', '')}" for e in external)
-    summary = " ".join(f"{d['agent']}: {d['text']}" for d in drivers)
+    summary = " ".join(_sentence(f"{d['agent']}: {d['text']}") for d in drivers)
     if conflicts:
         summary += _CONFLICT_QUIP[voice]
     return {
