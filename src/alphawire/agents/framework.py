@@ -41,14 +41,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from alphawire.agents.agent_options import AgentOptions
 from alphawire.agents.base import AgentContext
 from alphawire.agents.bridge import ExternalEvidence
+from alphawire.agents.embed import Severity, alert_embed
 from alphawire.agents.insight import Evidence, Insight
-from alphawire.alerting.embeds import SEVERITY_COLORS
 from alphawire.sources.bus import RecordStream
-from alphawire.sources.options import Duration
 from alphawire.sources.records import Record
 
 logger = logging.getLogger("alphawire.agents")
@@ -58,23 +56,6 @@ T = TypeVar("T")
 MAX_LATEST = 1000  # symbols kept in the latest-insight store (least recently updated go)
 MAX_EVIDENCE = 100  # an insight's evidence list, as the Insight model caps it
 MAX_COOLDOWN_KEYS = 4096  # alert dedup keys remembered (the oldest forgotten first)
-Severity = str  # "info", "low", "medium", "high", "critical"
-
-
-class AgentOptions(BaseModel):
-    """Keys every agent's ``[agents.NAME]`` table accepts (subclass it to add thresholds)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    cadence: Duration = Field(default=60.0, description="seconds between evaluations (or 5m)")
-    intraday_only: bool = Field(
-        default=False, description="skip cadence evaluations while the market is closed"
-    )
-    alerts: bool = Field(default=True, description="raise alerts (false: insights only)")
-    alert_cooldown: Duration = Field(
-        default=900.0, description="seconds before the same dedup key alerts again"
-    )
 
 
 class AgentNotRunning(RuntimeError):
@@ -465,48 +446,6 @@ class BaseAgent:
 
     def _clock_now(self) -> datetime | None:
         return self.ctx.clock.now() if self.ctx is not None else None
-
-
-def alert_embed(
-    title: str,
-    description: str = "",
-    *,
-    fields: Mapping[str, Any] | Sequence[tuple[str, Any]] = (),
-    severity: Severity = "medium",
-    timestamp: datetime | None = None,
-    footer: str = "alphawire",
-) -> dict[str, Any]:
-    """A Discord embed: title, description, inline fields, colour by severity, footer, time.
-
-    Cut to Discord's limits (title 256, description 4096, 25 fields of name 256 / value 1024
-    characters) with an ellipsis rather than refused.
-    """
-    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
-    embed: dict[str, Any] = {
-        "title": _cut(title, 256),
-        "color": SEVERITY_COLORS.get(severity, SEVERITY_COLORS[None]),
-        "fields": [
-            {"name": _cut(str(k), 256), "value": _cut(_show(v), 1024), "inline": True}
-            for k, v in pairs[:25]
-        ],
-        "footer": {"text": _cut(footer, 2048)},
-    }
-    if description:
-        embed["description"] = _cut(description, 4096)
-    if timestamp is not None:
-        embed["timestamp"] = timestamp.isoformat()
-    return embed
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    text = str(value)
-    return text or "—"
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _iso(value: datetime | None) -> str | None:
