@@ -54,6 +54,8 @@ async def test_messages_arrive_in_order_exactly_once(node: Node) -> None:
         assert item["type"] == "signal"
     assert by_channel == {"signals": list(range(1, 601)), "unified": list(range(1, 601))}
     assert sub.positions == {"signals": 600, "unified": 600}
+    # Counted apart from socket deliveries: `delivered` stays "frames written to a socket".
+    assert (node.stats.local_delivered, node.stats.delivered) == (1200, 0)
 
 
 async def test_returns_only_once_subscribed_and_counts_in_stats(node: Node) -> None:
