@@ -114,15 +114,79 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def fanout(rate: int, duration: float, repeat: int) -> dict[str, Any]:
+    """Scenario A's step at ``rate`` against sim-only and sim+agents hubs (see module)."""
+    from bench import run
+    from bench.servers import ALPHAWIRE_ENV, SERVERS, ServerSpec
+
+    work = Path(tempfile.mkdtemp(prefix="alphawire-agents-fanout-"))
+    watchlist = [s for s in DEFAULT_WATCHLIST if s != "SPY"]
+    base = f"watchlist = {json.dumps(watchlist)}\n\n[sources.sim]\nenabled = true\n"
+    off = base + "".join(f"\n[agents.{n}]\nenabled = false\n" for n in builtin_agents())
+    configs = {"alphawire_sim": ("sim, no agents", off), "alphawire_agents": ("sim + agents", base)}
+    for name, (label, text) in configs.items():
+        path = work / f"{name}.toml"
+        path.write_text(text)
+        env = {**ALPHAWIRE_ENV, "ALPHAWIRE_CONFIG": str(path)}
+        SERVERS[name] = ServerSpec(
+            name,
+            f"alphawire, {label}",
+            "alphawire",
+            ("alphawire",),
+            "alphawire",
+            env=env,
+            scenarios="A",
+        )
+    rows: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(repeat):
+        out = work / "results"
+        argv = [
+            "--servers",
+            ",".join(configs),
+            "--scenarios",
+            "A",
+            "--a-rates",
+            str(rate),
+            "--a-duration",
+            str(duration),
+            "--no-profile",
+            "--out",
+            str(out),
+        ]
+        run.main(argv)
+        newest = max(out.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        results = json.loads(newest.read_text())["scenarios"]["A"]
+        for name in configs:
+            steps = results[name].get("steps") or [{}]
+            rows[name].append(steps[-1].get("p99_ms", float("nan")))
+    without = statistics.median(rows["alphawire_sim"])
+    with_ = statistics.median(rows["alphawire_agents"])
+    return {
+        "rate": rate,
+        "duration": duration,
+        "p99_ms_without": rows["alphawire_sim"],
+        "p99_ms_with": rows["alphawire_agents"],
+        "median_without": without,
+        "median_with": with_,
+        "change": (with_ - without) / without if without else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--fanout", type=int, default=None, metavar="RATE")
+    parser.add_argument("--fanout-duration", type=float, default=5.0)
     args = parser.parse_args()
-    result = asyncio.run(measure(args.speed, args.seconds, args.repeat))
-    print(report(result))
+    if args.fanout is not None:
+        result = fanout(args.fanout, args.fanout_duration, args.repeat)
+        print(json.dumps(result, indent=2))
+    else:
+        result = asyncio.run(measure(args.speed, args.seconds, args.repeat))
+        print(report(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -63,7 +63,13 @@ async def _run() -> dict[str, Any]:
             clock=clock,
         )
         seen: list[dict[str, Any]] = []
-        async with node.subscribe(["agent_*", "unified"], max_messages=100_000) as sub:
+        async with node.subscribe(["agent_*", "unified"]) as sub:
+
+            async def collect() -> None:
+                async for item in sub:
+                    seen.append(item)
+
+            reader = asyncio.ensure_future(collect())
             await node.start()
             try:
                 for second in range(5, SECONDS + 5, 5):
@@ -72,15 +78,17 @@ async def _run() -> dict[str, Any]:
                         settled = getattr(agent, "settled", None)
                         if settled is not None:
                             await settled()
-                await asyncio.sleep(0.2)  # the last deliveries to the subscription
-                while True:
-                    try:
-                        seen.append(await asyncio.wait_for(anext(aiter(sub)), 0.5))
-                    except TimeoutError:
+                published = sum(
+                    s.get("insights", 0) + s.get("alerts", 0) for s in node.agents_status().values()
+                )
+                for _ in range(200):  # the last deliveries to the subscription
+                    if sum(m.get("type") in ("agent_insight", "alert") for m in seen) >= published:
                         break
+                    await asyncio.sleep(0.01)
                 statuses = node.agents_status()
             finally:
                 await node.stop()
+                reader.cancel()
     return {"statuses": statuses, "messages": seen}
 
 

@@ -318,3 +318,57 @@ async def test_the_readme_example_agent_runs(tmp_path: Path) -> None:
         await node.stop()
     assert (alert["alert_type"], alert["content"]) == ("wide_spread", "SPY spread 50.0 bps")
     assert agent.latest["SPY"].headline == "SPY trades 50.0 bps wide"
+
+
+async def test_compute_runs_heavy_work_off_the_event_loop(harness: Harness) -> None:
+    """compute() runs the function in a worker thread and returns its result."""
+    import threading
+
+    loop_thread = threading.get_ident()
+    ident, total = await harness.agent.compute(
+        lambda n: (threading.get_ident(), sum(range(n))), 1000
+    )
+    assert ident != loop_thread and total == 499_500
+
+
+async def test_an_agent_alert_reaches_discord_once_per_cooldown(tmp_path: Path) -> None:
+    """Above the threshold for 6 minutes, a 5-minute cooldown: the fake Discord webhook gets
+    exactly the two alerts the hub got, each with the agent's embed."""
+    from alphawire.alerting.routes import RouteTable
+    from fake_discord import FakeDiscord
+
+    with FakeDiscord() as discord:
+        hook = discord.add_webhook("112233445566778899", "agent-token")
+        routes = RouteTable.from_mapping(
+            {"routes": [{"name": "desk", "webhook_url_env": "HOOK", "cooldown": 0}]},
+            "test",
+            {"HOOK": hook},
+        )
+        clock = VirtualClock(OPEN)
+        agent = EchoAgent({"cadence": "1m", "alert_cooldown": "5m"})
+        node = Node(
+            Settings(data_dir=tmp_path, publish_token="t"),
+            agents=[agent],
+            routes=routes,
+            clock=clock,
+        )
+        await node.start()
+        try:
+            await agent.started()
+            await node.intake.context("test").emit([quote("SPY", 101.0, OPEN)])
+            for minute in range(1, 7):
+                await clock.advance(OPEN + timedelta(minutes=minute))
+                await agent.settled()
+            for _ in range(400):  # delivery to Discord is asynchronous
+                if len(discord.messages("112233445566778899")) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await node.stop()
+        sent = discord.messages("112233445566778899")
+    assert [m["content"] for m in sent] == ["SPY above 100", "SPY above 100"]
+    assert [m["embeds"][0]["timestamp"][:19] for m in sent] == [
+        "2026-12-04T14:31:00",
+        "2026-12-04T14:36:00",
+    ]
+    assert sent[0]["embeds"][0]["footer"]["text"] == "alphawire · echo agent"

@@ -55,7 +55,7 @@ class MarketOptions(AgentOptions):
     """``[agents.market]``: the market agent's windows and alert thresholds."""
 
     cadence: Duration = Field(default=30.0, description="seconds between evaluations")
-    intraday_only: bool = True
+    intraday_only: bool = Field(default=True, description="skip evaluations while NYSE is closed")
     trend_window: int = Field(default=30, ge=5, le=390, description="minutes for trend/vol")
     trend_threshold: float = Field(default=1.0, gt=0, description="|trend_z| for up/down")
     volume_sessions: int = Field(default=20, ge=1, le=60, description="sessions for rel volume")
