@@ -63,13 +63,15 @@ async def test_returns_only_once_subscribed_and_counts_in_stats(node: Node) -> N
     assert node.stats_snapshot()["local_subscriptions"] == 0
     async with node.subscribe(["narrative"]) as sub:
         assert node.stats_snapshot()["local_subscriptions"] == 1
-        assert node.registry.channel_counts() == {"narrative": 1}
+        assert node.registry.local_channel_counts() == {"narrative": 1}
+        assert node.stats_snapshot()["local_channels"] == {"narrative": 1}
+        assert node.registry.channel_counts() == {}  # sockets only
         assert node.stats_snapshot()["total_connections"] == 0  # not a network connection
         await node.publish_narrative({"headline": "h"})
         (item,) = await take(sub, 1)
     assert item["narrative"] == {"headline": "h"}
     assert node.stats_snapshot()["local_subscriptions"] == 0
-    assert node.registry.channel_counts() == {}
+    assert node.registry.local_channel_counts() == {}
 
 
 async def test_patterns_take_existing_and_new_channels(node: Node) -> None:
