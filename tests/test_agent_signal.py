@@ -161,7 +161,8 @@ async def test_agreeing_agents_raise_one_signal_that_hits_its_target(desk: Desk)
         "open": 0,
         "hit_rate": 1.0,
     }
-    assert latest["headline"] == "0 open signals; record 1 hits, 0 stops, 0 expired"
+    assert latest["headline"] == "0 open signals; record 1 hit, 0 stops, 0 expired"
+    assert latest["confidence"] == 0.1  # hit rate 1.0 on one closed signal of 10
     (closed,) = desk.agent.performance()["closed"]
     assert (closed["outcome"], closed["exit"]) == ("hit", 102.0)
 
@@ -200,3 +201,29 @@ async def test_stale_neutral_or_lone_votes_raise_nothing(desk: Desk) -> None:
     await desk.advance(60)
     assert desk.agent.tally["signals"] == 0
     assert desk.agent.latest["SPY"].metrics["votes"] == {"gamma": 1.0}
+
+
+async def test_after_a_close_a_symbol_rearms_only_after_15_minutes_and_new_votes(
+    desk: Desk,
+) -> None:
+    """A hit closes the signal; fresh agreeing votes at once raise nothing (rearm 15 min);
+    at the first evaluation 15 minutes after the close, with those votes newer than the last
+    signal, a second signal fires."""
+    await desk.price("SPY", 100.0)
+    for agent in ("gamma", "darkpool"):
+        await desk.vote(agent, "SPY", "bullish", 0.9, 0.9, OPEN)
+    await desk.until(lambda: desk.agent.tally["signals"] == 1)
+    await desk.price("SPY", 102.5)
+    await desk.until(lambda: desk.agent.tally["hits"] == 1)
+    await desk.advance(60)
+    for agent in ("gamma", "darkpool"):
+        await desk.vote(agent, "SPY", "bullish", 0.9, 0.9, desk.clock.now())
+    await desk.advance(60)
+    assert desk.agent.tally["signals"] == 1
+    for _ in range(12):  # to 14:44: the hit was at 14:30, rearm is 15 minutes
+        await desk.advance(60)
+    assert desk.agent.tally["signals"] == 1
+    await desk.advance(60)
+    assert desk.agent.tally["signals"] == 2
+    (second,) = desk.agent.open.values()
+    assert second.entry == 102.5 and second.opened == OPEN + timedelta(minutes=15)

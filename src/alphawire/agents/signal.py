@@ -8,10 +8,10 @@ vote ``v_a = score_a × confidence_a`` (each −1..1) with weight ``w_a`` (``wei
 ``|S| ≥ threshold`` (0.3) and at least ``min_agents`` (2) agents have a stance of S's sign;
 ``action`` is ``"buy"`` for S > 0, ``"sell"`` for S < 0; ``confidence = min(1, |S|) ×
 agreeing / voting`` (voting: agents with a non-neutral stance). No new signal for a symbol while
-one is open, nor after one closed until some vote is newer than that signal (fresh evidence,
-not the same stances again). ``entry`` is the last quote; ``stop`` / ``target`` are
-``stop_pct`` (1 %) against and ``target_pct`` (2 %) in favour of the entry; ``timeframe`` is
-``horizon`` (2 h) written as a duration.
+one is open, within ``rearm`` (15 min) of its last one's close, or until some vote is newer
+than its last signal (fresh evidence, not the same stances again). ``entry`` is the last
+quote; ``stop`` / ``target`` are ``stop_pct`` (1 %) against and ``target_pct`` (2 %) in favour
+of the entry; ``timeframe`` is ``horizon`` (2 h) written as a duration.
 
 Hand-checked: gamma bullish 0.6 × 0.8 = 0.48, darkpool bullish 0.5 × 0.6 = 0.30, reddit
 bearish −0.2 × 0.5 = −0.10, equal weights: S = 0.68 / 3 = 0.2267 < 0.3, no signal; with gamma's
@@ -23,9 +23,9 @@ when the price ≥ target, ``stopped`` when ≤ stop (a sell the mirror); a sign
 ``opened + horizon`` on the clock is ``expired``. A hit or a stop is also an alert
 (``signal_hit`` / ``signal_stopped``) at the next evaluation. ``record = {signals, hits,
 stops, expired, open, hit_rate}`` where ``hit_rate = hits / (hits + stops + expired)`` (closed
-signals; 0 with none closed) — on the market-wide insight's ``metrics.record`` and
-``performance()`` (``GET /api/v1/signals/performance``). Closed signals kept: the last
-``MAX_CLOSED``.
+signals; 0 with none closed) — on the market-wide insight's ``metrics.record`` (its confidence:
+the hit rate × min(1, closed / 10)) and ``performance()`` (``GET
+/api/v1/signals/performance``). Closed signals kept: the last ``MAX_CLOSED``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ class SignalOptions(AgentOptions):
     stop_pct: float = Field(default=1.0, gt=0, lt=50, description="stop, percent from entry")
     target_pct: float = Field(default=2.0, gt=0, lt=100, description="target, percent")
     horizon: Duration = Field(default=7200.0, description="a signal expires after this")
+    rearm: Duration = Field(
+        default=900.0, description="no new signal for a symbol this soon after one closed"
+    )
 
 
 @dataclass
@@ -140,6 +143,7 @@ class SignalAgent(BaseAgent):
         self.closed: deque[TrackedSignal] = deque(maxlen=MAX_CLOSED)
         self.tally = {"signals": 0, "hits": 0, "stops": 0, "expired": 0}
         self.last_signal: dict[str, datetime] = {}
+        self.last_closed: dict[str, datetime] = {}
         self.resolved: deque[TrackedSignal] = deque(maxlen=100)
         self._ids = itertools.count(1)
 
@@ -193,6 +197,7 @@ class SignalAgent(BaseAgent):
         self, tracked: TrackedSignal, outcome: Outcome, at: datetime, price: float | None
     ) -> None:
         tracked.outcome, tracked.closed, tracked.exit = outcome, at, price
+        self.last_closed[tracked.symbol] = at
         del self.open[tracked.symbol]
         self.closed.append(tracked)
         self.tally[{"hit": "hits", "stopped": "stops", "expired": "expired"}[outcome]] += 1
@@ -237,8 +242,11 @@ class SignalAgent(BaseAgent):
             s, agreeing, voting = combine(fresh, opts.weights)
             fires = abs(s) >= opts.threshold and agreeing >= opts.min_agents
             last = self.last_signal.get(symbol)
-            new_evidence = last is None or any(v.as_of > last for v in fresh)
-            if fires and new_evidence and symbol not in self.open and symbol in self.last_price:
+            closed = self.last_closed.get(symbol)
+            ready = (last is None or any(v.as_of > last for v in fresh)) and (
+                closed is None or (now - closed).total_seconds() >= opts.rearm
+            )
+            if fires and ready and symbol not in self.open and symbol in self.last_price:
                 await self._raise_signal(symbol, s, agreeing, voting, fresh, now)
             out.append(self._symbol_insight(symbol, s, agreeing, voting, fresh, now))
         out.append(self._record_insight(now))
@@ -359,6 +367,7 @@ class SignalAgent(BaseAgent):
 
     def _record_insight(self, now: datetime) -> Insight:
         record = self.record()
+        closed = record["hits"] + record["stops"] + record["expired"]
         longs = sum(t.action == "buy" for t in self.open.values())
         shorts = len(self.open) - longs
         net = (longs - shorts) / len(self.open) if self.open else 0.0
@@ -366,15 +375,20 @@ class SignalAgent(BaseAgent):
             symbol=None,
             stance="bullish" if net > 0 else "bearish" if net < 0 else "neutral",
             score=round(net, 4),
-            confidence=round(record["hit_rate"], 4),
+            # The hit rate, trusted in proportion to how many signals it rests on (full at 10).
+            confidence=round(record["hit_rate"] * min(1.0, closed / 10), 4),
             headline=(
-                f"{record['open']} open signals; record {record['hits']} hits, "
-                f"{record['stops']} stops, {record['expired']} expired"
+                f"{_count(record['open'], 'open signal')}; record {_count(record['hits'], 'hit')}, "
+                f"{_count(record['stops'], 'stop')}, {record['expired']} expired"
             ),
             summary=f"Hit rate {record['hit_rate'] * 100:.0f}% of closed signals.",
             metrics={"record": record, "open_signals": [t.as_json() for t in self.open.values()]},
             as_of=now,
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _duration(seconds: float) -> str:
