@@ -54,6 +54,8 @@ async def test_messages_arrive_in_order_exactly_once(node: Node) -> None:
         assert item["type"] == "signal"
     assert by_channel == {"signals": list(range(1, 601)), "unified": list(range(1, 601))}
     assert sub.positions == {"signals": 600, "unified": 600}
+    # Counted apart from socket deliveries: `delivered` stays "frames written to a socket".
+    assert (node.stats.local_delivered, node.stats.delivered) == (1200, 0)
 
 
 async def test_returns_only_once_subscribed_and_counts_in_stats(node: Node) -> None:
@@ -61,13 +63,15 @@ async def test_returns_only_once_subscribed_and_counts_in_stats(node: Node) -> N
     assert node.stats_snapshot()["local_subscriptions"] == 0
     async with node.subscribe(["narrative"]) as sub:
         assert node.stats_snapshot()["local_subscriptions"] == 1
-        assert node.registry.channel_counts() == {"narrative": 1}
+        assert node.registry.local_channel_counts() == {"narrative": 1}
+        assert node.stats_snapshot()["local_channels"] == {"narrative": 1}
+        assert node.registry.channel_counts() == {}  # sockets only
         assert node.stats_snapshot()["total_connections"] == 0  # not a network connection
         await node.publish_narrative({"headline": "h"})
         (item,) = await take(sub, 1)
     assert item["narrative"] == {"headline": "h"}
     assert node.stats_snapshot()["local_subscriptions"] == 0
-    assert node.registry.channel_counts() == {}
+    assert node.registry.local_channel_counts() == {}
 
 
 async def test_patterns_take_existing_and_new_channels(node: Node) -> None:

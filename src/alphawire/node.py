@@ -387,6 +387,7 @@ class Node(PublishMethods):
         snapshot = self.stats.snapshot(
             self.registry.channel_counts(), self.registry.connection_count()
         )
+        snapshot["local_channels"] = self.registry.local_channel_counts()
         snapshot["tasks"] = self.supervisor.status()
         snapshot["records"] = self.records.stats()
         snapshot["alerts"] = self.alerts.stats()

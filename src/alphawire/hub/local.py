@@ -108,6 +108,41 @@ class QueueSink:
         return frame
 
 
+class LocalCounters:
+    """What an in-process subscriber's Connection counts, kept apart from the sockets':
+    its deliveries go to ``local_delivered`` (``delivered`` stays "frames written to a
+    socket"); conflation and slow-consumer cut-offs count with everyone's."""
+
+    __slots__ = ("_stats",)
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+
+    @property
+    def delivered(self) -> int:
+        return self._stats.local_delivered
+
+    @delivered.setter
+    def delivered(self, value: int) -> None:
+        self._stats.local_delivered = value
+
+    @property
+    def conflated(self) -> int:
+        return self._stats.conflated
+
+    @conflated.setter
+    def conflated(self, value: int) -> None:
+        self._stats.conflated = value
+
+    @property
+    def slow_consumers(self) -> int:
+        return self._stats.slow_consumers
+
+    @slow_consumers.setter
+    def slow_consumers(self, value: int) -> None:
+        self._stats.slow_consumers = value
+
+
 class LocalSubscription:
     """An in-process subscriber: ``async with node.subscribe([...]) as sub: async for m in sub``."""
 
@@ -196,7 +231,7 @@ class LocalSubscription:
         sink = QueueSink(self._buffer)
         conn = Connection(
             sink,
-            self._stats,
+            LocalCounters(self._stats),  # type: ignore[arg-type]  # the counters it touches
             client=self.name,
             ip="in-process",
             max_messages=self._max_messages,

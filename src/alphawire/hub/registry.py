@@ -104,9 +104,23 @@ class Registry:
         return len(self._connections)
 
     def channel_counts(self) -> dict[str, int]:
-        counts = {channel: len(subs) for channel, subs in self._subscribers.items()}
+        """Channel -> subscribed sockets (in-process subscribers are counted apart)."""
+        local = self._local
+        counts: dict[str, int] = {}
+        for channel, subs in self._subscribers.items():
+            n = len(subs) - (len(subs & local) if local else 0)
+            if n:
+                counts[channel] = n
         for channel, groups in self._batch_subs.items():
             counts[channel] = counts.get(channel, 0) + sum(len(g) for g in groups.values())
+        return dict(sorted(counts.items()))
+
+    def local_channel_counts(self) -> dict[str, int]:
+        """Channel -> in-process subscribers (agents, the Narrative Brain, user code)."""
+        counts: dict[str, int] = {}
+        for conn in self._local:
+            for channel in conn.channels:
+                counts[channel] = counts.get(channel, 0) + 1
         return dict(sorted(counts.items()))
 
     # -- subscriptions -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ class Stats:
         "delivered",
         "dropped",
         "duplicates",
+        "local_delivered",
         "local_subscriptions",
         "publish_connections",
         "published",
@@ -51,6 +52,7 @@ class Stats:
         self.local_subscriptions = (
             0  # open in-process subscriptions (node.subscribe), not in connections
         )
+        self.local_delivered = 0  # messages handed to in-process subscribers (not in delivered)
         self.started_monotonic = time.monotonic()
         self.started_at = time.time()
 
@@ -75,5 +77,6 @@ class Stats:
             "connections_closed": self.connections_closed,
             "publish_connections": self.publish_connections,
             "local_subscriptions": self.local_subscriptions,
+            "local_delivered": self.local_delivered,
             "uptime_seconds": round(self.uptime(), 3),
         }
