@@ -40,13 +40,17 @@ class Registry:
     def __init__(self, broker: Broker, stats: Stats) -> None:
         self._broker = broker
         self._stats = stats
-        self._subscribers: dict[str, set[Connection]] = {}
+        # Subscribers per channel in subscription order (a dict, not a set: a set's order
+        # follows object addresses, and fan-out order must not change from run to run, or
+        # in-process readers such as agents would see messages in a different order on replay).
+        self._subscribers: dict[str, dict[Connection, None]] = {}
         self._connections: set[Connection] = set()
-        self._local: set[Connection] = set()  # in-process subscribers (not network connections)
+        # In-process subscribers (not network connections), in the order they came.
+        self._local: dict[Connection, None] = {}
         # Pattern subscriptions (in-process only) and the channels already matched against
         # them: a channel seen for the first time is offered to each pattern before its first
         # message is published here (observe), or when the broker lists it (discover).
-        self._pattern_subs: set[LocalSubscription] = set()
+        self._pattern_subs: dict[LocalSubscription, None] = {}  # in subscription order
         self._seen: set[str] = set()
         self._per_ip: dict[str, int] = {}
         # Subscriptions in progress: deliveries that arrive while a subscriber is reading
@@ -72,7 +76,7 @@ class Registry:
 
     def attach_local(self, conn: Connection) -> None:
         """Add an in-process subscriber (counted apart from network connections)."""
-        self._local.add(conn)
+        self._local[conn] = None
 
     def connections_from(self, ip: str) -> int:
         return self._per_ip.get(ip, 0)
@@ -80,7 +84,7 @@ class Registry:
     async def detach(self, conn: Connection) -> None:
         """Forget a connection that is gone, with all its subscriptions."""
         if conn in self._local:
-            self._local.discard(conn)
+            del self._local[conn]
             for channel in list(conn.channels):
                 await self.unsubscribe(conn, channel)
             return
@@ -108,7 +112,7 @@ class Registry:
         local = self._local
         counts: dict[str, int] = {}
         for channel, subs in self._subscribers.items():
-            n = len(subs) - (len(subs & local) if local else 0)
+            n = len(subs) - (sum(1 for c in subs if c in local) if local else 0)
             if n:
                 counts[channel] = n
         for channel, groups in self._batch_subs.items():
@@ -178,7 +182,7 @@ class Registry:
             await self._release(channel)
             return
         if batch is None:
-            self._subscribers.setdefault(channel, set()).add(conn)
+            self._subscribers.setdefault(channel, {})[conn] = None
         else:
             # What is already waiting for this window was published before the subscriber
             # joined (its "subscribed" seq or its held messages cover it): send it out first.
@@ -264,7 +268,7 @@ class Registry:
             subs = self._subscribers.get(channel)
             if subs is None:
                 return
-            subs.discard(conn)
+            subs.pop(conn, None)
             if not subs:
                 del self._subscribers[channel]
         else:
@@ -303,11 +307,11 @@ class Registry:
         return sorted(await self._broker.channels(PATTERN_SCAN_LIMIT))
 
     def add_pattern_subscription(self, sub: LocalSubscription) -> None:
-        self._pattern_subs.add(sub)
+        self._pattern_subs[sub] = None
         self._seen.clear()  # every channel is new to the new pattern
 
     def remove_pattern_subscription(self, sub: LocalSubscription) -> None:
-        self._pattern_subs.discard(sub)
+        self._pattern_subs.pop(sub, None)
         if not self._pattern_subs:
             self._seen.clear()
 

@@ -123,7 +123,7 @@ class RecordStream:
     def close(self) -> None:
         self._closed = True
         self._ready.set()
-        self._bus._streams.discard(self)
+        self._bus._streams.pop(self, None)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -146,7 +146,8 @@ class RecordBus:
     """Fans records out to bounded streams; never waits for a reader."""
 
     def __init__(self) -> None:
-        self._streams: set[RecordStream] = set()
+        # In creation order (a dict, not a set): readers are fed in the same order every run.
+        self._streams: dict[RecordStream, None] = {}
         self.counts: dict[str, int] = dict.fromkeys(sorted(RECORD_KINDS), 0)
 
     def stream(
@@ -168,7 +169,7 @@ class RecordBus:
             raise ValueError(f"maxlen must be at least 1, not {maxlen}")
         chosen = frozenset(s.upper() for s in symbols) if symbols is not None else None
         stream = RecordStream(self, wanted, chosen, maxlen, name)
-        self._streams.add(stream)
+        self._streams[stream] = None
         return stream
 
     def put(self, records: Sequence[Record]) -> None:
