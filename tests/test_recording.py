@@ -315,3 +315,30 @@ async def test_quick_scan_counts_the_same_and_defers_field_checks(tmp_path: Path
     assert source.total == 300
     with pytest.raises(RecordingError, match=r"line 2: .*unknown field\(s\) \['colour'\]"):
         await source.run(StandaloneContext(RecordBuffer(), clock=source.clock(None)))
+
+
+def test_replay_progress_bar_draws_on_a_terminal_and_logs_tenths_elsewhere() -> None:
+    """The replay command's progress: a redrawn bar on a terminal (ending with a newline at
+    100 %), one line per 10 % in a log file."""
+    import io
+
+    from alphawire.cli_replay import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Terminal()
+    bar = ProgressBar(tty)
+    bar(0, 200)
+    bar(200, 200)
+    assert tty.getvalue().endswith("\r[" + "#" * 30 + "] 100%  200/200 records\n")
+    log = io.StringIO()
+    bar = ProgressBar(log)
+    for done in range(0, 201, 5):
+        bar(done, 200)
+    lines = log.getvalue().splitlines()
+    assert (
+        lines[0] == "replay: 0% (0/200 records)" and lines[-1] == "replay: 100% (200/200 records)"
+    )
+    assert len(lines) == 11

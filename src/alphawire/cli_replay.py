@@ -9,8 +9,10 @@ clock that starts at the recording's first record; the watchlist is the recordin
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -18,6 +20,39 @@ from alphawire.cli import _configure_logging, _server_options
 from alphawire.cli_config import config_from_cli
 from alphawire.console import clean_stop
 from alphawire.errors import AlphawireError
+
+
+class ProgressBar:
+    """``[#########-----------]  45%  330,000/735,193 records`` on a terminal, redrawn at most
+    every 0.2 s; elsewhere (a log file) one line per 10 %."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._drawn = 0.0
+        self._tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        if self._tty:
+            now = time.monotonic()
+            if now - self._drawn < 0.2 and done < total:
+                return
+            self._drawn = now
+            filled = int(share * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            end = "\n" if done >= total else ""
+            line = f"\r[{bar}] {share:4.0%}  {done:,}/{total:,} records{end}"
+            self._stream.write(line)
+        else:
+            tenth = int(share * 10)
+            if tenth == self._tenth:
+                return
+            self._tenth = tenth
+            self._stream.write(f"replay: {share:.0%} ({done:,}/{total:,} records)\n")
+        self._stream.flush()
 
 
 @click.command("replay")
@@ -29,12 +64,24 @@ from alphawire.errors import AlphawireError
     type=click.FloatRange(min=0, min_open=True, max=100_000),
     help="Recorded seconds per real second.",
 )
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="As fast as the machine goes, on a virtual clock (agents see the recorded times).",
+)
 @_server_options
 @click.pass_context
 def replay(
-    ctx: click.Context, /, file: Path, speed: float, config_path: Path | None, **kw: Any
+    ctx: click.Context,
+    /,
+    file: Path,
+    speed: float,
+    fast: bool,
+    config_path: Path | None,
+    **kw: Any,
 ) -> None:
-    """Serve a hub that replays FILE (a .jsonl[.gz] recording) as its market data."""
+    """Serve a hub that replays FILE (a .jsonl[.gz] recording) as its market data, with a
+    progress bar on stderr; the hub keeps serving after the last record."""
     from alphawire.node import Node
     from alphawire.sources.replay import ReplaySource
     from alphawire.web.app import create_app
@@ -42,7 +89,7 @@ def replay(
 
     config = config_from_cli(ctx, config_path, kw)
     try:
-        source = ReplaySource(file)
+        source = ReplaySource(file, progress=ProgressBar(sys.stderr))
     except AlphawireError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE") from None
     # The recording is the only source; the agents are the configuration's.
@@ -54,7 +101,7 @@ def replay(
     _configure_logging(settings.log_level)
     settings.resolve_publish_token()
     try:
-        node = Node.from_config(config, clock=source.clock(speed))
+        node = Node.from_config(config, clock=source.clock(None if fast else speed))
         node.add_source(source)
         app = create_app(settings, node=node)
     except AlphawireError as exc:
@@ -62,7 +109,9 @@ def replay(
     summary = source.summary
     click.echo(
         f"replaying {summary.count} records of {', '.join(summary.header.watchlist)} from "
-        f"{file.name} at {speed:g}x" + (" (simulated data)" if summary.header.simulated else ""),
+        f"{file.name} "
+        + ("as fast as possible" if fast else f"at {speed:g}x")
+        + (" (simulated data)" if summary.header.simulated else ""),
         err=True,
     )
     with clean_stop():
