@@ -33,6 +33,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,10 @@ from urllib.parse import urlsplit
 from alphawire.alerting.embeds import EmbedTemplate, embed_template
 from alphawire.errors import ValidationError, did_you_mean
 
-MATCH_KEYS = ("alert_type", "symbol", "severity", "source")
+MATCH_KEYS = ("alert_type", "symbol", "severity", "source", "session")
+# ``session``: whether the NYSE regular session is open at the alert's time (its timestamp,
+# else when it was accepted), from the exchange calendar the sources and agents share.
+SESSION_VALUES = ("regular", "closed")
 MENTION_POLICIES: dict[str, dict[str, Any]] = {
     "none": {"parse": []},
     "users": {"parse": ["users"]},
@@ -90,7 +94,7 @@ class Route:
 
     def matches(self, alert: Mapping[str, Any]) -> bool:
         for key, patterns in self.match.items():
-            value = alert.get(key)
+            value = market_session(alert.get("timestamp")) if key == "session" else alert.get(key)
             text = "" if value is None else str(value).lower()
             if not any(fnmatch.fnmatchcase(text, p) for p in patterns):
                 return False
@@ -219,6 +223,12 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
         ):
             raise ValidationError(f"{where}: match.{key} must be a string or a list of strings")
         patterns[key] = tuple(v.lower() for v in values)
+        if key == "session" and not set(patterns[key]) <= set(SESSION_VALUES):
+            raise ValidationError(
+                f"{where}: match.session must be {' or '.join(SESSION_VALUES)} "
+                f"(the NYSE regular session open or closed at the alert's time), "
+                f"not {', '.join(repr(v) for v in values)}"
+            )
     mentions = raw.get("mentions", "none")
     if isinstance(mentions, str):
         if mentions not in MENTION_POLICIES:
@@ -316,3 +326,20 @@ def check_webhook_url(url: str, where: str) -> str:
 
 def _check_url(url: str, where: str) -> str:
     return check_webhook_url(url, where)
+
+
+def market_session(timestamp: Any) -> str:
+    """``"regular"`` when the NYSE regular session is open at ``timestamp`` (an ISO-8601
+    string or a datetime; now when None), else ``"closed"`` (nights, weekends, holidays and
+    the afternoon of a half day)."""
+    from alphawire.calendar import default_calendar
+
+    if isinstance(timestamp, datetime):
+        when = timestamp
+    elif isinstance(timestamp, str):
+        when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    else:
+        when = datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return "regular" if default_calendar().is_open(when) else "closed"
