@@ -191,6 +191,7 @@ def test_tail_says_when_the_hub_goes_away_and_when_it_is_back(
         assert orjson.loads(proc.line())["type"] == "subscribed"
         publish_http(hub, "/api/v1/market/SPY", {"data": {"price": 2.0}})
         frame = orjson.loads(proc.line())
+        assert "data" in frame, frame
         assert (frame["seq"], frame["data"]["price"]) == (2, 2.0)
     finally:
         proc.stop()

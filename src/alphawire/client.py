@@ -8,7 +8,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -34,6 +34,20 @@ def ws_url(base: str, path: str) -> str:
 
 # Close codes after which reconnecting cannot help: the request itself is refused.
 _FATAL_CLOSES = frozenset({1003, 1008, 1009, 4001, 4002, 4003})
+
+
+class _Dropped(Exception):
+    """The connection closed (not refused) before every channel was subscribed."""
+
+
+def _closed_before_subscribed(ws: ClientConnection, exc: ConnectionClosed) -> NoReturn:
+    """A refusal (bad token, bad frame) is the caller's to fix: ClientError. Anything else (a
+    hub going away, a dropped link) is retried: _Dropped."""
+    code = ws.close_code
+    message = f"hub closed the subscription with {code}: {ws.close_reason or exc}"
+    if code in _FATAL_CLOSES:
+        raise ClientError(message) from None
+    raise _Dropped(message) from None
 
 
 SUBSCRIBE_TIMEOUT = 10.0  # seconds to wait for the hub's "subscribed" answers
@@ -109,28 +123,43 @@ class Subscription:
             self._ws = None
 
     async def _connect(self) -> None:
+        """Connect, authenticate, subscribe and wait for every "subscribed"; a connection
+        that fails or is closed (not refused) on the way is retried with backoff."""
         attempt = 0
         while True:
             try:
                 self._ws = await websockets.connect(
                     ws_url(self.url, "/api/v1/ws"), max_size=None, compression=None, open_timeout=10
                 )
-                break
+                await self._subscribe(self._ws)
+                return
             except (
                 OSError,
                 TimeoutError,
                 websockets.InvalidStatus,
                 websockets.InvalidHandshake,
+                _Dropped,
             ) as exc:
+                ws, self._ws = self._ws, None
+                self._early.clear()  # what a dropped attempt said is not the caller's
+                if ws is not None:
+                    await ws.close()
                 if not self.reconnect or self._closed:
+                    if isinstance(exc, _Dropped):
+                        raise ClientError(str(exc)) from None
                     raise
                 attempt += 1
                 delay = _backoff(attempt, self.max_backoff)
                 if self.on_retry is not None:
                     self.on_retry(attempt, delay, exc)
                 await asyncio.sleep(delay)
-        if self.token is not None:
-            await self._ws.send(orjson.dumps({"action": "auth", "token": self.token}).decode())
+            except BaseException:
+                ws, self._ws = self._ws, None
+                if ws is not None:
+                    await ws.close()
+                raise
+
+    async def _subscribe(self, ws: ClientConnection) -> None:
         frame: dict[str, Any] = {"action": "subscribe", "channels": self.channels}
         if self.batch:
             frame["batch"] = True
@@ -138,13 +167,13 @@ class Subscription:
         if self.last_seq:
             frame["since"] = self.last_seq
             frame["epoch"] = self.epoch
-        await self._ws.send(orjson.dumps(frame).decode())
         try:
-            await self._await_subscribed(self._ws)
-        except BaseException:
-            ws, self._ws = self._ws, None
-            await ws.close()
-            raise
+            if self.token is not None:
+                await ws.send(orjson.dumps({"action": "auth", "token": self.token}).decode())
+            await ws.send(orjson.dumps(frame).decode())
+        except ConnectionClosed as exc:
+            _closed_before_subscribed(ws, exc)
+        await self._await_subscribed(ws)
 
     async def _await_subscribed(self, ws: ClientConnection) -> None:
         """Read until every channel is acknowledged, so that a caller who publishes right
@@ -165,10 +194,7 @@ class Subscription:
                         raise ClientError(f"hub error {frame.get('code')}: {frame.get('message')}")
                     self._early.append(frame)
         except ConnectionClosed as exc:
-            code = ws.close_code
-            raise ClientError(
-                f"hub closed the subscription with {code}: {ws.close_reason or exc}"
-            ) from None
+            _closed_before_subscribed(ws, exc)
         except TimeoutError:
             raise ClientError(
                 f"no 'subscribed' answer within {SUBSCRIBE_TIMEOUT:g} s for {self.channels}"

@@ -160,6 +160,7 @@ class Node(PublishMethods):
         self._agent_options = dict(agent_options or {})
         self._agent_contexts: dict[str, NodeAgentContext] = {}
         self._started = False
+        self.stopping = False  # set by begin_shutdown: new sockets are refused with 1001
 
     @classmethod
     def from_config(cls, config: Config, broker: Broker | None = None, **kw: Any) -> Node:
@@ -273,7 +274,9 @@ class Node(PublishMethods):
         return True
 
     def begin_shutdown(self) -> None:
-        """Tell every subscriber the hub is going away (1001) before the server stops."""
+        """Tell every subscriber the hub is going away (1001) before the server stops; new
+        subscribers are refused the same way from now on."""
+        self.stopping = True
         self.registry.close_all(CLOSE_GOING_AWAY, "server shutting down")
 
     async def stop(self) -> None:

@@ -103,6 +103,11 @@ class Session:
     ) -> None:
         registry = self.node.registry
         conn = self.conn
+        if self.node.stopping:
+            # Shutting down: a client reconnecting in the last moments would be subscribed,
+            # then closed again; it is told at once and retries (against the next hub).
+            await _close(self.send, protocol.CLOSE_GOING_AWAY, "server shutting down")
+            return
         refused = over_limits(self.node, conn)
         if refused is not None:
             await _close(self.send, protocol.CLOSE_TRY_AGAIN_LATER, refused)
