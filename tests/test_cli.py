@@ -608,3 +608,34 @@ async def test_demo_publishes_simulated_ticks(tmp_path: Path, env: dict[str, str
         assert isinstance(data["price"], float) and data["price"] > 0
         assert data["bid"] < data["ask"]
         assert data["simulated"] is True
+
+
+def test_tail_stops_on_sigint_even_when_started_with_sigint_ignored(
+    hub: RunningHub, env: dict[str, str]
+) -> None:
+    """A tail started from a script's background (SIGINT inherited as ignored) still stops
+    on SIGINT with status 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            "/bin/sh",
+            "-c",
+            # `trap '' INT` is how a shell hands an ignored SIGINT to what it starts.
+            f"trap '' INT; exec {sys.executable} -m alphawire tail market_SPY --json --url {hub.url}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert orjson.loads(proc.stdout.readline())["type"] == "subscribed"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)  # reaps it and closes both pipes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,11 @@ def _configure_logging(level: str) -> None:
 @click.version_option(__version__, prog_name="alphawire")
 def main() -> None:
     """alphawire: a real-time market-intelligence hub."""
+    # A command started in the background of a script (`alphawire tail ... &`) inherits
+    # SIGINT ignored, and then Ctrl-C / SIGINT, the documented way to stop tail, serve and
+    # demo, would do nothing: take the default (KeyboardInterrupt) back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 main.add_command(config_group)
