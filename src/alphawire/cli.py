@@ -359,18 +359,23 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
+def _get_json(url: str, path: str) -> Any:
+    """GET a read-only endpoint of the hub; a clear ClickException when it cannot answer."""
+    try:
+        response = httpx.get(url.rstrip("/") + path, timeout=10)
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
 @main.command("channels")
 @_URL
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_channels(url: str, as_json: bool) -> None:
     """List the hub's channels with their last seq and subscriber counts."""
-    try:
-        response = httpx.get(url.rstrip("/") + "/api/v1/channels", timeout=10)
-    except httpx.TransportError as exc:
-        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
-    rows = response.json()["channels"]
+    rows = _get_json(url, "/api/v1/channels")["channels"]
     if as_json:
         for row in rows:
             click.echo(orjson.dumps(row).decode())
@@ -386,13 +391,7 @@ def list_channels(url: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The hub's answer as JSON.")
 def list_sources(url: str, as_json: bool) -> None:
     """Show each market-data source's state, last success, last error and items."""
-    try:
-        response = httpx.get(url.rstrip("/") + "/api/v1/sources", timeout=10)
-    except httpx.TransportError as exc:
-        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"hub answered {response.status_code}: {response.text[:300]}")
-    body = response.json()
+    body = _get_json(url, "/api/v1/sources")
     if as_json:
         click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
         return
