@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningHub, connect, recv_json, send_json, without_epoch
+from tests.conftest import RawClient, RunningHub, connect, recv_json, send_json, without_epoch
 from websockets.exceptions import ConnectionClosed
+
+from alphawire.web import transport
 
 pytestmark = pytest.mark.anyio
 
@@ -253,6 +255,26 @@ async def test_oversized_frame_closes_with_1009(hub: RunningHub) -> None:
     assert info.value.rcvd is not None
     assert info.value.rcvd.code == 1009
     assert info.value.rcvd.reason
+
+
+async def test_oversized_frame_close_is_followed_by_the_hubs_fin(
+    hub: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a 1009 close the hub half-closes at once: the peer reads its close frame, then EOF.
+
+    The grace before the hub drops the link is set far beyond the read timeout, so the EOF can
+    only come from the half-close (without it, a client waits out the grace to see the end).
+    """
+    monkeypatch.setattr(transport, "ABORT_GRACE", 3600.0)
+    port = int(hub.url.rsplit(":", 1)[1])
+    raw = RawClient("127.0.0.1", port, "/api/v1/ws")
+    try:
+        raw.send_frame(1, b'{"action":"ping","pad":"' + b"x" * (64 * 1024) + b'"}')
+        opcode, payload = raw.read_frame()
+        assert (opcode, int.from_bytes(payload[:2])) == (8, 1009)
+        assert raw.sock.recv(1) == b""  # the hub's FIN (a read timeout raises instead)
+    finally:
+        raw.close()
 
 
 async def test_frame_at_the_limit_is_accepted(hub: RunningHub) -> None:

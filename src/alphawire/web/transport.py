@@ -141,13 +141,19 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_parser_exception(self) -> None:
         # uvicorn closes the transport at once, and a peer still sending then gets a reset
         # that destroys our close frame (1009, 1007...) before it reads it. Half-close
-        # instead: send the close frame, ignore input, and drop the link after a grace.
+        # instead: send the close frame and our FIN, ignore input, and drop the link when
+        # the peer's FIN comes (uvicorn's eof_received) or after a grace.
         assert self.conn.close_sent is not None
         self._failed = True
         code = self.conn.close_sent.code
         reason = self.conn.close_sent.reason
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
         self.transport.write(b"".join(self.conn.data_to_send()))
+        # websockets ends a failed server's output with EOF (RFC 6455 7.1.7: the server closes
+        # the TCP connection first). Without our FIN a client waits out the whole grace to
+        # learn that the connection is closed (websockets' clients wait for it).
+        if self.conn.eof_sent and self.transport.can_write_eof():
+            self.transport.write_eof()
         self.close_sent = True
         if self.read_paused:
             self.read_paused = False
