@@ -311,7 +311,8 @@ async def test_send_discord_returns_before_discord_answers(
 ) -> None:
     """The synchronous API returns at once with the alert durable, while Discord is slow."""
     url = discord.add_webhook("901", "tok-j")
-    discord.delay = 1.0
+    # Discord answers nothing until released: every send must return without its answer.
+    discord.hold()
     manager = AlertManager(
         tmp_path / "alerts.sqlite3", routes=RouteTable((Route("desk", url, cooldown=0),))
     )
@@ -324,9 +325,11 @@ async def test_send_discord_returns_before_discord_answers(
         stored = manager.outbox.get(receipts[0].id)
         assert stored is not None
         assert stored["deliveries"][0]["state"] == "pending"
+        discord.release()
         await wait_for(lambda: len(discord.messages("901")) == 20)
         assert contents(discord, "901") == [f"m{i}" for i in range(20)]
     finally:
+        discord.release()  # a failed assertion above must not leave the delivery held
         await asyncio.to_thread(manager.close)
 
 
