@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,54 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- tests that run alone -----------------------------------------------------------------------
+# The suite runs on two pytest-xdist workers (addopts in pyproject.toml): most tests wait on
+# sockets, subprocesses and timers, and one process left the second core mostly idle. A few
+# load both cores on purpose (a thousand sockets, a stalled client among a hundred, the
+# benchmark smoke runs) and are marked ``exclusive``: each holds a file lock exclusively while
+# every other test holds it shared, so nothing runs beside them. A turnstile in front keeps
+# a waiting exclusive test from being overtaken by the other worker's next shared holder.
+
+
+class WorkerLock:
+    """A readers-writer lock between the workers of one run (flock on two files)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._turnstile = (folder / "alphawire-turnstile.lock").open("a+b")
+        self._lock = (folder / "alphawire-exclusive.lock").open("a+b")
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        fcntl.flock(self._turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(self._turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+
+_WORKER_LOCK = pytest.StashKey[WorkerLock]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A worker's basetemp is a folder of the run's own basetemp, shared by its workers only.
+    if os.environ.get("PYTEST_XDIST_WORKER") and config.option.basetemp:
+        config.stash[_WORKER_LOCK] = WorkerLock(Path(config.option.basetemp).parent)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Setup, call and teardown of each test under the workers' lock (outside its timeout)."""
+    lock = item.config.stash.get(_WORKER_LOCK, None)
+    if lock is None:  # one process: every test runs alone anyway
+        return (yield)
+    with lock.hold(exclusive=item.get_closest_marker("exclusive") is not None):
+        return (yield)
 
 
 def free_socket() -> socket.socket:

@@ -34,6 +34,8 @@ def _check_step(step: dict[str, object]) -> None:
     assert isinstance(step["loadgen_saturated"], bool)
 
 
+# The harness pins the server and the load generator to a core each.
+@pytest.mark.exclusive
 @pytest.mark.timeout(300)
 def test_bench_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(

@@ -10,7 +10,8 @@ import orjson
 import pytest
 from tests.conftest import HubProcess, connect, recv_json
 
-pytestmark = pytest.mark.anyio
+# A million deliveries between two processes: it needs both cores to itself.
+pytestmark = [pytest.mark.anyio, pytest.mark.exclusive]
 
 SUBSCRIBERS = 1000
 MESSAGES = 1000

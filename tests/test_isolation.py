@@ -12,7 +12,8 @@ from tests.conftest import HubProcess, RawClient
 
 from alphawire.client import Subscription
 
-pytestmark = pytest.mark.anyio
+# A million deliveries between two processes, at a steady rate: both cores to itself.
+pytestmark = [pytest.mark.anyio, pytest.mark.exclusive]
 
 CLIENTS = 100
 MESSAGES = 10_000
