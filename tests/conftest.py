@@ -33,12 +33,12 @@ def anyio_backend() -> str:
 
 
 # -- tests that run alone -----------------------------------------------------------------------
-# The suite runs on two pytest-xdist workers (addopts in pyproject.toml): most tests wait on
-# sockets, subprocesses and timers, and one process left the second core mostly idle. A few
+# The suite runs on pytest-xdist workers (addopts in pyproject.toml): most tests wait on
+# sockets, subprocesses and timers, and one process left the cores mostly idle. A few tests
 # load both cores on purpose (a thousand sockets, a stalled client among a hundred, the
 # benchmark smoke runs) and are marked ``exclusive``: each holds a file lock exclusively while
 # every other test holds it shared, so nothing runs beside them. A turnstile in front keeps
-# a waiting exclusive test from being overtaken by the other worker's next shared holder.
+# a waiting exclusive test from being overtaken by other workers' next shared holders.
 
 
 class WorkerLock:
@@ -60,6 +60,10 @@ class WorkerLock:
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
 
+    def close(self) -> None:
+        self._turnstile.close()
+        self._lock.close()
+
 
 _WORKER_LOCK = pytest.StashKey[WorkerLock]()
 
@@ -68,6 +72,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # A worker's basetemp is a folder of the run's own basetemp, shared by its workers only.
     if os.environ.get("PYTEST_XDIST_WORKER") and config.option.basetemp:
         config.stash[_WORKER_LOCK] = WorkerLock(Path(config.option.basetemp).parent)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = config.stash.get(_WORKER_LOCK, None)
+    if lock is not None:
+        lock.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
