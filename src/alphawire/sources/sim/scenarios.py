@@ -9,7 +9,8 @@ t (s)  scenario              records
 =====  ====================  ===================================================================
 0      (context)             per symbol: a Quote, an OptionChain, the previous session's
                              ShortVolume, a ShortInterest, a Mentions; 20 sessions of daily
-                             and 12 months of monthly macro history (T10Y2Y positive)
+                             macro history (T10Y2Y positive), 36 months of CPI (YoY
+                             inflation rising) and 12 of UNRATE
 5-20   sentiment_spike       Mentions GME 2,400 (180 a day earlier, rank 1) at 5 s; 30 bullish
                              r/wallstreetbets posts naming $GME every 0.5 s from 5 to 19.5 s;
                              Mentions GME 3,100 at 20 s
