@@ -116,8 +116,8 @@ class ShortVolumeSource(PollingSource):
         wanted = None if self.options.all_symbols else symbols
         earlier: list[ShortVolumeRow] = []
         if not self._backfilled:
-            for past in await self._backfill(ctx.calendar, day):
-                earlier.extend(row for row in self._earlier[past] if row.symbol in symbols)
+            for past in await self._backfill(ctx.calendar, day, symbols):
+                earlier.extend(self._earlier[past])
             self._backfilled = True
             self._earlier.clear()
         records: list[Record] = [
@@ -141,9 +141,9 @@ class ShortVolumeSource(PollingSource):
         except ValidationError as exc:
             raise BadPayload(f"{self.name}: {url}: {exc.message}") from None
 
-    async def _backfill(self, calendar: MarketCalendar, day: date) -> list[date]:
-        """Read the files of the ``backfill_days`` sessions before ``day`` into ``_earlier``
-        (a missing one as no rows); the sessions, oldest first."""
+    async def _backfill(self, calendar: MarketCalendar, day: date, symbols: set[str]) -> list[date]:
+        """Read the ``symbols``' rows of the ``backfill_days`` sessions before ``day`` into
+        ``_earlier`` (a missing file as no rows); the sessions, oldest first."""
         sessions: list[date] = []
         last = day
         for _ in range(self.options.backfill_days):
@@ -155,12 +155,14 @@ class ShortVolumeSource(PollingSource):
             if past in self._earlier:
                 continue
             try:
-                self._earlier[past] = await self._read(self.url(past))
+                rows = await self._read(self.url(past))
             except NotFound:
                 log.info("source %s: no file for %s (closed?); backfill skips it", self.name, past)
-                self._earlier[past] = []
+                rows = []
                 self._missing.append(past.isoformat())
-        self._status.detail["backfill_files"] = sum(1 for d in sessions if self._earlier[d])
+            self._earlier[past] = [row for row in rows if row.symbol in symbols]
+        missing = sum(1 for d in sessions if d.isoformat() in self._missing)
+        self._status.detail["backfill_files"] = len(sessions) - missing
         if self._missing:
             self._status.detail["backfill_missing"] = self._missing
         return sessions
