@@ -56,10 +56,16 @@ def test_metrics_after_the_inversion() -> None:
     tracker.add(macro(30))
     m = tracker.metrics()
     assert m["curve"] == [
+        {"tenor": "3M", "years": 0.25, "yield": 4.31},
+        {"tenor": "6M", "years": 0.5, "yield": 4.34},
+        {"tenor": "1Y", "years": 1.0, "yield": 4.30},
         {"tenor": "2Y", "years": 2.0, "yield": 4.30},
+        {"tenor": "5Y", "years": 5.0, "yield": 4.22},
         {"tenor": "10Y", "years": 10.0, "yield": 4.21},
+        {"tenor": "30Y", "years": 30.0, "yield": 4.41},
     ]
     assert (m["spread_2s10s"], m["curve_regime"]) == (-0.09, "inverted")
+    assert m["spread_3m10y"] == -0.10  # 4.21 − 4.31
     assert (m["vix"], m["vix_regime"], m["fed_funds"]) == (21.4, "elevated", 4.33)
     assert len(m["vix_history"]) == 20 and m["vix_history"][-1]["value"] == 21.4
     # 36 months of CPI: the last 12 YoY rates; the sim's YoY rises (checked in the next test)
@@ -82,6 +88,33 @@ def test_inflation_yoy_and_trend_hand_checked() -> None:
     m = tracker.metrics()
     assert [p["yoy"] for p in m["inflation"]] == [3.0, 3.0, 3.0, 6.0]
     assert m["inflation_trend"] == "rising"  # 6.0 − 3.0 > 0.10 pp
+
+
+def test_spread_3m10y_hand_checked_on_the_latest_common_date() -> None:
+    """spread_3m10y is DGS10 − DGS3MO in pp on the latest date both have: 4.21 − 4.31 = −0.10
+    on 4 December; a 3-month yield for 7 December without a 10-year leaves it there, while
+    the curve shows each tenor's latest; it never sets curve_regime (2s10s does)."""
+    tracker = MacroTracker(MacroOptions())
+    assert tracker.metrics()["spread_3m10y"] is None
+    day = date(2026, 12, 4)
+    tracker.add([obs("DGS10", day, 4.21), obs("DGS3MO", day, 4.31), obs("T10Y2Y", day, 0.05)])
+    m = tracker.metrics()
+    assert (m["spread_3m10y"], m["curve_regime"]) == (-0.10, "normal")
+    tracker.add([obs("DGS3MO", date(2026, 12, 7), 4.50)])
+    m = tracker.metrics()
+    assert m["spread_3m10y"] == -0.10
+    assert m["curve"][0] == {"tenor": "3M", "years": 0.25, "yield": 4.50}
+    tracker.add([obs("DGS10", date(2026, 12, 7), 4.60)])
+    assert tracker.metrics()["spread_3m10y"] == 0.10  # 4.60 − 4.50
+
+
+def test_curve_is_sorted_by_years_whatever_the_arrival_order() -> None:
+    """Tenors arriving long end first still come out 3M … 30Y; unknown series are not tenors."""
+    tracker = MacroTracker(MacroOptions())
+    day = date(2026, 12, 4)
+    for sid, value in (("DGS30", 4.4), ("DGS1", 4.3), ("T10Y2Y", 0.1), ("DGS6MO", 4.35)):
+        tracker.add([obs(sid, day, value)])
+    assert [p["tenor"] for p in tracker.metrics()["curve"]] == ["6M", "1Y", "30Y"]
 
 
 def test_first_state_is_a_baseline_and_spread_falls_back_to_the_difference() -> None:
@@ -176,6 +209,53 @@ async def test_first_minute_through_the_agent_carries_yoy_inflation_and_its_tren
         ("inverted", "bearish"),
     ]
     assert [a["alert_type"] for a in log.alerts] == ["curve_inversion", "vix_regime"]
+
+
+@pytest.mark.anyio
+async def test_first_minute_curve_has_every_tenor_as_the_sim_sent_it() -> None:
+    """The sim's first minute through MacroAgent (no hub): at the open and after the
+    inversion the curve has all seven tenors, sorted by years, each the yield of the sim's
+    latest record of that series; spread_3m10y is that 10-year minus that 3-month; every
+    number in the text is backed; the curve_inversion alert fires once, carrying 3m10y."""
+    records = first_minute()
+    agent = MacroAgent({})
+    agent.setup(cast("AgentContext", None))  # MacroAgent.setup reads only its options
+    log = AlertLog(VirtualClock(OPEN))
+    agent.ctx = cast("AgentContext", log)
+    tenors = {
+        "DGS3MO": ("3M", 0.25),
+        "DGS6MO": ("6M", 0.5),
+        "DGS1": ("1Y", 1.0),
+        "DGS2": ("2Y", 2.0),
+        "DGS5": ("5Y", 5.0),
+        "DGS10": ("10Y", 10.0),
+        "DGS30": ("30Y", 30.0),
+    }
+    for now in (at(0), at(60)):
+        seen = [r for r in records if isinstance(r, MacroObservation) and r.ts <= now]
+        for record in records:
+            if (now == OPEN and record.ts <= now) or (now != OPEN and OPEN < record.ts <= now):
+                agent.on_record(record)
+        await log.clock.advance(now)
+        (insight,) = await agent.evaluate(now)
+        latest = {
+            sid: max((r for r in seen if r.series == sid), key=lambda r: r.observation_date)
+            for sid in tenors
+        }
+        m = insight.metrics
+        assert m["curve"] == [
+            {"tenor": tenors[sid][0], "years": tenors[sid][1], "yield": latest[sid].value}
+            for sid in tenors
+        ]
+        assert latest["DGS10"].observation_date == latest["DGS3MO"].observation_date
+        assert m["spread_3m10y"] == round(latest["DGS10"].value - latest["DGS3MO"].value, 2)
+        assert f"3m10y {m['spread_3m10y']:+.2f} pp" in insight.summary
+        assert f"30Y {latest['DGS30'].value:.2f} %" in insight.summary
+        assert insight.unbacked() == []
+    assert m["curve_regime"] == "inverted" and m["spread_3m10y"] < 0
+    (alert,) = [a for a in log.alerts if a["alert_type"] == "curve_inversion"]
+    shown = {f["name"]: f["value"] for f in alert["embed"]["fields"]}
+    assert shown["3m10y (pp)"] == f"{m['spread_3m10y']:+.2f}"
 
 
 def test_trend_falls_back_to_annualised_rates() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from alphawire.analytics import (
     annualised_change,
     curve_regime,
+    curve_spread,
     inflation_trend,
     parse_fred_csv,
     vix_regime,
@@ -156,6 +157,19 @@ def test_inflation_trend_needs_the_month_three_before_the_latest() -> None:
 def test_curve_regime(spread: float, regime: str) -> None:
     """The curve is inverted exactly when T10Y2Y < 0."""
     assert curve_regime(spread) == regime
+
+
+def test_curve_spread_reads_the_latest_common_date() -> None:
+    """long − short in pp on the latest date both series have, rounded to 0.01: a newer
+    short yield without a long one waits; no common date is None; NaN is named."""
+    ten = [(date(2026, 12, 3), 4.24), (date(2026, 12, 4), 4.21)]
+    three = [(date(2026, 12, 4), 4.31), (date(2026, 12, 3), 4.30), (date(2026, 12, 7), 4.5)]
+    assert curve_spread(ten, three) == (date(2026, 12, 4), -0.10)
+    assert curve_spread(ten[:1], three) == (date(2026, 12, 3), -0.06)
+    assert curve_spread(ten, [(date(2026, 12, 7), 4.5)]) is None
+    assert curve_spread([], []) is None
+    with pytest.raises(ValidationError, match="curve_spread: yields on 2026-12-04"):
+        curve_spread([(date(2026, 12, 4), float("nan"))], three)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from alphawire.analytics import (
     bs_gamma,
     classify_print,
     curve_regime,
+    curve_spread,
     detect_sweeps,
     dix,
     extract_tickers,
@@ -134,7 +135,7 @@ def test_sentiment_examples() -> None:
 
 
 def test_macro_examples() -> None:
-    """The README's FRED parse, year-over-year and annualised changes, trend and regimes."""
+    """The README's FRED parse, year-over-year and annualised changes, trend, spread and regimes."""
     assert parse_fred_csv("observation_date,T10Y2Y\n2024-01-02,-0.38\n2024-01-01,.\n") == [
         (date(2024, 1, 2), -0.38)
     ]
@@ -149,5 +150,8 @@ def test_macro_examples() -> None:
         "rising",
         0.28,
     )
+    assert curve_spread(
+        [(date(2026, 12, 4), 4.21)], [(date(2026, 12, 4), 4.31), (date(2026, 12, 7), 4.5)]
+    ) == (date(2026, 12, 4), -0.1)
     assert curve_regime(-0.38) == "inverted"
     assert vix_regime(17.5) == "normal"

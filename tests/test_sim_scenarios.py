@@ -20,9 +20,10 @@ from alphawire.sources.records import (
     ShortVolume,
     SocialPost,
     Trade,
+    to_json,
 )
 from alphawire.sources.sim.draws import Draws
-from alphawire.sources.sim.macro import CPI_MONTHS, cpi_path
+from alphawire.sources.sim.macro import CPI_MONTHS, CURVE, CURVE_NOISE, cpi_path, curve_shape
 from alphawire.sources.sim.scenarios import FLIP_FRACTION
 from sim_fixtures import OPEN, at, first_minute, simulation
 
@@ -157,12 +158,12 @@ def test_gamma_flip_is_where_dealer_gamma_changes_sign() -> None:
 
 def test_curve_inversion_at_30_seconds() -> None:
     """T10Y2Y history is positive; at 30 s the session's observations put DGS2 (4.30) above
-    DGS10 (4.21): T10Y2Y -0.09, VIX 21.4."""
+    DGS10 (4.21): T10Y2Y -0.09, VIX 21.4; the rest of the curve as documented, humped at 6
+    months and with the 30-year above the 10-year."""
     macro = of(first_minute(), MacroObservation)
     history = [m for m in macro if m.ts == OPEN]
     assert {m.series for m in history} == {
-        "DGS10",
-        "DGS2",
+        *("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30"),
         "T10Y2Y",
         "VIXCLS",
         "FEDFUNDS",
@@ -181,7 +182,54 @@ def test_curve_inversion_at_30_seconds() -> None:
                 abs=0.0051,
             )
     today = {m.series: m.value for m in macro if m.ts == at(30)}
-    assert today == {"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33}
+    assert today == {
+        **{"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33},
+        **{"DGS3MO": 4.31, "DGS6MO": 4.34, "DGS1": 4.30, "DGS5": 4.22, "DGS30": 4.41},
+    }
+    assert all(m.simulated and m.observation_date == OPEN.date() for m in macro if m.ts == at(30))
+
+
+def test_curve_history_has_every_tenor_near_its_documented_shape() -> None:
+    """Each of the 20 history sessions has all seven tenors; each tenor beyond the 2- and
+    10-year is within 5 σ of ``curve_shape`` of that day's published 2Y, 10Y and fed funds
+    (3M near fed funds and above the 2-year, 30Y above the 10-year); seed 7's first and last
+    days are the numbers the sim's macro docstring gives."""
+    history = [m for m in of(first_minute(), MacroObservation) if m.ts == OPEN]
+    by_day: dict[date, dict[str, float]] = {}
+    for m in history:
+        by_day.setdefault(m.observation_date, {})[m.series] = m.value
+    curve = ("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30")
+    days = [d for d, v in by_day.items() if "DGS10" in v]
+    assert len(days) == 20 and all(set(curve) <= by_day[d].keys() for d in days)
+    for day in days:
+        v = by_day[day]
+        shape = curve_shape(v["DGS2"], v["DGS10"], v["FEDFUNDS"])
+        assert shape.keys() == set(CURVE)
+        for series in CURVE:
+            assert abs(v[series] - shape[series]) <= 5 * CURVE_NOISE, (day, series)
+            assert v[series] == round(v[series], 2)
+        assert abs(v["DGS3MO"] - 4.33) <= 0.1 and v["DGS3MO"] > v["DGS2"]
+        assert v["DGS30"] > v["DGS10"]
+    # seed 7, as the sim's macro module docstring states
+    assert [by_day[days[0]][s] for s in curve] == [4.31, 4.23, 4.07, 3.97, 4.08, 4.22, 4.41]
+    assert [by_day[days[-1]][s] for s in curve] == [4.30, 4.31, 4.25, 4.18, 4.18, 4.24, 4.44]
+
+
+def test_curve_tenors_change_no_other_record() -> None:
+    """The curve tenors draw from their own stream: another stream in its place changes
+    those tenors and leaves every other record of the first 10 minutes identical, in order."""
+    plain, other = simulation(), simulation()
+    other.macro.curve = Draws(8, "macro", "curve")
+    until = at(600)
+    a, b = plain.advance_to(until), other.advance_to(until)
+
+    def tenor(r: Record) -> bool:
+        return isinstance(r, MacroObservation) and r.series in CURVE
+
+    assert [to_json(r) for r in a if not tenor(r)] == [to_json(r) for r in b if not tenor(r)]
+    assert len([r for r in a if tenor(r)]) == len([r for r in b if tenor(r)]) == 5 * 21
+    history = [(r.series, r.value) for r in a if tenor(r) and r.ts == OPEN]
+    assert history != [(r.series, r.value) for r in b if tenor(r) and r.ts == OPEN]
 
 
 def test_cpi_history_is_36_months_and_yoy_inflation_rises() -> None:

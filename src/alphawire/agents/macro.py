@@ -4,9 +4,13 @@
 FRED names them, values in FRED's units: yields and rates in percent, T10Y2Y in percentage
 points, VIXCLS in index points, CPIAUCSL an index). Its metrics, as docs/dashboard.md reads:
 
-* ``curve``: ``{tenor, years, yield}`` for each tenor seen (DGS3MO, DGS2, DGS5, DGS10, DGS30),
-  latest observation, sorted by maturity; ``spread_2s10s``: the latest T10Y2Y (else
-  ``DGS10 − DGS2``), percentage points; ``curve_regime``: ``analytics.curve_regime``;
+* ``curve``: ``{tenor, years, yield}`` for each tenor seen (``TENORS``: DGS3MO, DGS6MO,
+  DGS1, DGS2, DGS5, DGS10, DGS30 as 3M, 6M, 1Y, 2Y, 5Y, 10Y, 30Y), its latest observation in
+  percent, sorted by ``years``; ``spread_2s10s``: the latest T10Y2Y (else ``DGS10 − DGS2``),
+  percentage points; ``curve_regime``: ``analytics.curve_regime`` of it;
+* ``spread_3m10y``: ``DGS10 − DGS3MO`` in percentage points, rounded to 0.01, on the latest
+  date both have (``analytics.curve_spread``): the spread the New York Fed's recession
+  probability model reads; null without both; it does not set ``curve_regime``;
 * ``vix``, ``vix_regime`` (``analytics.vix_regime``), ``vix_history`` (last 20 ``{date, value}``);
 * ``inflation``: CPI year-over-year (``analytics.year_over_year``), percent rounded to 0.01,
   as ``{date, yoy}`` for the last 12 months with a year-earlier CPI: ``yoy = (CPI_m /
@@ -23,7 +27,8 @@ points, VIXCLS in index points, CPIAUCSL an index). Its metrics, as docs/dashboa
   before it (under 16 months of CPI); all three null when neither can be read;
 * ``fed_funds``: the latest FEDFUNDS, percent.
 
-Example: DGS10 4.21, DGS2 4.30, T10Y2Y −0.09 → curve inverted; VIXCLS 21.4 → elevated; CPI
+Example: DGS10 4.21, DGS2 4.30, T10Y2Y −0.09 → curve inverted; DGS3MO 4.31 →
+``spread_3m10y`` 4.21 − 4.31 = −0.10; VIXCLS 21.4 → elevated; CPI
 YoY 3.07 % in August and 3.35 % in November → ``inflation_trend_pp`` +0.28 → rising (the
 simulated market's first minute, seed 7).
 
@@ -49,6 +54,7 @@ from alphawire.agents.voice import Voice, clamp, pick, stance_of
 from alphawire.analytics import (
     annualised_change,
     curve_regime,
+    curve_spread,
     inflation_trend,
     vix_regime,
     year_over_year,
@@ -60,8 +66,10 @@ from alphawire.sources.records import MacroObservation, Record
 if TYPE_CHECKING:
     from alphawire.agents.base import AgentContext
 
-TENORS: Mapping[str, tuple[str, float]] = {
+TENORS: Mapping[str, tuple[str, float]] = {  # FRED id -> (tenor, years to maturity)
     "DGS3MO": ("3M", 0.25),
+    "DGS6MO": ("6M", 0.5),
+    "DGS1": ("1Y", 1.0),
     "DGS2": ("2Y", 2.0),
     "DGS5": ("5Y", 5.0),
     "DGS10": ("10Y", 10.0),
@@ -124,9 +132,10 @@ class MacroTracker:
         """The dashboard's macro metrics (absent inputs leave their keys null or empty)."""
         curve = [
             {"tenor": tenor, "years": years, "yield": value}
-            for sid, (tenor, years) in TENORS.items()
+            for sid, (tenor, years) in sorted(TENORS.items(), key=lambda item: item[1][1])
             if (value := self._latest(sid)) is not None
         ]
+        three_ten = curve_spread(self._points("DGS10"), self._points("DGS3MO"))
         spread = self._latest("T10Y2Y")
         dgs2, dgs10 = self._latest("DGS2"), self._latest("DGS10")
         if spread is None and dgs2 is not None and dgs10 is not None:
@@ -142,6 +151,7 @@ class MacroTracker:
             "curve": curve,
             "spread_2s10s": spread,
             "curve_regime": None if spread is None else curve_regime(spread),
+            "spread_3m10y": None if three_ten is None else three_ten[1],
             "dgs2": dgs2,
             "dgs10": dgs10,
             "vix": vix,
@@ -187,7 +197,7 @@ class MacroTracker:
         score = clamp(sum(known))
         evidence = [
             {"source": "FRED", "value": v, "time": f"{d.isoformat()}T00:00:00+00:00", "text": sid}
-            for sid in ("T10Y2Y", "DGS2", "DGS10", "VIXCLS", "FEDFUNDS")
+            for sid in ("T10Y2Y", "DGS3MO", "DGS2", "DGS10", "DGS30", "VIXCLS", "FEDFUNDS")
             for d, v in self._points(sid)[-1:]
         ]
         evidence.extend(dict(e) for e in extra_evidence)
@@ -250,7 +260,10 @@ def headline(m: Mapping[str, Any], voice: Voice, now: datetime) -> str:
 
 
 def summary(m: Mapping[str, Any]) -> str:
-    """The rates and inflation behind the headline."""
+    """The rates and inflation behind the headline (the 30-year and 3m10y when known).
+
+    Tenors are written ``2Y``, ``30Y`` and the spread ``3m10y``: digits glued to letters are
+    names to ``numbers_backed``; "3M" would read as three million."""
     if m["inflation_yoy"] is not None:
         inflation = f"CPI {_fmt(m['inflation_yoy'])} % YoY"
     else:
@@ -261,10 +274,12 @@ def summary(m: Mapping[str, Any]) -> str:
         trend = (
             f"{m['inflation_trend']} ({_fmt(m['inflation_trend_pp'], '+.2f')} pp in three months)"
         )
-    return (
-        f"2Y {_fmt(m['dgs2'])} %, 10Y {_fmt(m['dgs10'])} %, fed funds {_fmt(m['fed_funds'])} %; "
-        f"{inflation}, {trend}."
-    )
+    rates = [f"2Y {_fmt(m['dgs2'])} %", f"10Y {_fmt(m['dgs10'])} %"]
+    rates += [f"30Y {_fmt(p['yield'])} %" for p in m["curve"] if p["tenor"] == "30Y"]
+    if m["spread_3m10y"] is not None:
+        rates.append(f"3m10y {_fmt(m['spread_3m10y'], '+.2f')} pp")
+    rates.append(f"fed funds {_fmt(m['fed_funds'])} %")
+    return f"{', '.join(rates)}; {inflation}, {trend}."
 
 
 _ALERTS = {  # (kind, after) -> (alert_type, severity, title)
@@ -313,6 +328,7 @@ class MacroAgent(BaseAgent):
                 severity=severity,
                 fields=[
                     ("2s10s (pp)", facts["spread"]),
+                    ("3m10y (pp)", _fmt(m["spread_3m10y"], "+.2f")),
                     ("2Y %", _fmt(m["dgs2"])),
                     ("10Y %", _fmt(m["dgs10"])),
                     ("VIX", f"{facts['vix']} ({m['vix_regime'] or 'n/a'})"),

@@ -196,6 +196,29 @@ def curve_regime(t10y2y: float) -> CurveRegime:
     return "inverted" if t10y2y < 0 else "normal"
 
 
+def curve_spread(
+    long: Iterable[tuple[date, float]], short: Iterable[tuple[date, float]]
+) -> tuple[date, float] | None:
+    """The spread between two yields on the latest date both have: ``(date, long − short)``.
+
+    Yields in percent (FRED's DGS series), the spread in percentage points rounded to 0.01 as
+    FRED publishes its own spreads (T10Y2Y, T10Y3M). Reading both on one date keeps a yield
+    published a day late from being set against a newer one. Example: DGS10 4.21 and DGS3MO
+    4.31 on 2026-12-04 → (2026-12-04, −0.10), the 3m10y spread, inverted. None without a
+    common date; raises ``ValidationError`` when a yield on that date is not finite.
+    """
+    longs = dict(long)
+    shorts = dict(short)
+    common = longs.keys() & shorts.keys()
+    if not common:
+        return None
+    day = max(common)
+    a, b = longs[day], shorts[day]
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValidationError(f"curve_spread: yields on {day} must be finite numbers, got {a}, {b}")
+    return day, round(a - b, 2)
+
+
 def vix_regime(vix: float) -> VixRegime:
     """The volatility regime from the VIX level (FRED VIXCLS, index points).
 

@@ -9,6 +9,10 @@ rounded back to the first of the month so the URL stays the same for a month.
 The first round emits the last ``backfill`` observations of each series; later rounds only
 observations newer than the newest already emitted (a revised past value is not re-sent).
 Requests are conditional (``If-Modified-Since``/``If-None-Match``) when FRED sent validators.
+
+By default: the Treasury constant-maturity curve (``CURVE_SERIES``, 3-month to 30-year, daily,
+percent: what the macro agent draws), T10Y2Y, VIXCLS, CPIAUCSL, UNRATE and FEDFUNDS, one
+request each per round.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import MacroObservation, Record
 
 BASE_URL = "https://fred.stlouisfed.org"
-DEFAULT_SERIES = ("DGS10", "DGS2", "T10Y2Y", "VIXCLS", "CPIAUCSL", "UNRATE", "FEDFUNDS")
+# The Treasury curve the macro agent draws (3M to 30Y), then spreads, volatility, the economy.
+CURVE_SERIES = ("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30")
+DEFAULT_SERIES = (*CURVE_SERIES, "T10Y2Y", "VIXCLS", "CPIAUCSL", "UNRATE", "FEDFUNDS")
 
 
 class FredOptions(HttpOptions):
@@ -41,7 +47,8 @@ class FredOptions(HttpOptions):
 
 
 class FredSource(HttpPollingSource[FredOptions]):
-    """FRED series (yields, curve, VIX close, CPI, unemployment, fed funds), hourly by default."""
+    """FRED series (the Treasury curve, 2s10s, VIX close, CPI, unemployment, fed funds), hourly
+    by default."""
 
     name = "fred"
     produces = frozenset({"macro"})
@@ -101,4 +108,4 @@ class FredSource(HttpPollingSource[FredOptions]):
         return records
 
 
-__all__ = ["BASE_URL", "DEFAULT_SERIES", "FredOptions", "FredSource"]
+__all__ = ["BASE_URL", "CURVE_SERIES", "DEFAULT_SERIES", "FredOptions", "FredSource"]

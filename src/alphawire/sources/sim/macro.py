@@ -1,14 +1,27 @@
 """Macro series with FRED's ids, units and cadence, in percent as FRED publishes them.
 
-Daily: DGS10 and DGS2 (Treasury constant-maturity yields, %), T10Y2Y (their spread, in
-percentage points, always ``DGS10 - DGS2`` rounded to 0.01), VIXCLS (index points), FEDFUNDS
-(effective rate, %, flat). Monthly: CPIAUCSL (index, 1982-84 = 100) and UNRATE (%), dated
-the first of the month and one month behind, as released.
+Daily: the Treasury constant-maturity yields (%) DGS3MO, DGS6MO, DGS1, DGS2, DGS5, DGS10
+and DGS30, T10Y2Y (in percentage points, always ``DGS10 - DGS2`` rounded to 0.01), VIXCLS
+(index points), FEDFUNDS (effective rate, %, flat at 4.33). Monthly: CPIAUCSL (index,
+1982-84 = 100) and UNRATE (%), dated the first of the month and one month behind, as released.
 
 On start the simulator emits 20 sessions of daily history, a curve that flattens without
 inverting (T10Y2Y falls to a few basis points); the curve-inversion scenario then emits the
 session's own observations with DGS2 above DGS10. After each later session's close the daily
 series take a small random step.
+
+The curve's other tenors (``curve_shape``) hang off the 2- and 10-year as published (rounded)
+and fed funds: DGS3MO at fed funds ``+ BILL_SPREAD`` (−0.02: bills a shade under the policy
+rate, a cut priced in); DGS6MO and DGS1 interpolated linearly in ln(years) between the 3-month
+and the 2-year, the 6-month ``+ HUMP_6M`` (+0.03: the front end humped); DGS5 interpolated the
+same way between the 2- and the 10-year, ``+ BELLY_5Y`` (−0.03: the belly sags); DGS30 the
+10-year ``+ TERM_30`` (+0.20). Each gets seeded noise (σ ``CURVE_NOISE``, 0.01 pp) and is
+rounded to FRED's 0.01, except the scripted inversion, which has none: DGS3MO 4.31, DGS6MO
+4.34, DGS1 4.30, DGS2 4.30, DGS5 4.22, DGS10 4.21, DGS30 4.41 (humped at 6 months, 3m10y
+−0.10, 2s10s −0.09). As the 2-year climbs through the history the front end goes from
+inverted to humped; seed 7, 3M to 30Y: 4.31 / 4.23 / 4.07 / 3.97 / 4.08 / 4.22 / 4.41 on the
+first day (the 2-year the trough), 4.30 / 4.31 / 4.25 / 4.18 / 4.18 / 4.24 / 4.44 on the last.
+These tenors draw from their own seeded stream, so adding them changed no other record.
 
 Monthly history: 12 months of UNRATE and ``CPI_MONTHS`` (36) of CPIAUCSL, enough for 24
 year-over-year rates and so an inflation trend from the first minute (a YoY rate needs the
@@ -25,13 +38,16 @@ growing its history changed none of the other macro series.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from alphawire.sources.records import MacroObservation
 from alphawire.sources.sim.draws import Draws
 
-DAILY = ("DGS10", "DGS2", "T10Y2Y", "VIXCLS", "FEDFUNDS")
+# The tenors drawn from the curve's own stream, in the order they follow the older series.
+CURVE = ("DGS3MO", "DGS6MO", "DGS1", "DGS5", "DGS30")
+DAILY = ("DGS10", "DGS2", "T10Y2Y", "VIXCLS", "FEDFUNDS", *CURVE)
 MONTHLY = ("CPIAUCSL", "UNRATE")
 SERIES = DAILY + MONTHLY
 HISTORY_DAYS = 20
@@ -41,6 +57,12 @@ CPI_START = 308.0  # the index CPI_MONTHS months before the latest (1982-84 = 10
 # The annualised monthly pace, percent, at (months after the first, pace), linear in between.
 CPI_PACE = ((1, 3.4), (20, 2.3), (35, 3.9))
 CPI_NOISE = 0.02  # σ of each month's change, percent (not annualised)
+FED_FUNDS = 4.33
+BILL_SPREAD = -0.02  # DGS3MO − fed funds, pp
+HUMP_6M = 0.03  # DGS6MO above the ln(years) line from the 3-month to the 2-year, pp
+BELLY_5Y = -0.03  # DGS5 against the ln(years) line from the 2-year to the 10-year, pp
+TERM_30 = 0.20  # DGS30 − DGS10, pp
+CURVE_NOISE = 0.01  # σ of each tenor's daily noise, pp
 
 
 def observation(
@@ -76,6 +98,25 @@ def cpi_path(d: Draws) -> list[float]:
     return out
 
 
+def _on_line(years: float, a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The yield at ``years`` on the line through ``a`` and ``b`` (years, yield) in ln(years)."""
+    return a[1] + (b[1] - a[1]) * math.log(years / a[0]) / math.log(b[0] / a[0])
+
+
+def curve_shape(dgs2: float, dgs10: float, fed_funds: float) -> dict[str, float]:
+    """The ``CURVE`` tenors' yields (%, unrounded, no noise) from the 2-year, the 10-year and
+    fed funds, as the module docstring states."""
+    front = (0.25, fed_funds + BILL_SPREAD)
+    two, ten = (2.0, dgs2), (10.0, dgs10)
+    return {
+        "DGS3MO": front[1],
+        "DGS6MO": _on_line(0.5, front, two) + HUMP_6M,
+        "DGS1": _on_line(1.0, front, two),
+        "DGS5": _on_line(5.0, two, ten) + BELLY_5Y,
+        "DGS30": dgs10 + TERM_30,
+    }
+
+
 def _months_before(day: date, k: int) -> date:
     """The first of the month ``k`` months before ``day``'s month."""
     index = day.year * 12 + day.month - 1 - k
@@ -85,13 +126,21 @@ def _months_before(day: date, k: int) -> date:
 class MacroBook:
     """The latest value of each daily series, and how the simulator moves it."""
 
-    def __init__(self, d: Draws, cpi: Draws) -> None:
+    def __init__(self, d: Draws, cpi: Draws, curve: Draws) -> None:
         self.d = d
         self.cpi = cpi
+        self.curve = curve
         self.last: dict[str, float] = {}
 
     def _daily(
-        self, source: str, ts: datetime, day: date, dgs10: float, dgs2: float, vix: float
+        self,
+        source: str,
+        ts: datetime,
+        day: date,
+        dgs10: float,
+        dgs2: float,
+        vix: float,
+        noise: bool = True,
     ) -> list[MacroObservation]:
         dgs10, dgs2, vix = round(dgs10, 2), round(dgs2, 2), round(vix, 2)
         values = {
@@ -99,8 +148,11 @@ class MacroBook:
             "DGS2": dgs2,
             "T10Y2Y": round(dgs10 - dgs2, 2),
             "VIXCLS": vix,
-            "FEDFUNDS": 4.33,
+            "FEDFUNDS": FED_FUNDS,
         }
+        for series, value in curve_shape(dgs2, dgs10, FED_FUNDS).items():
+            jitter = CURVE_NOISE * self.curve.normal() if noise else 0.0
+            values[series] = round(value + jitter, 2)
         self.last.update(values)
         return [observation(source, ts, s, day, values[s]) for s in DAILY]
 
@@ -130,8 +182,9 @@ class MacroBook:
         return out
 
     def inversion(self, source: str, ts: datetime, day: date) -> list[MacroObservation]:
-        """The session's observations with the 2-year 9 bp above the 10-year, VIX up."""
-        return self._daily(source, ts, day, 4.21, 4.30, 21.4)
+        """The session's observations with the 2-year 9 bp above the 10-year, VIX up; the
+        other tenors exactly ``curve_shape`` (no noise: the scenario's numbers are fixed)."""
+        return self._daily(source, ts, day, 4.21, 4.30, 21.4, noise=False)
 
     def step(self, source: str, ts: datetime, day: date) -> list[MacroObservation]:
         """The session's observations: a small random step from the last values."""
