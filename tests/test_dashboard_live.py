@@ -1,0 +1,235 @@
+"""Every widget on the real agents' output: the simulated market and all nine built-in agents
+in a real hub, the dashboard in Debian's chromium.
+
+What each widget must show is read from the hub itself (its history of each channel), never
+written into the test: the simulator and the agents decide the numbers, the page must show
+them. The virtual clock moves only when the test plays it, so runs are deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from tests.browser import (  # noqa: F401  (fixtures)
+    SCREENSHOTS,
+    Dashboard,
+    browser,
+    wait_live,
+)
+from tests.sim_hub import SimHub, start_sim_hub
+
+from alphawire.sources.sim import DEFAULT_WATCHLIST
+
+pytestmark = pytest.mark.browser
+FOCUS = "NVDA"
+WIDGETS = (
+    "market",
+    "alerts",
+    "gamma",
+    "narrative",
+    "signals",
+    "darkpool",
+    "options",
+    "squeeze",
+    "reddit",
+    "macro",
+    "status",
+)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Any:
+    hub = start_sim_hub(tmp_path)
+    try:
+        yield hub
+    finally:
+        hub.hub.stop()
+
+
+def money(value: float) -> str:
+    """dom.js ``usd``: a compact dollar amount ($7.5M, $531.2K)."""
+    magnitude = abs(value)
+    for divisor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if magnitude >= divisor:
+            text = f"${magnitude / divisor:,.1f}{suffix}"
+            break
+    else:
+        text = f"${magnitude:,.1f}"
+    return ("−" if value < 0 else "") + text
+
+
+def last(items: list[dict[str, Any]]) -> dict[str, Any]:
+    assert items, "the agents published nothing here"
+    return items[-1]
+
+
+def check_widgets(page: Any, sim: SimHub) -> None:
+    """Each widget shows what the hub holds: the latest insight of its agent (for the
+    focused symbol or market-wide), the signals, the narratives, every alert once."""
+    for wid in WIDGETS:
+        expect(page.locator(f"#w-{wid}")).to_have_attribute("data-state", "ready")
+
+    # Market Overview: each tile's price is its symbol's last market_data.
+    for symbol in DEFAULT_WATCHLIST:
+        ticks = [m for m in sim.history(f"market_{symbol}") if m.get("type") == "market_data"]
+        tile = page.locator(f'#w-market .tile[data-symbol="{symbol}"]')
+        expect(tile.locator("[data-field=price]")).to_have_text(
+            f"{last(ticks)['data']['price']:,.2f}"
+        )
+        expect(tile.locator(".tag.sim, .sim")).to_have_count(1)  # simulated data says so
+
+    # Gamma Tracker: the focused symbol's latest read, its strikes charted.
+    gamma = last(sim.insights("gamma", FOCUS))
+    widget = page.locator("#w-gamma")
+    expect(widget.locator("[data-field=headline]")).to_have_text(gamma["headline"])
+    label = widget.locator("[role=img]").get_attribute("aria-label") or ""
+    metrics = gamma["metrics"]
+    assert f"{len(metrics['by_strike'])} strikes" in label, label
+    assert f"zero gamma {metrics['zero_gamma']:,.2f}" in label, label
+    assert widget.locator("canvas").count() >= 1
+    assert f"regime\n{metrics['regime']}" in widget.inner_text()
+
+    # Dark Pool Flow: the focused symbol's blocks, newest first, and the watchlist's DIX.
+    dark = last(sim.insights("darkpool", FOCUS))["metrics"]
+    wide = last(sim.insights("darkpool", None))["metrics"]
+    widget = page.locator("#w-darkpool")
+    rows = widget.locator("tbody tr")
+    expect(rows).to_have_count(min(50, len(dark["blocks"])))
+    newest = max(dark["blocks"], key=lambda b: b["time"])
+    assert rows.first.locator("td").nth(1).inner_text() == f"{newest['price']:,.2f}"
+    assert f"DIX\n{wide['dix'] * 100:.1f}%" in widget.inner_text()
+
+    # Squeeze Scanner: every scored symbol, highest score first.
+    scored = {}
+    for symbol in DEFAULT_WATCHLIST:
+        found = sim.insights("squeeze", symbol)
+        if found:
+            scored[symbol] = found[-1]["metrics"]["squeeze_score"]
+    order = sorted(scored, key=lambda s: (-scored[s], s))
+    shown = page.locator("#w-squeeze tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.symbol)"
+    )
+    assert shown == order
+    leader = last(sim.insights("squeeze", None))
+    expect(page.locator("#w-squeeze [data-field=headline]")).to_have_text(leader["headline"])
+
+    # Options Flow: the focused symbol's unusual contracts and its premium by side.
+    options = last(sim.insights("options", FOCUS))["metrics"]
+    widget = page.locator("#w-options")
+    expect(widget.locator("tbody tr")).to_have_count(len(options["unusual"]))
+    premium = widget.locator(".premium").inner_text()
+    assert money(options["premium"]["calls"]) in premium, premium
+    assert money(options["premium"]["bearish"]) in premium, premium
+
+    # Reddit Sentiment: the tickers by mentions, the most mentioned first.
+    tickers = last(sim.insights("reddit", None))["metrics"]["tickers"]
+    top = max(tickers, key=lambda t: t["mentions"])
+    first = page.locator("#w-reddit tbody tr").first
+    assert first.get_attribute("data-symbol") == top["symbol"]
+    assert f"{top['mentions']:,}" in first.inner_text()
+    assert page.locator("#w-reddit .posts li").count() > 0  # the posts behind the counts
+
+    # Macro Intelligence: curve, VIX regime, inflation and its trend.
+    macro = last(sim.insights("macro", None))["metrics"]
+    text = page.locator("#w-macro").inner_text()
+    assert f"2s10s\n{macro['spread_2s10s']:.2f} pp" in text, text
+    assert f"VIX\n{macro['vix']:.2f}" in text and f"regime\n{macro['vix_regime']}" in text
+    assert f"curve\n{macro['curve_regime']}" in text
+    assert macro["inflation"], "the simulated CPI history yields a year-over-year series"
+    assert f"CPI YoY\n{macro['inflation'][-1]['yoy']:.1f}%" in text, text
+    assert f"trend\n{macro['inflation_trend']}" in text
+
+    # Narrative Brain: the latest market-wide and focused-symbol narratives, newest history.
+    narratives = [m["narrative"] for m in sim.history("narrative") if m.get("type") == "narrative"]
+    cards = page.locator("#w-narrative .narrative [data-field=headline]").all_inner_texts()
+    assert last([n for n in narratives if n["symbol"] is None])["headline"] in cards
+    assert last([n for n in narratives if n["symbol"] == FOCUS])["headline"] in cards
+
+    # Signals Center: every signal the Signal agent issued.
+    signals = [m for m in sim.history("signals") if m.get("type") == "signal"]
+    rows = page.locator("#w-signals tbody tr")
+    expect(rows).to_have_count(len(signals))
+    newest_signal = last(signals)["signal"]
+    row = page.locator(f'#w-signals tbody tr[data-id="{last(signals)["id"]}"]')
+    assert row.locator(".action").inner_text() == newest_signal["action"].upper()
+    assert f"{newest_signal['entry']:,.2f}" in row.inner_text()
+
+    # Alerts feed: every alert on unified, each exactly once.
+    alerts = [m for m in sim.history("unified") if m.get("type") == "alert"]
+    feed = page.locator("#w-alerts .alert")
+    expect(feed).to_have_count(len(alerts))
+    ids = feed.evaluate_all("nodes => nodes.map(n => n.dataset.id)")
+    assert sorted(ids) == sorted(m["id"] for m in alerts)
+
+
+def test_every_widget_renders_the_agents_output_from_the_simulator(
+    browser: Any, sim: SimHub
+) -> None:
+    """A minute of the simulated session, then the page opens: every widget loads its
+    initial state over REST and shows the agents' latest output."""
+    sim.play(60)
+    board = Dashboard(sim.hub, browser)
+    try:
+        page, watch = board.open(f"?symbol={FOCUS}")
+        check_widgets(page, sim)
+        watch.clean()
+    finally:
+        board.close()
+
+
+def test_widgets_follow_the_simulated_session_live(browser: Any, sim: SimHub) -> None:
+    """The page is open from the session's first moment, before any alert: as the session
+    plays, every widget follows from the live socket alone and ends showing exactly what the
+    hub holds."""
+    board = Dashboard(sim.hub, browser)
+    try:
+        page, watch = board.open(f"?symbol={FOCUS}")
+        expect(page.locator("#w-alerts")).to_have_attribute("data-state", "empty")
+        sim.play(30)
+        expect(page.locator("#w-alerts")).to_have_attribute("data-state", "ready")
+        sim.play(30)
+        check_widgets(page, sim)
+        status = page.evaluate("window.alphawire.hub.status")
+        assert status["lost"] == 0 and status["duplicates"] == 0
+        watch.clean()
+    finally:
+        board.close()
+
+
+def test_screenshots_of_the_dashboard_and_each_widget(
+    browser: Any, sim: SimHub, tmp_path: Path
+) -> None:
+    """Screenshots of the whole page (dark and light) and of every widget, showing the
+    agents' output on the simulated session's first minutes.
+
+    Written to docs/screenshots/ when ALPHAWIRE_SCREENSHOTS=1 (the README shows them), else to
+    a temporary directory.
+    """
+    out = SCREENSHOTS if os.environ.get("ALPHAWIRE_SCREENSHOTS") == "1" else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    sim.play(90)
+    board = Dashboard(sim.hub, browser)
+    try:
+        page, watch = board.open(f"?symbol={FOCUS}", width=1600, height=1250)
+        for wid in WIDGETS:
+            expect(page.locator(f"#w-{wid}")).to_have_attribute("data-state", "ready")
+        files = [out / "dashboard-dark.png"]
+        page.screenshot(path=files[0], full_page=True)
+        for section in page.locator("#grid > section").all():
+            files.append(out / f"widget-{section.get_attribute('data-widget')}.png")
+            section.screenshot(path=files[-1])
+        page.get_by_role("button", name="Theme").click()
+        page.evaluate("window.scrollTo(0, 0)")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        files.append(out / "dashboard-light.png")
+        page.screenshot(path=files[-1])
+        assert len(files) == 13
+        for file in files:
+            assert file.stat().st_size > 5_000, file  # a real picture, not a blank
+        watch.clean()
+    finally:
+        board.close()
