@@ -81,6 +81,9 @@ def check_widgets(page: Any, sim: SimHub) -> None:
             f"{last(ticks)['data']['price']:,.2f}"
         )
         expect(tile.locator(".tag.sim, .sim")).to_have_count(1)  # simulated data says so
+        # Volume against the usual: the market agent's latest relative volume.
+        rel = last(sim.insights("market", symbol))["metrics"]["rel_volume"]
+        expect(tile.locator(".rvol")).to_have_text(f"{rel:.1f}× avg")
 
     # Gamma Tracker: the focused symbol's latest read, its strikes charted.
     gamma = last(sim.insights("gamma", FOCUS))
