@@ -37,7 +37,15 @@ from pydantic import Field
 from alphawire.agents.base import AgentContext
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
-from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
+from alphawire.agents.triggers import (
+    AlertCall,
+    CallingAgent,
+    WatchlistBook,
+    clip,
+    evidence,
+    money,
+    stance_of,
+)
 from alphawire.analytics.darkpool import classify_print, dix
 from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortVolume, Trade
@@ -77,22 +85,11 @@ class _Symbol:
     simulated: bool = False
 
 
-class DarkPoolBook:
+class DarkPoolBook(WatchlistBook[DarkPoolOptions, _Symbol]):
     """Dark-pool state per watchlist symbol and the market-wide DIX."""
 
-    def __init__(self, options: DarkPoolOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Symbol] = {}
-
-    def _state(self, symbol: str) -> _Symbol | None:
-        if self.watchlist and symbol not in self.watchlist:
-            return None
-        state = self._by_symbol.get(symbol)
-        if state is None:
-            state = _Symbol(symbol, blocks=deque(maxlen=self.options.max_blocks))
-            self._by_symbol[symbol] = state
-        return state
+    def _new(self, symbol: str) -> _Symbol:
+        return _Symbol(symbol, blocks=deque(maxlen=self.options.max_blocks))
 
     def observe(self, record: Record) -> list[AlertCall]:
         """Take a trade, short-volume row or quote; the alerts it causes."""

@@ -30,7 +30,7 @@ from pydantic import Field
 from alphawire.agents.base import AgentContext
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
-from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, evidence
+from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, WatchlistBook, evidence
 from alphawire.analytics.market import paced_relative_volume
 from alphawire.analytics.squeeze import SQUEEZE_WEIGHTS, squeeze_components, squeeze_score
 from alphawire.sources.options import Duration
@@ -59,26 +59,19 @@ class _Symbol:
     simulated: bool = False
 
 
-class SqueezeBook:
+class SqueezeBook(WatchlistBook[SqueezeOptions, _Symbol]):
     """Squeeze state per watchlist symbol."""
 
-    def __init__(self, options: SqueezeOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Symbol] = {}
+    def _new(self, symbol: str) -> _Symbol:
+        return _Symbol(symbol, gate=Threshold(self.options.threshold, self.options.hysteresis))
 
     def observe(self, record: Record) -> None:
         """Take a short-interest record or a quote (scoring happens in ``score``)."""
         if not isinstance(record, ShortInterest | Quote):
             return
-        if self.watchlist and record.symbol not in self.watchlist:
-            return
-        s = self._by_symbol.get(record.symbol)
+        s = self._state(record.symbol)
         if s is None:
-            o = self.options
-            s = self._by_symbol[record.symbol] = _Symbol(
-                record.symbol, gate=Threshold(o.threshold, o.hysteresis)
-            )
+            return
         s.simulated = s.simulated or record.simulated
         if isinstance(record, ShortInterest):
             s.si = record
