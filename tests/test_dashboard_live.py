@@ -167,6 +167,9 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     expect(feed).to_have_count(len(alerts))
     ids = feed.evaluate_all("nodes => nodes.map(n => n.dataset.id)")
     assert sorted(ids) == sorted(m["id"] for m in alerts)
+    # The agents' alerts come from simulated inputs, and each says so.
+    assert all("SIMULATED" in m["embed"]["footer"]["text"] for m in alerts)
+    expect(page.locator("#w-alerts .alert .meta .sim")).to_have_count(len(alerts))
 
 
 def test_every_widget_renders_the_agents_output_from_the_simulator(

@@ -275,6 +275,7 @@ def test_hostile_content_renders_as_text(dashboard: Dashboard) -> None:
                 "title": evil,
                 "description": evil,
                 "fields": [{"name": evil, "value": evil}],
+                "footer": {"text": evil},
             }
     dashboard.publish(*messages)
     expect(page.locator("#w-alerts .alert")).to_have_count(1)
@@ -283,6 +284,7 @@ def test_hostile_content_renders_as_text(dashboard: Dashboard) -> None:
     alert = page.locator("#w-alerts .alert").first
     assert alert.locator("[data-field=content]").inner_text() == evil
     assert evil in alert.locator("[data-field=embed]").inner_text()
+    assert alert.locator(".efooter").inner_text() == evil
     assert "x<b>y</b>" in alert.inner_text()
     assert evil in page.locator("#w-narrative").inner_text()
     assert evil in page.locator("#w-gamma [data-field=summary]").inner_text()
