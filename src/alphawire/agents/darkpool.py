@@ -35,17 +35,10 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
-from alphawire.agents.triggers import (
-    AlertCall,
-    CallingAgent,
-    WatchlistBook,
-    clip,
-    evidence,
-    money,
-    stance_of,
-)
+from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
 from alphawire.analytics.darkpool import classify_print, dix
 from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortVolume, Trade

@@ -30,13 +30,13 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
 from alphawire.agents.triggers import (
     AlertCall,
     CallingAgent,
     Crossing,
-    WatchlistBook,
     clip,
     evidence,
     money,

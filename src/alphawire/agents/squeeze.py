@@ -28,9 +28,10 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
-from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, WatchlistBook, evidence
+from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, evidence
 from alphawire.analytics.market import paced_relative_volume
 from alphawire.analytics.squeeze import SQUEEZE_WEIGHTS, squeeze_components, squeeze_score
 from alphawire.sources.options import Duration

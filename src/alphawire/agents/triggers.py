@@ -1,5 +1,4 @@
-"""What the market-structure agents share: state per symbol, alert decisions, level crossings,
-stances.
+"""What the market-structure agents share: alert decisions, level crossings, stances.
 
 An agent's analysis is pure: records in, insight dicts and ``AlertCall`` values out
 (``GammaBook``, ``DarkPoolBook``, ...). ``CallingAgent`` runs such an analysis inside a
@@ -15,15 +14,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.clock import VirtualClock
 
 T = TypeVar("T")
-OptionsT = TypeVar("OptionsT", bound=AgentOptions)
-StateT = TypeVar("StateT")
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Stance = Literal["bullish", "bearish", "neutral"]
@@ -48,32 +45,6 @@ class AlertCall:
     def content(self) -> str:
         """The alert's plain text: its title and description."""
         return f"{self.title}: {self.description}"
-
-
-class WatchlistBook(Generic[OptionsT, StateT]):
-    """An analysis's state per watchlist symbol (``GammaBook``, ``DarkPoolBook``, ...).
-
-    A symbol's state is made (``_new``) by its first record; a symbol outside a non-empty
-    watchlist gets none (a record about it is ignored).
-    """
-
-    def __init__(self, options: OptionsT, watchlist: Iterable[str] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, StateT] = {}
-
-    def _new(self, symbol: str) -> StateT:
-        """The state of a symbol that has none yet."""
-        raise NotImplementedError
-
-    def _state(self, symbol: str) -> StateT | None:
-        """``symbol``'s state, made on first use; None outside the watchlist."""
-        if self.watchlist and symbol not in self.watchlist:
-            return None
-        state = self._by_symbol.get(symbol)
-        if state is None:
-            state = self._by_symbol[symbol] = self._new(symbol)
-        return state
 
 
 class Crossing:

@@ -35,7 +35,7 @@ from alphawire.errors import ValidationError
 from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
 from alphawire.sources.http import NotFound
 from alphawire.sources.options import Duration, HttpOptions, Symbol
-from alphawire.sources.polling import PollingSource
+from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import Record, ShortInterest, ShortVolume
 
 SHORT_VOLUME_URL = "https://cdn.finra.org/equity/regsho/daily"
@@ -53,22 +53,13 @@ class ShortVolumeOptions(HttpOptions):
     interval: Duration = Field(default=1800.0, ge=60.0)
 
 
-class ShortVolumeSource(PollingSource):
+class ShortVolumeSource(HttpPollingSource[ShortVolumeOptions]):
     """FINRA Reg SHO consolidated (CNMS) daily short-sale volume, after 18:00 New York time."""
 
     name = "finra_short_volume"
     produces = frozenset({"short_volume"})
     gate = "end_of_day"
     unavailable_retry = 1800.0  # a 404 after 18:00 is usually a late file, not a gone vendor
-
-    def __init__(self, options: ShortVolumeOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
 
     def url(self, day: date) -> str:
         """The CNMS file of trade date ``day``."""
@@ -120,7 +111,7 @@ class ShortInterestOptions(HttpOptions):
     interval: Duration = Field(default=3600.0, ge=300.0)
 
 
-class ShortInterestSource(PollingSource):
+class ShortInterestSource(HttpPollingSource[ShortInterestOptions]):
     """FINRA consolidated short interest (bi-monthly) through the public Query API."""
 
     name = "finra_short_interest"
@@ -128,13 +119,7 @@ class ShortInterestSource(PollingSource):
     gate = "end_of_day"
 
     def __init__(self, options: ShortInterestOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
+        super().__init__(options, **kwargs)
         self._latest: dict[str, date] = {}  # symbol -> newest settlement date emitted
 
     @property

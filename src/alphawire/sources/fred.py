@@ -23,7 +23,7 @@ from alphawire.analytics import parse_fred_csv
 from alphawire.errors import ValidationError
 from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
 from alphawire.sources.options import Duration, HttpOptions
-from alphawire.sources.polling import PollingSource
+from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import MacroObservation, Record
 
 BASE_URL = "https://fred.stlouisfed.org"
@@ -40,7 +40,7 @@ class FredOptions(HttpOptions):
     backfill: int = Field(default=30, ge=1, le=5000, description="observations sent at start")
 
 
-class FredSource(PollingSource):
+class FredSource(HttpPollingSource[FredOptions]):
     """FRED series (yields, curve, VIX close, CPI, unemployment, fed funds), hourly by default."""
 
     name = "fred"
@@ -48,13 +48,7 @@ class FredSource(PollingSource):
     gate = "always"
 
     def __init__(self, options: FredOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
+        super().__init__(options, **kwargs)
         self._latest: dict[str, date] = {}
 
     async def poll(self, ctx: SourceContext) -> Sequence[Record]:
