@@ -9,9 +9,14 @@ them. The virtual clock moves only when the test plays it, so runs are determini
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 from tests.browser import (  # noqa: F401  (fixtures)
@@ -20,6 +25,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     browser,
     wait_live,
 )
+from tests.conftest import free_socket
 from tests.sim_hub import SimHub, start_sim_hub
 
 from alphawire.sources.sim import DEFAULT_WATCHLIST
@@ -239,3 +245,61 @@ def test_screenshots_of_the_dashboard_and_each_widget(
         watch.clean()
     finally:
         board.close()
+
+
+@pytest.fixture
+def demo_process(tmp_path: Path) -> Iterator[str]:
+    """``alphawire demo`` as a user starts it (``make demo``), ten times faster than real
+    time, on a free port; its URL."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    command = [sys.executable, "-m", "alphawire", "demo", "--port", str(port)]
+    command += ["--data-dir", str(tmp_path / "demo"), "--speed", "10", "--log-level", "warning"]
+    proc = subprocess.Popen(command)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise RuntimeError(f"alphawire demo exited with {proc.returncode}")
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("alphawire demo did not become healthy")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_make_demo_fills_every_widget(browser: Any, demo_process: str) -> None:
+    """The command behind ``make demo``: its page fills every widget from the simulated
+    market and the agents by themselves, marks simulated data, and logs no error."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(demo_process + "/?symbol=NVDA")
+        wait_live(page)
+        for wid in WIDGETS:
+            # A hang guard, not a speed limit: the scripted events are 5 s in at speed 10.
+            expect(page.locator(f"#w-{wid}")).to_have_attribute(
+                "data-state", "ready", timeout=60_000
+            )
+        tiles = page.locator("#w-market .tile")
+        expect(tiles).to_have_count(len(DEFAULT_WATCHLIST))  # the hub's watchlist
+        expect(page.locator("#w-market .tile .sim").first).to_be_visible()
+        expect(page.locator("#w-alerts .alert .meta .sim").first).to_be_visible(timeout=60_000)
+        assert errors == []
+    finally:
+        context.close()
