@@ -48,6 +48,8 @@ FILES = {
     "/api/global/delayed_quotes/options/_SPX.json": "cboe/_SPX.json",
     "/equity/regsho/daily/CNMSshvol20251201.txt": "finra/CNMSshvol20251201.txt",
     "/equity/regsho/daily/CNMSshvol20251128.txt": "finra/CNMSshvol20251128.txt",
+    "/equity/regsho/daily/CNMSshvol20251126.txt": "finra/CNMSshvol20251126.txt",
+    "/equity/regsho/daily/CNMSshvol20251125.txt": "finra/CNMSshvol20251125.txt",
     "/data/group/otcMarket/name/consolidatedShortInterest": "finra/consolidatedShortInterest.json",
     "/graph/fredgraph.csv?id=DGS10": "fred/DGS10.csv",
     "/graph/fredgraph.csv?id=VIXCLS": "fred/VIXCLS.csv",

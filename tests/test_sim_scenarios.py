@@ -4,7 +4,7 @@ within the first simulated minute."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -104,7 +104,7 @@ def test_unusual_options_burst_on_amd() -> None:
 
 def test_squeeze_setup_on_gme() -> None:
     """GME opens crowded (24 % of float short, ~16 days to cover, borrow 42 %, utilization
-    96 %, yesterday 62 % short volume), borrow jumps to 85 % / 99 % at 25 s, and the price
+    96 %, yesterday 62 % short volume, the newest of 21 days), borrow jumps to 85 % / 99 % at 25 s, and the price
     rises about 9 % from 20 to 50 s on heavier prints."""
     records = first_minute()
     first, second = of(records, ShortInterest, "GME")
@@ -114,8 +114,11 @@ def test_squeeze_setup_on_gme() -> None:
     assert (first.borrow_fee, first.utilization) == (0.42, 0.96)
     assert (second.ts, second.borrow_fee, second.utilization) == (at(25), 0.85, 0.99)
     assert second.short_interest == first.short_interest  # same settlement, same figure
-    (sv,) = of(records, ShortVolume, "GME")
-    assert sv.short_volume / sv.total_volume == pytest.approx(0.62, abs=1e-6)
+    rows = of(records, ShortVolume, "GME")
+    assert len(rows) == 21  # the previous session's file and the 20 before it
+    newest = max(rows, key=lambda r: r.trade_date)
+    assert newest is rows[-1] and newest.trade_date == date(2026, 12, 3)
+    assert newest.short_volume / newest.total_volume == pytest.approx(0.62, abs=1e-6)
     quotes = of(records, Quote, "GME")
     before = [q for q in quotes if q.ts <= at(20)][-1].last
     after = next(q for q in quotes if q.ts >= at(50)).last
