@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING, Any, cast
 
-from alphawire.agents.macro import MacroOptions, MacroTracker, RegimeChange, vix_rose_into
+import pytest
+
+from alphawire.agents.macro import (
+    MacroAgent,
+    MacroOptions,
+    MacroTracker,
+    RegimeChange,
+    vix_rose_into,
+)
+from alphawire.clock import VirtualClock
 from alphawire.sources.records import MacroObservation
-from sim_fixtures import at, first_minute
+from sim_fixtures import OPEN, at, first_minute
+
+if TYPE_CHECKING:
+    from alphawire.agents.base import AgentContext
 
 
 def obs(series: str, day: date, value: float) -> MacroObservation:
@@ -48,14 +62,12 @@ def test_metrics_after_the_inversion() -> None:
     assert (m["spread_2s10s"], m["curve_regime"]) == (-0.09, "inverted")
     assert (m["vix"], m["vix_regime"], m["fed_funds"]) == (21.4, "elevated", 4.33)
     assert len(m["vix_history"]) == 20 and m["vix_history"][-1]["value"] == 21.4
-    # 12 months of CPI rising 0.25 % a month: no YoY pair yet; annualised 3-month 1.0025^12 - 1
-    assert m["inflation"] == []
-    assert m["inflation_3m_annualised"] == round((1.0025**12 - 1) * 100, 2) == 3.04
-    assert m["inflation_trend"] == "flat"
+    # 36 months of CPI: the last 12 YoY rates; the sim's YoY rises (checked in the next test)
+    assert len(m["inflation"]) == 12 and m["inflation_trend"] == "rising"
     insight = tracker.insight(at(30))
     assert insight is not None
     assert insight["symbol"] is None and insight["stance"] == "bearish"
-    assert insight["score"] == -0.7  # inverted −0.4, elevated −0.3, flat 0
+    assert insight["score"] == -0.9  # inverted −0.4, elevated −0.3, inflation rising −0.2
     assert insight["confidence"] == 1.0 and insight["simulated"] is True
     assert "-0.09 pp" in insight["headline"] and "21.4" in insight["headline"]
 
@@ -98,3 +110,85 @@ def test_no_insight_before_any_curve_or_vix() -> None:
     tracker = MacroTracker(MacroOptions())
     tracker.add([obs("CPIAUCSL", date(2026, 1, 1), 320.0)])
     assert tracker.insight(at(0)) is None
+
+
+@dataclass
+class AlertLog:
+    """The little of an AgentContext that MacroAgent.evaluate uses: a clock and alerts."""
+
+    clock: VirtualClock
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    async def publish_alert(self, **alert: Any) -> None:
+        self.alerts.append(alert)
+
+
+def _month_shift(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@pytest.mark.anyio
+async def test_first_minute_through_the_agent_carries_yoy_inflation_and_its_trend() -> None:
+    """The sim's first minute through MacroAgent (no hub): from the open its insight's CPI YoY
+    is the sim's latest CPI over the same month a year earlier, its trend the change from the
+    YoY three months earlier read against the ±0.10 pp band, every number in its text backed;
+    the inversion at 30 s then alerts once for the curve and once for the VIX."""
+    records = first_minute()
+    agent = MacroAgent({})
+    agent.setup(cast("AgentContext", None))  # MacroAgent.setup reads only its options
+    log = AlertLog(VirtualClock(OPEN))
+    agent.ctx = cast("AgentContext", log)
+    insights = []
+    for now in (at(0), at(60)):
+        for record in records:
+            if (now == OPEN and record.ts <= now) or (now != OPEN and OPEN < record.ts <= now):
+                agent.on_record(record)
+        await log.clock.advance(now)
+        insights += await agent.evaluate(now)
+
+    cpi = {
+        r.observation_date: r.value
+        for r in records
+        if isinstance(r, MacroObservation) and r.series == "CPIAUCSL"
+    }
+    latest = max(cpi)
+
+    def yoy(month: date) -> float:
+        return round((cpi[month] / cpi[_month_shift(month, -12)] - 1) * 100, 2)
+
+    change = round(yoy(latest) - yoy(_month_shift(latest, -3)), 2)
+    label = "rising" if change > 0.10 else "falling" if change < -0.10 else "flat"
+    assert len(insights) == 2
+    for insight in insights:
+        m = insight.metrics
+        assert m["inflation_yoy"] == yoy(latest)
+        assert m["inflation"] == [
+            {"date": month.isoformat(), "yoy": yoy(month)}
+            for month in (_month_shift(latest, k) for k in range(-11, 1))
+        ]
+        assert (m["inflation_trend_pp"], m["inflation_trend"]) == (change, label)
+        assert m["inflation_trend_basis"] == "yoy"
+        assert f"CPI {yoy(latest):.2f} % YoY, {label} ({change:+.2f} pp" in insight.summary
+        assert insight.unbacked() == [] and insight.simulated is True
+    assert [(i.metrics["curve_regime"], i.stance) for i in insights] == [
+        ("normal", "neutral" if label == "rising" else "bullish"),
+        ("inverted", "bearish"),
+    ]
+    assert [a["alert_type"] for a in log.alerts] == ["curve_inversion", "vix_regime"]
+
+
+def test_trend_falls_back_to_annualised_rates() -> None:
+    """Under 16 months of CPI the trend reads three-month annualised rates: 0.5 % a month
+    after 0.25 % is rising."""
+    tracker = MacroTracker(MacroOptions())
+    values = [100 * 1.0025**n for n in range(9)]
+    values += [values[-1] * 1.005**k for k in range(1, 4)]
+    for n, value in enumerate(values):
+        tracker.add([obs("CPIAUCSL", date(2025, n + 1, 1), value)])
+    m = tracker.metrics()
+    assert m["inflation"] == [] and m["inflation_yoy"] is None
+    # Dec: (1.005³)⁴ − 1 = 6.17 %; Sep: (1.0025³)⁴ − 1 = 3.04 %
+    assert m["inflation_3m_annualised"] == 6.17
+    assert (m["inflation_trend"], m["inflation_trend_pp"]) == ("rising", round(6.17 - 3.04, 2))
+    assert m["inflation_trend_basis"] == "3m_annualised"

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from alphawire.analytics import year_over_year
 from alphawire.sources.records import (
     MacroObservation,
     Mentions,
@@ -20,6 +21,8 @@ from alphawire.sources.records import (
     SocialPost,
     Trade,
 )
+from alphawire.sources.sim.draws import Draws
+from alphawire.sources.sim.macro import CPI_MONTHS, cpi_path
 from alphawire.sources.sim.scenarios import FLIP_FRACTION
 from sim_fixtures import OPEN, at, first_minute, simulation
 
@@ -179,6 +182,31 @@ def test_curve_inversion_at_30_seconds() -> None:
             )
     today = {m.series: m.value for m in macro if m.ts == at(30)}
     assert today == {"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33}
+
+
+def test_cpi_history_is_36_months_and_yoy_inflation_rises() -> None:
+    """At the open: 36 monthly CPIAUCSL observations up to the month before the session (12 of
+    UNRATE), from 308.0; seed 7 gives the module docstring's numbers: CPI 335.808, YoY 3.35 %
+    against 3.07 % three months earlier."""
+    history = [m for m in of(first_minute(), MacroObservation) if m.ts == OPEN]
+    cpi = [(m.observation_date, m.value) for m in history if m.series == "CPIAUCSL"]
+    unrate = [m.observation_date for m in history if m.series == "UNRATE"]
+    assert len(cpi) == CPI_MONTHS == 36 and len(unrate) == 12
+    assert cpi[0] == (date(2023, 12, 1), 308.0) and cpi[-1] == (date(2026, 11, 1), 335.808)
+    assert unrate[-1] == cpi[-1][0]
+    assert all(m.simulated for m in history)
+    yoy = [round(v * 100, 2) for _, v in year_over_year(cpi)]
+    assert len(yoy) == 24 and (yoy[-4], yoy[-1]) == (3.07, 3.35)
+
+
+def test_cpi_trend_rises_whatever_the_seed() -> None:
+    """The CPI path's YoY rate rises by more than the macro agent's 0.10 pp band over its last
+    three months for every one of 500 seeds (the noise never hides the story)."""
+    changes = []
+    for seed in range(500):
+        path = cpi_path(Draws(seed, "macro", "CPIAUCSL"))
+        changes.append((path[-1] / path[-13] - path[-4] / path[-16]) * 100)
+    assert min(changes) > 0.10
 
 
 def test_scenarios_skip_symbols_not_watched_and_can_be_off() -> None:

@@ -8,15 +8,24 @@ points, VIXCLS in index points, CPIAUCSL an index). Its metrics, as docs/dashboa
   latest observation, sorted by maturity; ``spread_2s10s``: the latest T10Y2Y (else
   ``DGS10 − DGS2``), percentage points; ``curve_regime``: ``analytics.curve_regime``;
 * ``vix``, ``vix_regime`` (``analytics.vix_regime``), ``vix_history`` (last 20 ``{date, value}``);
-* ``inflation``: CPI year-over-year, percent (``analytics.year_over_year`` × 100, last 12
-  months); ``inflation_trend``: the latest YoY minus the YoY three months earlier, > +0.10 pp
-  ``"rising"``, < −0.10 pp ``"falling"``, else ``"flat"``. With fewer than 16 months of CPI
-  (no four YoY points) the trend compares annualised three-month rates instead,
-  ``((CPI_t / CPI_t−3)^4 − 1) × 100`` now vs three months earlier (``inflation_3m_annualised``
-  holds the latest); ``fed_funds``: the latest FEDFUNDS.
+* ``inflation``: CPI year-over-year (``analytics.year_over_year``), percent rounded to 0.01,
+  as ``{date, yoy}`` for the last 12 months with a year-earlier CPI: ``yoy = (CPI_m /
+  CPI_m−12 − 1) × 100``, ``date`` the CPI observation month (FRED dates a month by its first
+  day; the year-earlier month is matched by calendar month); ``inflation_yoy``: the latest
+  of them (the headline rate), null without one;
+* ``inflation_3m_annualised``: the latest ``((CPI_m / CPI_m−3)^4 − 1) × 100``, percent
+  (``analytics.annualised_change``);
+* ``inflation_trend`` (``analytics.inflation_trend``): ``inflation_trend_pp``, the latest
+  rate minus the rate three calendar months earlier in percentage points (computed from the
+  published 0.01-rounded rates, so it can be checked from them), > +0.10 pp ``"rising"``,
+  < −0.10 pp ``"falling"``, else ``"flat"``; ``inflation_trend_basis`` says which rates:
+  ``"yoy"``, or ``"3m_annualised"`` when the latest month has no YoY rate three months
+  before it (under 16 months of CPI); all three null when neither can be read;
+* ``fed_funds``: the latest FEDFUNDS, percent.
 
 Example: DGS10 4.21, DGS2 4.30, T10Y2Y −0.09 → curve inverted; VIXCLS 21.4 → elevated; CPI
-rising 0.25 % a month → annualised 3-month rate 3.04 % both times → trend flat.
+YoY 3.07 % in August and 3.35 % in November → ``inflation_trend_pp`` +0.28 → rising (the
+simulated market's first minute, seed 7).
 
 Stance (a heuristic, documented so it can be argued with): an inverted curve −0.4 (normal
 +0.1); VIX calm +0.3, normal +0.1, elevated −0.3, stress −0.6; inflation rising −0.2, falling
@@ -37,8 +46,14 @@ from pydantic import Field
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import Voice, clamp, pick, stance_of
-from alphawire.analytics import curve_regime, vix_regime, year_over_year
-from alphawire.analytics.macro import VixRegime
+from alphawire.analytics import (
+    annualised_change,
+    curve_regime,
+    inflation_trend,
+    vix_regime,
+    year_over_year,
+)
+from alphawire.analytics.macro import TREND_BAND_PP, VixRegime
 from alphawire.sources.options import Duration
 from alphawire.sources.records import MacroObservation, Record
 
@@ -55,7 +70,7 @@ TENORS: Mapping[str, tuple[str, float]] = {
 _CURVE_SCORE = {"inverted": -0.4, "normal": 0.1}
 _VIX_SCORE = {"calm": 0.3, "normal": 0.1, "elevated": -0.3, "stress": -0.6}
 _INFLATION_SCORE = {"rising": -0.2, "falling": 0.2, "flat": 0.0}
-TREND_BAND_PP = 0.10
+TREND_MONTHS = 3
 _VIX_ORDER = ("calm", "normal", "elevated", "stress")
 
 
@@ -119,11 +134,10 @@ class MacroTracker:
         vix = self._latest("VIXCLS")
         cpi = self._points("CPIAUCSL")
         yoy = [(d, round(v * 100, 2)) for d, v in year_over_year(cpi)]
-        annualised = [
-            (cpi[i][0], round(((cpi[i][1] / cpi[i - 3][1]) ** 4 - 1) * 100, 2))
-            for i in range(3, len(cpi))
-            if cpi[i - 3][1] > 0
-        ]
+        annualised = [(d, round(v * 100, 2)) for d, v in annualised_change(cpi, TREND_MONTHS)]
+        basis, trend = "yoy", inflation_trend(yoy, TREND_MONTHS, TREND_BAND_PP)
+        if trend is None:
+            basis, trend = "3m_annualised", inflation_trend(annualised, TREND_MONTHS, TREND_BAND_PP)
         return {
             "curve": curve,
             "spread_2s10s": spread,
@@ -136,8 +150,11 @@ class MacroTracker:
                 {"date": d.isoformat(), "value": v} for d, v in self._points("VIXCLS")[-20:]
             ],
             "inflation": [{"date": d.isoformat(), "yoy": v} for d, v in yoy[-12:]],
+            "inflation_yoy": yoy[-1][1] if yoy else None,
             "inflation_3m_annualised": annualised[-1][1] if annualised else None,
-            "inflation_trend": _trend(yoy if len(yoy) >= 4 else annualised),
+            "inflation_trend": None if trend is None else trend[0],
+            "inflation_trend_pp": None if trend is None else trend[1],
+            "inflation_trend_basis": None if trend is None else basis,
             "fed_funds": self._latest("FEDFUNDS"),
         }
 
@@ -189,17 +206,6 @@ class MacroTracker:
         }
 
 
-def _trend(points: list[tuple[date, float]]) -> str | None:
-    if len(points) < 4:
-        return None
-    change = points[-1][1] - points[-4][1]
-    if change > TREND_BAND_PP:
-        return "rising"
-    if change < -TREND_BAND_PP:
-        return "falling"
-    return "flat"
-
-
 def vix_rose_into(change: RegimeChange, regimes: Iterable[str]) -> bool:
     """True when a VIX change moved up into one of ``regimes`` (falling back never alerts)."""
     return (
@@ -245,15 +251,19 @@ def headline(m: Mapping[str, Any], voice: Voice, now: datetime) -> str:
 
 def summary(m: Mapping[str, Any]) -> str:
     """The rates and inflation behind the headline."""
-    latest = m["inflation"][-1]["yoy"] if m["inflation"] else None
-    inflation = (
-        f"CPI {_fmt(latest)} % YoY"
-        if latest is not None
-        else f"CPI {_fmt(m['inflation_3m_annualised'])} % annualised over three months"
-    )
+    if m["inflation_yoy"] is not None:
+        inflation = f"CPI {_fmt(m['inflation_yoy'])} % YoY"
+    else:
+        inflation = f"CPI {_fmt(m['inflation_3m_annualised'])} % annualised over three months"
+    if m["inflation_trend"] is None:
+        trend = "trend unknown"
+    else:
+        trend = (
+            f"{m['inflation_trend']} ({_fmt(m['inflation_trend_pp'], '+.2f')} pp in three months)"
+        )
     return (
         f"2Y {_fmt(m['dgs2'])} %, 10Y {_fmt(m['dgs10'])} %, fed funds {_fmt(m['fed_funds'])} %; "
-        f"{inflation}, trend {m['inflation_trend'] or 'unknown'}."
+        f"{inflation}, {trend}."
     )
 
 

@@ -81,7 +81,7 @@ class MarketSimulation:
             s: OptionBook(s, b.profile, Draws(seed, "options", s)) for s, b in self.books.items()
         }
         self.opening_spot: dict[str, float] = {}
-        self.macro = MacroBook(Draws(seed, "macro"))
+        self.macro = MacroBook(Draws(seed, "macro"), Draws(seed, "macro", "CPIAUCSL"))
         self.scenario_draws = Draws(seed, "scenario")
         self._social = Draws(seed, "social")
         self._eod = Draws(seed, "eod")

@@ -5,15 +5,28 @@ percentage points, always ``DGS10 - DGS2`` rounded to 0.01), VIXCLS (index point
 (effective rate, %, flat). Monthly: CPIAUCSL (index, 1982-84 = 100) and UNRATE (%), dated
 the first of the month and one month behind, as released.
 
-On start the simulator emits 20 sessions of daily history and 12 months of monthly
-history, a curve that flattens without inverting (T10Y2Y falls to a few basis points); the
-curve-inversion scenario then emits the session's own observations with DGS2 above DGS10.
-After each later session's close the daily series take a small random step.
+On start the simulator emits 20 sessions of daily history, a curve that flattens without
+inverting (T10Y2Y falls to a few basis points); the curve-inversion scenario then emits the
+session's own observations with DGS2 above DGS10. After each later session's close the daily
+series take a small random step.
+
+Monthly history: 12 months of UNRATE and ``CPI_MONTHS`` (36) of CPIAUCSL, enough for 24
+year-over-year rates and so an inflation trend from the first minute (a YoY rate needs the
+month a year earlier; its three-month trend needs four of them). The CPI path (``cpi_path``)
+starts at 308.0 (about where FRED's CPIAUCSL stood in late 2023) and compounds a monthly
+change of ``pace / 12`` percent plus seeded noise (σ ``CPI_NOISE``, 0.02 %), the annualised
+pace easing linearly from 3.4 % to 2.3 % over the first 20 months, then re-accelerating to
+3.9 %: YoY inflation eases to about 2.6 % and climbs back above 3 %, rising by about 0.3 pp
+over the last three months whatever the seed (0.17 pp at the least in 2,000 seeds, against
+the macro agent's ±0.10 pp band). Seed 7 (the default): CPI 335.808 for the latest month,
+YoY 3.35 %, 3.07 % three months earlier, trend rising. CPI has its own seeded stream, so
+growing its history changed none of the other macro series.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 from alphawire.sources.records import MacroObservation
 from alphawire.sources.sim.draws import Draws
@@ -22,6 +35,12 @@ DAILY = ("DGS10", "DGS2", "T10Y2Y", "VIXCLS", "FEDFUNDS")
 MONTHLY = ("CPIAUCSL", "UNRATE")
 SERIES = DAILY + MONTHLY
 HISTORY_DAYS = 20
+UNRATE_MONTHS = 12
+CPI_MONTHS = 36
+CPI_START = 308.0  # the index CPI_MONTHS months before the latest (1982-84 = 100)
+# The annualised monthly pace, percent, at (months after the first, pace), linear in between.
+CPI_PACE = ((1, 3.4), (20, 2.3), (35, 3.9))
+CPI_NOISE = 0.02  # σ of each month's change, percent (not annualised)
 
 
 def observation(
@@ -39,11 +58,36 @@ def observation(
     )
 
 
+def _pace(n: int) -> float:
+    for (a, pace_a), (b, pace_b) in pairwise(CPI_PACE):
+        if a <= n <= b:
+            return pace_a + (pace_b - pace_a) * (n - a) / (b - a)
+    raise ValueError(f"no CPI pace for month {n}: CPI_PACE covers 1 to {CPI_PACE[-1][0]}")
+
+
+def cpi_path(d: Draws) -> list[float]:
+    """``CPI_MONTHS`` monthly CPIAUCSL values, oldest first, rounded to FRED's 3 decimals
+    (compounded unrounded, so rounding never accumulates)."""
+    level = CPI_START
+    out = [round(level, 3)]
+    for n in range(1, CPI_MONTHS):
+        level *= 1 + (_pace(n) / 12 + CPI_NOISE * d.normal()) / 100
+        out.append(round(level, 3))
+    return out
+
+
+def _months_before(day: date, k: int) -> date:
+    """The first of the month ``k`` months before ``day``'s month."""
+    index = day.year * 12 + day.month - 1 - k
+    return date(index // 12, index % 12 + 1, 1)
+
+
 class MacroBook:
     """The latest value of each daily series, and how the simulator moves it."""
 
-    def __init__(self, d: Draws) -> None:
+    def __init__(self, d: Draws, cpi: Draws) -> None:
         self.d = d
+        self.cpi = cpi
         self.last: dict[str, float] = {}
 
     def _daily(
@@ -61,7 +105,9 @@ class MacroBook:
         return [observation(source, ts, s, day, values[s]) for s in DAILY]
 
     def history(self, source: str, ts: datetime, day: date) -> list[MacroObservation]:
-        """Daily history for the 20 weekdays before ``day`` and 12 months of monthly data."""
+        """Daily history for the 20 weekdays before ``day``; monthly: CPI for the
+        ``CPI_MONTHS`` months and UNRATE for the 12 months before ``day``'s month (one month
+        behind, as released)."""
         d = self.d
         days: list[date] = []
         cursor = day
@@ -76,17 +122,11 @@ class MacroBook:
             # The 2-year climbs towards the 10-year: flattening, spread staying positive.
             dgs2 = min(3.96 + 0.012 * n + 0.01 * d.normal(), round(dgs10, 2) - 0.03)
             out.extend(self._daily(source, ts, obs_day, dgs10, dgs2, 15.5 + d.normal()))
-        first = date(day.year, day.month, 1)
-        for k in range(12, 0, -1):
-            month = (first.month - 1 - k) % 12 + 1
-            year = first.year + (first.month - 1 - k) // 12
-            obs_month = date(year, month, 1)
-            out.append(
-                observation(source, ts, "CPIAUCSL", obs_month, round(322.0 * 1.0025 ** (12 - k), 3))
-            )
-            out.append(
-                observation(source, ts, "UNRATE", obs_month, round(4.1 + 0.1 * d.index(3), 1))
-            )
+        for k, value in zip(range(CPI_MONTHS, 0, -1), cpi_path(self.cpi), strict=True):
+            out.append(observation(source, ts, "CPIAUCSL", _months_before(day, k), value))
+        for k in range(UNRATE_MONTHS, 0, -1):
+            unrate = round(4.1 + 0.1 * d.index(3), 1)
+            out.append(observation(source, ts, "UNRATE", _months_before(day, k), unrate))
         return out
 
     def inversion(self, source: str, ts: datetime, day: date) -> list[MacroObservation]:

@@ -11,8 +11,9 @@ t (s)  scenario              records
                              Mentions; ShortVolume of the previous 21 sessions (the market
                              calendar's, oldest first, one file's rows after another: each
                              around the symbol's usual short ratio ± 3 points, GME's newest
-                             exactly 62 %); 20 sessions of daily and 12 months of monthly
-                             macro history (T10Y2Y positive)
+                             exactly 62 %); 20 sessions of daily macro history (T10Y2Y
+                             positive), 36 months of CPI (YoY inflation rising) and 12 of
+                             UNRATE
 5-20   sentiment_spike       Mentions GME 2,400 (180 a day earlier, rank 1) at 5 s; 30 bullish
                              r/wallstreetbets posts naming $GME every 0.5 s from 5 to 19.5 s;
                              Mentions GME 3,100 at 20 s
