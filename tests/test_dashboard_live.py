@@ -149,8 +149,11 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     assert f"VIX\n{macro['vix']:.2f}" in text and f"regime\n{macro['vix_regime']}" in text
     assert f"curve\n{macro['curve_regime']}" in text
     assert macro["inflation"], "the simulated CPI history yields a year-over-year series"
-    assert f"CPI YoY\n{macro['inflation'][-1]['yoy']:.1f}%" in text, text
-    assert f"trend\n{macro['inflation_trend']}" in text
+    assert f"CPI YoY\n{macro['inflation_yoy']:.2f}%" in text, text
+    assert macro["inflation_yoy"] == macro["inflation"][-1]["yoy"]
+    change = macro["inflation_trend_pp"]
+    sign = "+" if change > 0 else "−" if change < 0 else ""
+    assert f"trend\n{macro['inflation_trend']} ({sign}{abs(change):.2f} pp, 3m)" in text, text
 
     # Narrative Brain: the latest market-wide and focused-symbol narratives, newest history.
     narratives = [m["narrative"] for m in sim.history("narrative") if m.get("type") == "narrative"]
