@@ -1,9 +1,10 @@
 """Dashboard benchmark: the browser under a market-data flood (Playwright + Debian's chromium).
 
     .venv/bin/python -m bench.dashboard [--rate 1000] [--symbols 100] [--alerts 2]
-                                        [--duration 60] [--warmup 10] [--json out.json]
+                                        [--duration 60] [--warmup 10] [--demo] [--json out.json]
 
-A hub runs in its own process (``alphawire serve``); the dashboard is opened in headless
+A hub runs in its own process (``alphawire serve``, or ``alphawire demo`` with ``--demo``: the
+simulated market and all nine agents publishing too, so every widget is busy); the dashboard is opened in headless
 chromium with a watchlist of ``--symbols`` symbols; a producer socket publishes ``--rate``
 ticks per second spread evenly over the symbols (batches of 10 every 10 ms) and ``--alerts``
 alerts per second, for ``--duration`` seconds after ``--warmup`` seconds. Measured in the page:
@@ -129,9 +130,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def start_hub(port: int, data_dir: str) -> subprocess.Popen[bytes]:
+def start_hub(port: int, data_dir: str, demo: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ALPHAWIRE_PUBLISH_TOKEN": TOKEN}
-    cmd = [sys.executable, "-m", "alphawire", "serve", "--port", str(port)]
+    command = "demo" if demo else "serve"
+    cmd = [sys.executable, "-m", "alphawire", command, "--port", str(port)]
     cmd += ["--data-dir", data_dir, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, env=env)
     for _ in range(300):
@@ -235,7 +237,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("chromium not found: make browser")
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="aw-bench-dash-")
-    hub = start_hub(port, data_dir)
+    hub = start_hub(port, data_dir, demo=args.demo)
     symbols = [f"B{n:03d}" for n in range(args.symbols)]
     url = f"http://127.0.0.1:{port}/?symbol={symbols[0]}&watchlist={','.join(symbols)}"
     try:
@@ -356,6 +358,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     ]
     longest = max((d for _, d in probe["longtasks"]), default=0.0)
     return {
+        "demo": args.demo,
         "rate": args.rate,
         "market_frame_ms": args.market_frame_ms,
         "loadavg_1m": round(os.getloadavg()[0], 2),
@@ -461,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         "--market-frame-ms",
         type=float,
         help="override Market Overview's render interval (ms; 0 = every animation frame)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the hub as `alphawire demo`: the simulated market and all nine agents "
+        "publish as well, so every widget updates during the flood",
     )
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)

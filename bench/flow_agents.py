@@ -44,7 +44,7 @@ def generate(minutes: float) -> list[Record]:
 def run(minutes: float) -> dict[str, Any]:
     records = generate(minutes)
     gamma = GammaBook(GammaOptions(), DEFAULT_WATCHLIST)
-    dark = DarkPoolBook(DarkPoolOptions(), DEFAULT_WATCHLIST)
+    dark = DarkPoolBook(DarkPoolOptions(), DEFAULT_WATCHLIST, calendar=default_calendar())
     squeeze = SqueezeBook(SqueezeOptions(), DEFAULT_WATCHLIST)
     flow = OptionsBook(OptionsOptions(), DEFAULT_WATCHLIST)
 

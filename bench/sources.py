@@ -193,7 +193,10 @@ def main() -> None:
         ),
         (
             "finra_short_volume",
-            lambda: ShortVolumeSource(ShortVolumeOptions(base_url=url + "/equity/regsho/daily")),
+            lambda: ShortVolumeSource(
+                # A day's poll; the first poll's backfill (20 earlier files) is a one-off.
+                ShortVolumeOptions(base_url=url + "/equity/regsho/daily", backfill_days=0)
+            ),
             86400.0,
             "one 11,000-row file",
         ),

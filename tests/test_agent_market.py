@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from alphawire.clock import VirtualClock
 from alphawire.errors import ValidationError
 from alphawire.node import Node
 from alphawire.settings import Settings
-from alphawire.sources.records import Quote, Record, Trade
+from alphawire.sources.records import Quote, Record, ShortInterest, Trade
 from alphawire.sources.sim import SimulatedSource
 from sim_fixtures import DAY_WATCHLIST, OPEN, simulation
 
@@ -98,7 +98,16 @@ async def test_ten_simulated_minutes_give_each_symbol_its_trend_and_the_breadth(
         change = (last.last - last.prev_close) / last.prev_close * 100
         assert got.metrics["change_pct"] == round(change, 4)
         assert got.simulated is True and got.unbacked() == []
-        assert "rel_volume" not in got.metrics  # no earlier session seen yet
+        # No earlier session seen yet: the pace of the average day from the short-interest
+        # file (FINRA's average daily volume) over the 600 s of the session so far.
+        si = [r for r in records if isinstance(r, ShortInterest) and r.symbol == symbol][-1]
+        assert si.avg_daily_volume
+        elapsed = (last.ts - OPEN).total_seconds()
+        assert got.metrics["rel_volume_basis"] == "adv_pace"
+        assert got.metrics["rel_volume"] == round(
+            last.volume / (si.avg_daily_volume * elapsed / 23_400), 4
+        )
+        assert got.metrics["avg_volume"] == round(si.avg_daily_volume * elapsed / 23_400, 1)
         changes.append(change)
     market = agent.latest[None]
     assert market.metrics["breadth"] == breadth(changes)
@@ -148,6 +157,37 @@ async def test_a_gap_alerts_once_and_relative_volume_compares_the_same_minute(
         day_one = [q for q in quotes if q.symbol == symbol and q.ts < OPEN + timedelta(minutes=15)]
         expected = today[-1].volume / day_one[-1].volume
         assert agent.latest[symbol].metrics["rel_volume"] == round(expected, 4), symbol
+        assert agent.latest[symbol].metrics["rel_volume_basis"] == "sessions"
+
+
+async def test_paced_relative_volume_is_shown_but_never_alerts(tmp_path: Path) -> None:
+    """Before any earlier session, rel_volume comes from the short-interest file's average
+    daily volume at an even pace: 900,000 shares 2,340 s (10 %) into the session of a
+    600,000-share average day is 900,000 / 60,000 = 15.0×, far over rel_volume_alert 3, yet
+    no volume_spike alert (an even pace overstates every morning)."""
+    clock = VirtualClock(OPEN)
+    agent = MarketAgent({"cadence": "1m", "rel_volume_alert": 3})
+    node = Node(
+        Settings(data_dir=tmp_path, publish_token="t"),
+        agents=[agent],
+        watchlist=("SPY",),
+        clock=clock,
+    )
+    at = OPEN + timedelta(seconds=2_340)
+    records: list[Record] = [
+        ShortInterest("test", "SPY", OPEN, date(2026, 11, 14), 1e6, avg_daily_volume=600_000.0),
+        Quote("test", "SPY", at, 99.9, 100.1, 1, 1, 100.0, 100, 900_000, prev_close=100.0),
+    ]
+    await node.start()
+    try:
+        await agent.started()
+        await feed(node, clock, agent, records, at + timedelta(minutes=1))
+    finally:
+        await node.stop()
+    metrics = agent.latest["SPY"].metrics
+    assert metrics["rel_volume_basis"] == "adv_pace"
+    assert metrics["rel_volume"] == 15.0 and metrics["avg_volume"] == 60_000.0
+    assert agent.counts["alerts"] == 0
 
 
 async def feed(

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from alphawire.agents.squeeze import SqueezeBook, SqueezeOptions, relative_volume
+from alphawire.agents.squeeze import SqueezeBook, SqueezeOptions
 from alphawire.agents.triggers import AlertCall, Threshold
+from alphawire.analytics.market import paced_relative_volume
 from alphawire.sources.records import Quote, ShortInterest
 from sim_fixtures import OPEN, at, first_minute
 
@@ -69,7 +70,12 @@ def test_gme_insight_ranks_first_with_its_inputs() -> None:
 
 def test_relative_volume_hand_checked() -> None:
     """150,000 shares 1,170 s (5 %) into the session of a 1,000,000-share day: rvol 3.0."""
-    assert relative_volume(150_000, 1_000_000, 1_170) == pytest.approx(3.0)
+    assert paced_relative_volume(150_000, 1_000_000, 1_170) == pytest.approx(3.0)
+    # A whole session at the pace is 1.0, and time past the close does not dilute it.
+    assert paced_relative_volume(1_000_000, 1_000_000, 23_400) == pytest.approx(1.0)
+    assert paced_relative_volume(1_000_000, 1_000_000, 30_000) == pytest.approx(1.0)
+    assert paced_relative_volume(1_000, 0, 100) is None
+    assert paced_relative_volume(1_000, 1_000_000, 0) is None
 
 
 def test_threshold_fires_once_per_crossing_with_hysteresis() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from tests.conftest import RunningHub, start_hub, wait_until
 from tests.fake_discord import FakeDiscord
 
 from alphawire.agents.builtin import builtin_agents
-from alphawire.agents.darkpool import DarkPoolAgent
+from alphawire.agents.darkpool import DarkPoolAgent, DarkPoolOptions
 from alphawire.agents.gamma import GammaAgent
 from alphawire.agents.options import OptionsAgent
 from alphawire.agents.squeeze import SqueezeAgent
@@ -27,8 +28,10 @@ from alphawire.cli_record import record_simulation
 from alphawire.clock import AcceleratedClock, VirtualClock
 from alphawire.node import Node
 from alphawire.settings import Settings
+from alphawire.sources.records import ShortVolume
 from alphawire.sources.replay import ReplaySource
-from alphawire.sources.sim import SimulatedSource
+from alphawire.sources.sim import DEFAULT_WATCHLIST, SimulatedSource
+from sim_fixtures import first_minute
 
 OPEN = datetime(2026, 12, 4, 14, 30, tzinfo=UTC)  # Friday 09:30 New York
 
@@ -145,6 +148,60 @@ def test_all_four_agents_speak_on_their_channels_within_a_minute(tmp_path: Path)
         assert alerts.count(("gamma_flip", "SPY")) == 1
     finally:
         hub.stop()
+
+
+def short_ratio_z(ratios: list[float]) -> float | None:
+    """The newest ratio's z against the earlier ones, as DarkPoolAgent documents it (ratios
+    to 0.0001, sample stdev, z to 0.01); None below its min_history of 5 earlier days."""
+    *earlier, newest = ratios
+    if len(earlier) < 5:
+        return None
+    return round((newest - statistics.fmean(earlier)) / statistics.stdev(earlier), 2)
+
+
+def test_first_minute_short_ratio_z_from_the_backfilled_history(tmp_path: Path) -> None:
+    """At the first open the simulator sends 21 sessions of short volume per symbol: each
+    DarkPoolAgent insight carries those 21 days and the z-score of the newest against the 20
+    before it, as computed here from the records, and the DIX those 21 days; the
+    short_ratio_extreme alerts are exactly the symbols whose newest day has |z| ≥ z_alert,
+    none for a backfill day."""
+    rows = [r for r in first_minute() if isinstance(r, ShortVolume)]
+    days: dict[str, list[tuple[str, float]]] = {}
+    for r in sorted(rows, key=lambda r: r.trade_date):
+        ratio = round(r.short_volume / r.total_volume, 4)
+        days.setdefault(r.symbol, []).append((r.trade_date.isoformat(), ratio))
+    expected = {s: short_ratio_z([v for _, v in d]) for s, d in days.items()}
+    assert {d[-1][0] for d in days.values()} == {"2026-12-03"}
+    assert set(days) == set(DEFAULT_WATCHLIST)
+    z_alert = DarkPoolOptions().z_alert
+    extreme = sorted(s for s, z in expected.items() if z is not None and abs(z) >= z_alert)
+    hub, clock = sim_hub(tmp_path, RouteTable(), [DarkPoolAgent({})], DEFAULT_WATCHLIST)
+    try:
+        play(hub, clock, 60)
+        latest: dict[str | None, dict[str, Any]] = {}
+        for m in history(hub, "agent_darkpool"):
+            if m.get("type") == "agent_insight":
+                latest[m["insight"]["symbol"]] = m["insight"]
+        alerts = [
+            m
+            for m in history(hub, "unified")
+            if m.get("type") == "alert" and m["alert_type"] == "short_ratio_extreme"
+        ]
+    finally:
+        hub.stop()
+    market = latest.pop(None)["metrics"]  # the DIX has a day per trade date too
+    assert [h["date"] for h in market["dix_history"]] == [d for d, _ in days["SPY"]]
+    assert set(latest) == set(DEFAULT_WATCHLIST)
+    for symbol, insight in latest.items():
+        assert symbol is not None
+        metrics = insight["metrics"]
+        assert [(h["date"], h["ratio"]) for h in metrics["short_ratio_history"]] == days[symbol]
+        assert len(metrics["short_ratio_history"]) == 21
+        assert expected[symbol] is not None
+        assert metrics["short_ratio_z"] == expected[symbol], symbol
+    assert sorted(a["symbol"] for a in alerts) == extreme
+    for alert in alerts:  # each about the newest file, none about a backfill day
+        assert "FINRA short volume on 2026-12-03 against" in json.dumps(alert), alert
 
 
 def test_builtin_table_builds_each_agent_with_validated_options() -> None:

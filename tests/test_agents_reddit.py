@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from alphawire.agents.reddit import RedditOptions, RedditTracker, spike_severity
 from alphawire.analytics import sentiment
+from alphawire.config import ConfigError, load_config, plugin_option_models, validate_plugin_options
+from alphawire.node import Node
+from alphawire.plugins import discover
 from alphawire.sources.records import Mentions, SocialPost
 from alphawire.sources.sim import DEFAULT_WATCHLIST
 from sim_fixtures import OPEN, at, first_minute
@@ -154,3 +159,89 @@ def test_options_are_checked() -> None:
     with pytest.raises(PydanticValidationError, match="spike_velocity"):
         RedditOptions(spike_velocity=1)
     assert spike_severity(6.0, 3.0) == "high" and spike_severity(5.9, 3.0) == "medium"
+
+
+def _compound(valence: float) -> float:
+    """VADER's compound score of a post whose only scored word has ``valence``."""
+    return round(valence / math.sqrt(valence**2 + 15), 4)
+
+
+def test_lexicon_from_the_config_file_reaches_the_scores(tmp_path: Path) -> None:
+    """``[agents.reddit] extra_lexicon = { moon = 2.5, Rug = -3.0 }`` changes what posts
+    score: 'rug' −3/√24 = −0.6124 instead of 0 (VADER does not know it), 'moon'
+    2.5/√21.25 = 0.5423 instead of the finance table's 4/√31 = 0.7184; words are lower-cased
+    as VADER looks them up."""
+    path = tmp_path / "alphawire.toml"
+    path.write_text("[agents.reddit]\nextra_lexicon = { moon = 2.5, Rug = -3.0 }\n")
+    config = load_config(path, environ={})
+    models = plugin_option_models()
+    assert models is not None
+    validate_plugin_options(config, models)
+    agent = discover("agents")["reddit"].build(config.agents["reddit"].options)
+    assert isinstance(agent.options, RedditOptions)
+    assert agent.options.extra_lexicon == {"moon": 2.5, "rug": -3.0}
+    texts = ["GME rug pull incoming", "GME to the moon"]
+
+    def scores(options: RedditOptions) -> tuple[list[float], float]:
+        tracker = RedditTracker(options, ("GME",))
+        tracker.add(post(n, text) for n, text in enumerate(texts))
+        insight = tracker.insight("GME", at(10))
+        assert insight is not None
+        return [e["value"] for e in insight["evidence"]][::-1], insight["metrics"]["sentiment"]
+
+    assert scores(RedditOptions()) == ([0.0, round(_compound(4.0), 3)], 0.359)
+    assert (_compound(-3.0), _compound(2.5), _compound(4.0)) == (-0.6124, 0.5423, 0.7184)
+    assert scores(agent.options) == (
+        [round(_compound(-3.0), 3), round(_compound(2.5), 3)],
+        round((_compound(-3.0) + _compound(2.5)) / 2, 3),  # −0.035
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (
+            "{ moon = 2.5, rug = -5.0 }",
+            "[agents.reddit] extra_lexicon.rug = -5.0: expected a valence: a number from -4 "
+            "(most negative) to 4 (most positive)",
+        ),
+        ('{ rug = "-3" }', '[agents.reddit] extra_lexicon.rug = "-3": expected a valence'),
+        ("{ rug = true }", "[agents.reddit] extra_lexicon.rug = true: expected a valence"),
+        ("{ rug = nan }", "[agents.reddit] extra_lexicon.rug = nan: expected a valence"),
+        (
+            '{ "rug pull" = -3.0 }',
+            '[agents.reddit] extra_lexicon."rug pull": expected a single word',
+        ),
+    ],
+)
+def test_bad_lexicon_entries_are_config_errors_naming_table_and_key(
+    tmp_path: Path, entry: str, problem: str
+) -> None:
+    """A valence outside −4..4 (or not a number) or a key that is not one word is refused
+    by ``config check`` and at start-up alike, naming the table, the key and the rule."""
+    path = tmp_path / "alphawire.toml"
+    path.write_text(f"[agents.reddit]\nextra_lexicon = {entry}\n")
+    config = load_config(path, environ={})
+    models = plugin_option_models()
+    assert models is not None
+    with pytest.raises(ConfigError) as checked:
+        validate_plugin_options(config, models)
+    with pytest.raises(ConfigError) as started:
+        Node.from_config(config)
+    for error in (checked, started):
+        assert f"alphawire.toml: {problem}" in str(error.value)
+
+
+def test_lexicon_under_another_name_is_an_unknown_key_with_a_suggestion(tmp_path: Path) -> None:
+    """``lexicon = {...}`` is not the option's name: the error suggests ``extra_lexicon`` and
+    lists each allowed key once (a model's own ``enabled`` field is not listed twice)."""
+    path = tmp_path / "alphawire.toml"
+    path.write_text("[agents.reddit]\nlexicon = { rug = -3.0 }\n")
+    models = plugin_option_models()
+    assert models is not None
+    with pytest.raises(ConfigError) as info:
+        validate_plugin_options(load_config(path, environ={}), models)
+    assert (
+        "[agents.reddit] lexicon: unknown key; did you mean 'extra_lexicon'? "
+        "(allowed: enabled, cadence, intraday_only, alerts, alert_cooldown, window_minutes,"
+    ) in str(info.value)

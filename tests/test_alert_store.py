@@ -183,7 +183,7 @@ def test_route_table_first_match_and_continue(tmp_path: Path) -> None:
         ("[[routes]]\nname='a'\nwebhook_url_env='NOPE_NOT_SET'\n", "NOPE_NOT_SET is not set"),
         (
             "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nmatch={colour=['red']}\n",
-            "match key(s) colour",
+            "unknown match key(s) colour (allowed: alert_type, symbol,",
         ),
         (
             "[[routes]]\nname='a'\nwebhook_url='https://discord.com/api/webhooks/111111111111111111/x'\nmentions='loud'\n",

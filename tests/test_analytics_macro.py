@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alphawire.analytics import curve_regime, parse_fred_csv, vix_regime, year_over_year
+from alphawire.analytics import (
+    annualised_change,
+    curve_regime,
+    curve_spread,
+    inflation_trend,
+    parse_fred_csv,
+    vix_regime,
+    year_over_year,
+)
 from alphawire.errors import ValidationError
 
 
@@ -87,6 +95,61 @@ def test_year_over_year_refuses_non_monthly_series() -> None:
         year_over_year([(date(2024, 1, 1), 1.0), (date(2024, 1, 2), 1.0)])
 
 
+def test_annualised_change_compounds_over_matched_months() -> None:
+    """(v / v three months earlier) ** 4 − 1: +0.75 % in a quarter is 3.03 % a year; a month
+    whose counterpart is missing is left out rather than paired by position."""
+    series = [
+        (date(2024, 1, 1), 100.0),
+        (date(2024, 3, 1), 101.0),  # no 2023-12: left out
+        (date(2024, 4, 1), 100.75),  # (100.75 / 100) ** 4 − 1
+        (date(2024, 6, 1), 102.0),  # 2024-03 is there: (102 / 101) ** 4 − 1
+    ]
+    result = annualised_change(series)
+    assert [d for d, _ in result] == [date(2024, 4, 1), date(2024, 6, 1)]
+    assert result[0][1] == pytest.approx(1.0075**4 - 1) and round(result[0][1] * 100, 2) == 3.03
+    assert result[1][1] == pytest.approx((102 / 101) ** 4 - 1)
+    assert annualised_change(series, months=12) == []
+    with pytest.raises(ValidationError, match="months must be an integer ≥ 1, got 0"):
+        annualised_change(series, months=0)
+
+
+@pytest.mark.parametrize(
+    ("august", "november", "expected"),
+    [
+        (3.07, 3.35, ("rising", 0.28)),
+        (3.0, 3.1, ("flat", 0.1)),  # exactly the band: flat (3.1 − 3.0 is 0.1000…01 in floats)
+        (3.0, 3.11, ("rising", 0.11)),
+        (3.2, 3.1, ("flat", -0.1)),
+        (3.2, 3.09, ("falling", -0.11)),
+    ],
+)
+def test_inflation_trend_reads_the_change_over_three_months(
+    august: float, november: float, expected: tuple[str, float]
+) -> None:
+    """change = rate now − rate three calendar months earlier (pp, to 0.01); beyond ±0.10 pp it
+    is rising or falling, within (bounds included) flat; the months between do not matter."""
+    rates = [
+        (date(2026, 8, 1), august),
+        (date(2026, 9, 1), 9.0),
+        (date(2026, 10, 1), -9.0),
+        (date(2026, 11, 1), november),
+    ]
+    assert inflation_trend(rates) == expected
+
+
+def test_inflation_trend_needs_the_month_three_before_the_latest() -> None:
+    """No rate three months before the latest (a gap, or too short a series): None, never a
+    comparison with whatever sits three places earlier; bad arguments are named."""
+    gap = [(date(2026, m, 1), 3.0 + m / 10) for m in (6, 7, 9, 10, 11)]  # August missing
+    assert inflation_trend(gap) is None
+    assert inflation_trend([]) is None
+    assert inflation_trend(gap, months=2) == ("rising", 0.2)  # Nov 4.1 − Sep 3.9
+    with pytest.raises(ValidationError, match=r"band_pp must be a finite number ≥ 0, got -0\.1"):
+        inflation_trend(gap, band_pp=-0.1)
+    with pytest.raises(ValidationError, match="inflation_trend: two observations in 2026-11"):
+        inflation_trend([(date(2026, 11, 1), 3.0), (date(2026, 11, 2), 3.1)])
+
+
 @pytest.mark.parametrize(
     ("spread", "regime"),
     [(-0.01, "inverted"), (-1.08, "inverted"), (0.0, "normal"), (0.5, "normal")],
@@ -94,6 +157,19 @@ def test_year_over_year_refuses_non_monthly_series() -> None:
 def test_curve_regime(spread: float, regime: str) -> None:
     """The curve is inverted exactly when T10Y2Y < 0."""
     assert curve_regime(spread) == regime
+
+
+def test_curve_spread_reads_the_latest_common_date() -> None:
+    """long − short in pp on the latest date both series have, rounded to 0.01: a newer
+    short yield without a long one waits; no common date is None; NaN is named."""
+    ten = [(date(2026, 12, 3), 4.24), (date(2026, 12, 4), 4.21)]
+    three = [(date(2026, 12, 4), 4.31), (date(2026, 12, 3), 4.30), (date(2026, 12, 7), 4.5)]
+    assert curve_spread(ten, three) == (date(2026, 12, 4), -0.10)
+    assert curve_spread(ten[:1], three) == (date(2026, 12, 3), -0.06)
+    assert curve_spread(ten, [(date(2026, 12, 7), 4.5)]) is None
+    assert curve_spread([], []) is None
+    with pytest.raises(ValidationError, match="curve_spread: yields on 2026-12-04"):
+        curve_spread([(date(2026, 12, 4), float("nan"))], three)
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,17 @@ from typing import Any
 import pytest
 
 from alphawire.analytics import (
+    annualised_change,
     bs_delta,
     bs_gamma,
     classify_print,
     curve_regime,
+    curve_spread,
     detect_sweeps,
     dix,
     extract_tickers,
     gamma_exposure,
+    inflation_trend,
     parse_finra_short_volume,
     parse_fred_csv,
     repeated_hits,
@@ -132,11 +135,23 @@ def test_sentiment_examples() -> None:
 
 
 def test_macro_examples() -> None:
-    """The README's FRED parse, year-over-year change and regimes."""
+    """The README's FRED parse, year-over-year and annualised changes, trend, spread and regimes."""
     assert parse_fred_csv("observation_date,T10Y2Y\n2024-01-02,-0.38\n2024-01-01,.\n") == [
         (date(2024, 1, 2), -0.38)
     ]
     ((day, change),) = year_over_year([(date(2023, 1, 1), 300.0), (date(2024, 1, 1), 309.3)])
     assert day == date(2024, 1, 1) and change == pytest.approx(0.031)
+    ((day, annualised),) = annualised_change(
+        [(date(2024, 1, 1), 300.0), (date(2024, 4, 1), 302.25)]
+    )
+    assert day == date(2024, 4, 1) and round(annualised, 4) == 0.0303
+    assert annualised == pytest.approx(1.0075**4 - 1)
+    assert inflation_trend([(date(2026, 8, 1), 3.07), (date(2026, 11, 1), 3.35)]) == (
+        "rising",
+        0.28,
+    )
+    assert curve_spread(
+        [(date(2026, 12, 4), 4.21)], [(date(2026, 12, 4), 4.31), (date(2026, 12, 7), 4.5)]
+    ) == (date(2026, 12, 4), -0.1)
     assert curve_regime(-0.38) == "inverted"
     assert vix_regime(17.5) == "normal"

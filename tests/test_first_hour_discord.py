@@ -137,7 +137,7 @@ def test_bad_embed_template_is_refused_naming_the_route(tmp_path: Path) -> None:
     url = "https://discord.com/api/webhooks/123456789012345678/tok"
     for extra, expected in (
         ('embed = { title = "{ticker}" }', "unknown placeholder {ticker}"),
-        ('embed = { colour = "#fff000" }', "embed key(s) colour unknown"),
+        ('embed = { colour = "#fff000" }', "unknown embed key(s) colour; did you mean 'color'?"),
         ('embed = "loud"', 'embed must be "default", "off" or a table'),
     ):
         path = routes_file(tmp_path, ("desk", url, extra))

@@ -268,7 +268,7 @@ async def test_cli_publish_error_has_no_internal_prefix(
         env=env,
     )
     assert done.returncode == 1
-    assert "hub refused (422): alert_type: Field required\n" in done.stderr
+    assert "hub answered 422: alert_type: Field required\n" in done.stderr
     assert "messages.0." not in done.stderr.split("\n")[0]
     done = await acli(
         "publish",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -216,6 +217,26 @@ def test_end_of_day_short_volume_posted_after_the_close() -> None:
         assert r.ts == datetime(2026, 12, 4, 23, 0, tzinfo=UTC)
         assert 0 < r.short_exempt_volume < r.short_volume < r.total_volume
         assert r.total_volume != int(r.total_volume)
+
+
+def test_first_open_sends_21_sessions_of_short_volume_oldest_first() -> None:
+    """At the first open each symbol gets the previous session's short volume and the 20
+    sessions before it: the NYSE calendar's sessions (Thanksgiving skipped), one file's rows
+    after another, oldest first, each near the symbol's usual short ratio (± 3 points)."""
+    rows = [r for r in first_minute() if isinstance(r, ShortVolume)]
+    nyse = default_calendar()
+    sessions = [s.day for s in nyse.sessions(date(2026, 11, 1), date(2026, 12, 3))][-21:]
+    assert sessions[0] == date(2026, 11, 4) and date(2026, 11, 26) not in sessions
+    watchlist = list(simulation().books)
+    assert [(r.trade_date, r.symbol) for r in rows] == [
+        (day, symbol) for day in sessions for symbol in watchlist
+    ]
+    assert all(r.ts == OPEN and r.simulated for r in rows)
+    for symbol, book in simulation().books.items():
+        ratios = [r.short_volume / r.total_volume for r in rows if r.symbol == symbol]
+        if symbol != "GME":  # GME's newest day is the squeeze scenario's 62 %
+            assert statistics.fmean(ratios) == pytest.approx(book.profile.short_ratio, abs=0.02)
+        assert 0.01 < statistics.stdev(ratios) < 0.06, symbol
 
 
 def test_next_session_skips_the_weekend_and_keeps_the_close() -> None:

@@ -4,10 +4,11 @@ within the first simulated minute."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from alphawire.analytics import year_over_year
 from alphawire.sources.records import (
     MacroObservation,
     Mentions,
@@ -19,7 +20,10 @@ from alphawire.sources.records import (
     ShortVolume,
     SocialPost,
     Trade,
+    to_json,
 )
+from alphawire.sources.sim.draws import Draws
+from alphawire.sources.sim.macro import CPI_MONTHS, CURVE, CURVE_NOISE, cpi_path, curve_shape
 from alphawire.sources.sim.scenarios import FLIP_FRACTION
 from sim_fixtures import OPEN, at, first_minute, simulation
 
@@ -104,7 +108,7 @@ def test_unusual_options_burst_on_amd() -> None:
 
 def test_squeeze_setup_on_gme() -> None:
     """GME opens crowded (24 % of float short, ~16 days to cover, borrow 42 %, utilization
-    96 %, yesterday 62 % short volume), borrow jumps to 85 % / 99 % at 25 s, and the price
+    96 %, yesterday 62 % short volume, the newest of 21 days), borrow jumps to 85 % / 99 % at 25 s, and the price
     rises about 9 % from 20 to 50 s on heavier prints."""
     records = first_minute()
     first, second = of(records, ShortInterest, "GME")
@@ -114,8 +118,11 @@ def test_squeeze_setup_on_gme() -> None:
     assert (first.borrow_fee, first.utilization) == (0.42, 0.96)
     assert (second.ts, second.borrow_fee, second.utilization) == (at(25), 0.85, 0.99)
     assert second.short_interest == first.short_interest  # same settlement, same figure
-    (sv,) = of(records, ShortVolume, "GME")
-    assert sv.short_volume / sv.total_volume == pytest.approx(0.62, abs=1e-6)
+    rows = of(records, ShortVolume, "GME")
+    assert len(rows) == 21  # the previous session's file and the 20 before it
+    newest = max(rows, key=lambda r: r.trade_date)
+    assert newest is rows[-1] and newest.trade_date == date(2026, 12, 3)
+    assert newest.short_volume / newest.total_volume == pytest.approx(0.62, abs=1e-6)
     quotes = of(records, Quote, "GME")
     before = [q for q in quotes if q.ts <= at(20)][-1].last
     after = next(q for q in quotes if q.ts >= at(50)).last
@@ -151,12 +158,12 @@ def test_gamma_flip_is_where_dealer_gamma_changes_sign() -> None:
 
 def test_curve_inversion_at_30_seconds() -> None:
     """T10Y2Y history is positive; at 30 s the session's observations put DGS2 (4.30) above
-    DGS10 (4.21): T10Y2Y -0.09, VIX 21.4."""
+    DGS10 (4.21): T10Y2Y -0.09, VIX 21.4; the rest of the curve as documented, humped at 6
+    months and with the 30-year above the 10-year."""
     macro = of(first_minute(), MacroObservation)
     history = [m for m in macro if m.ts == OPEN]
     assert {m.series for m in history} == {
-        "DGS10",
-        "DGS2",
+        *("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30"),
         "T10Y2Y",
         "VIXCLS",
         "FEDFUNDS",
@@ -175,7 +182,79 @@ def test_curve_inversion_at_30_seconds() -> None:
                 abs=0.0051,
             )
     today = {m.series: m.value for m in macro if m.ts == at(30)}
-    assert today == {"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33}
+    assert today == {
+        **{"DGS10": 4.21, "DGS2": 4.30, "T10Y2Y": -0.09, "VIXCLS": 21.4, "FEDFUNDS": 4.33},
+        **{"DGS3MO": 4.31, "DGS6MO": 4.34, "DGS1": 4.30, "DGS5": 4.22, "DGS30": 4.41},
+    }
+    assert all(m.simulated and m.observation_date == OPEN.date() for m in macro if m.ts == at(30))
+
+
+def test_curve_history_has_every_tenor_near_its_documented_shape() -> None:
+    """Each of the 20 history sessions has all seven tenors; each tenor beyond the 2- and
+    10-year is within 5 σ of ``curve_shape`` of that day's published 2Y, 10Y and fed funds
+    (3M near fed funds and above the 2-year, 30Y above the 10-year); seed 7's first and last
+    days are the numbers the sim's macro docstring gives."""
+    history = [m for m in of(first_minute(), MacroObservation) if m.ts == OPEN]
+    by_day: dict[date, dict[str, float]] = {}
+    for m in history:
+        by_day.setdefault(m.observation_date, {})[m.series] = m.value
+    curve = ("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30")
+    days = [d for d, v in by_day.items() if "DGS10" in v]
+    assert len(days) == 20 and all(set(curve) <= by_day[d].keys() for d in days)
+    for day in days:
+        v = by_day[day]
+        shape = curve_shape(v["DGS2"], v["DGS10"], v["FEDFUNDS"])
+        assert shape.keys() == set(CURVE)
+        for series in CURVE:
+            assert abs(v[series] - shape[series]) <= 5 * CURVE_NOISE, (day, series)
+            assert v[series] == round(v[series], 2)
+        assert abs(v["DGS3MO"] - 4.33) <= 0.1 and v["DGS3MO"] > v["DGS2"]
+        assert v["DGS30"] > v["DGS10"]
+    # seed 7, as the sim's macro module docstring states
+    assert [by_day[days[0]][s] for s in curve] == [4.31, 4.23, 4.07, 3.97, 4.08, 4.22, 4.41]
+    assert [by_day[days[-1]][s] for s in curve] == [4.30, 4.31, 4.25, 4.18, 4.18, 4.24, 4.44]
+
+
+def test_curve_tenors_change_no_other_record() -> None:
+    """The curve tenors draw from their own stream: another stream in its place changes
+    those tenors and leaves every other record of the first 10 minutes identical, in order."""
+    plain, other = simulation(), simulation()
+    other.macro.curve = Draws(8, "macro", "curve")
+    until = at(600)
+    a, b = plain.advance_to(until), other.advance_to(until)
+
+    def tenor(r: Record) -> bool:
+        return isinstance(r, MacroObservation) and r.series in CURVE
+
+    assert [to_json(r) for r in a if not tenor(r)] == [to_json(r) for r in b if not tenor(r)]
+    assert len([r for r in a if tenor(r)]) == len([r for r in b if tenor(r)]) == 5 * 21
+    history = [(r.series, r.value) for r in a if tenor(r) and r.ts == OPEN]
+    assert history != [(r.series, r.value) for r in b if tenor(r) and r.ts == OPEN]
+
+
+def test_cpi_history_is_36_months_and_yoy_inflation_rises() -> None:
+    """At the open: 36 monthly CPIAUCSL observations up to the month before the session (12 of
+    UNRATE), from 308.0; seed 7 gives the module docstring's numbers: CPI 335.808, YoY 3.35 %
+    against 3.07 % three months earlier."""
+    history = [m for m in of(first_minute(), MacroObservation) if m.ts == OPEN]
+    cpi = [(m.observation_date, m.value) for m in history if m.series == "CPIAUCSL"]
+    unrate = [m.observation_date for m in history if m.series == "UNRATE"]
+    assert len(cpi) == CPI_MONTHS == 36 and len(unrate) == 12
+    assert cpi[0] == (date(2023, 12, 1), 308.0) and cpi[-1] == (date(2026, 11, 1), 335.808)
+    assert unrate[-1] == cpi[-1][0]
+    assert all(m.simulated for m in history)
+    yoy = [round(v * 100, 2) for _, v in year_over_year(cpi)]
+    assert len(yoy) == 24 and (yoy[-4], yoy[-1]) == (3.07, 3.35)
+
+
+def test_cpi_trend_rises_whatever_the_seed() -> None:
+    """The CPI path's YoY rate rises by more than the macro agent's 0.10 pp band over its last
+    three months for every one of 500 seeds (the noise never hides the story)."""
+    changes = []
+    for seed in range(500):
+        path = cpi_path(Draws(seed, "macro", "CPIAUCSL"))
+        changes.append((path[-1] / path[-13] - path[-4] / path[-16]) * 100)
+    assert min(changes) > 0.10
 
 
 def test_scenarios_skip_symbols_not_watched_and_can_be_off() -> None:

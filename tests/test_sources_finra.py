@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import pydantic
 import pytest
 from tests.fake_vendors import FakeVendors, RecordingContext, Reply, run_until_sleeping, stop
 
 from alphawire.sources.finra import (
+    MAX_BACKFILL_DAYS,
     ShortInterestOptions,
     ShortInterestSource,
     ShortVolumeOptions,
@@ -36,6 +39,8 @@ def vendors() -> Iterator[FakeVendors]:
 
 
 def short_volume(vendors: FakeVendors, **options: object) -> ShortVolumeSource:
+    """The source reading the fake; without backfill unless asked (it has its own tests)."""
+    options.setdefault("backfill_days", 0)
     opts = ShortVolumeOptions(enabled=True, base_url=vendors.url + DAILY, **options)  # type: ignore[arg-type]
     return ShortVolumeSource(opts, rng=random.Random(3))
 
@@ -141,6 +146,136 @@ async def test_all_symbols_emits_every_row(vendors: FakeVendors) -> None:
     task = await run_until_sleeping(source, ctx)
     await stop(task)
     assert len(ctx.records) == 6
+
+
+# The sessions before Monday 1 Dec 2025: Fri 28 Nov (half day), Wed 26 (Thursday 27 is
+# Thanksgiving), Tue 25, Mon 24 (the fake has no file for it).
+BACKFILL = ["CNMSshvol20251125.txt", "CNMSshvol20251126.txt", FRIDAY]
+
+
+def days_of(records: list[ShortVolume]) -> list[tuple[date, str]]:
+    return [(r.trade_date, r.symbol) for r in records]
+
+
+async def test_first_poll_backfills_earlier_sessions_oldest_first(vendors: FakeVendors) -> None:
+    """backfill_days = 3: the day's file, then the three sessions before it by the NYSE
+    calendar (Thanksgiving skipped), oldest first; their rows are emitted first, oldest
+    first, in one batch, the day's file last; the source is ok and reads nothing more."""
+    source = short_volume(vendors, backfill_days=3)
+    ctx = RecordingContext(MONDAY_1830_NY, watchlist=("GME", "AAPL"))
+    task = await run_until_sleeping(source, ctx)
+    for _ in range(3):
+        await ctx.step(3600)
+    await stop(task)
+    assert [r.path for r in vendors.requests] == [DAILY + f for f in [MONDAY, *BACKFILL]]
+    assert days_of(ctx.records) == [
+        (date(2025, 11, 25), "AAPL"),
+        (date(2025, 11, 25), "GME"),
+        (date(2025, 11, 26), "AAPL"),
+        (date(2025, 11, 26), "GME"),
+        (date(2025, 11, 28), "AAPL"),
+        (date(2025, 11, 28), "GME"),
+        (date(2025, 12, 1), "AAPL"),
+        (date(2025, 12, 1), "GME"),
+    ]
+    assert ctx.batches == 1 and all(r.ts == MONDAY_1830_NY for r in ctx.records)
+    gme = ctx.records[1]
+    assert (gme.short_volume, gme.short_exempt_volume, gme.total_volume) == (
+        812345.0,
+        410.25,
+        1598765.75,
+    )
+    status = source.status()
+    assert status.state == "ok" and status.detail["backfill_files"] == 3
+    assert "backfill_missing" not in status.detail
+    assert status.next_attempt == datetime(2025, 12, 2, 23, 0, tzinfo=UTC)
+
+
+async def test_a_missing_backfill_day_is_skipped_and_logged_once(
+    vendors: FakeVendors, caplog: pytest.LogCaptureFixture
+) -> None:
+    """backfill_days = 4 reaches Mon 24 Nov, which the fake has no file for (404): it is
+    skipped, logged once and listed in the status; the rest is emitted, the source is ok;
+    Tuesday's poll asks for Tuesday's file alone."""
+    source = short_volume(vendors, backfill_days=4)
+    ctx = RecordingContext(MONDAY_1830_NY, watchlist=("GME",))
+    with caplog.at_level(logging.INFO, "alphawire.sources"):
+        task = await run_until_sleeping(source, ctx)
+        await ctx.clock.advance(datetime(2025, 12, 2, 23, 0, tzinfo=UTC))
+        await ctx.wait_sleeping()
+        await stop(task)
+    paths = [DAILY + f for f in [MONDAY, "CNMSshvol20251124.txt", *BACKFILL]]
+    assert [r.path for r in vendors.requests] == [*paths, DAILY + "CNMSshvol20251202.txt"]
+    assert [r.trade_date for r in ctx.records] == [
+        date(2025, 11, 25),
+        date(2025, 11, 26),
+        date(2025, 11, 28),
+        date(2025, 12, 1),
+    ]
+    skipped = [r.getMessage() for r in caplog.records if "backfill skips" in r.getMessage()]
+    assert skipped == [
+        "source finra_short_volume: no file for 2025-11-24 (closed?); backfill skips it"
+    ]
+    detail = source.status().detail
+    assert detail["backfill_missing"] == ["2025-11-24"] and detail["backfill_files"] == 3
+
+
+async def test_a_truncated_backfill_file_is_refused_then_only_the_rest_is_asked(
+    vendors: FakeVendors,
+) -> None:
+    """Friday's file cut mid-row fails the round: nothing is emitted, the source is degraded
+    and retries after its backoff, asking again only for the day's file and Friday's (the
+    two backfill files already read are kept); then everything comes, oldest first."""
+    vendors.script(DAILY + FRIDAY, Reply.truncated("finra/CNMSshvol20251128.txt", 80))
+    source = short_volume(vendors, backfill_days=3)
+    ctx = RecordingContext(MONDAY_1830_NY, watchlist=("GME",))
+    task = await run_until_sleeping(source, ctx)
+    status = source.status()
+    assert ctx.records == [] and status.state == "degraded"
+    assert "CNMSshvol20251128.txt" in (status.last_error or "")
+    assert "truncated" in (status.last_error or "")
+    assert status.next_attempt is not None
+    await ctx.step((status.next_attempt - MONDAY_1830_NY).total_seconds())
+    await stop(task)
+    assert [r.path for r in vendors.requests] == [DAILY + f for f in [MONDAY, *BACKFILL]] + [
+        DAILY + MONDAY,
+        DAILY + FRIDAY,
+    ]
+    assert [r.trade_date for r in ctx.records] == [
+        date(2025, 11, 25),
+        date(2025, 11, 26),
+        date(2025, 11, 28),
+        date(2025, 12, 1),
+    ]
+    assert source.status().state == "ok"
+
+
+async def test_a_429_during_backfill_waits_its_retry_after(vendors: FakeVendors) -> None:
+    """FINRA's CDN answering 429 to a backfill file: nothing emitted, the round waits the
+    Retry-After (120 s, plus up to 10 %), then resumes where it stopped."""
+    vendors.script(DAILY + "CNMSshvol20251126.txt", Reply.rate_limited("120"))
+    source = short_volume(vendors, backfill_days=3)
+    ctx = RecordingContext(MONDAY_1830_NY, watchlist=("GME",))
+    task = await run_until_sleeping(source, ctx)
+    status = source.status()
+    assert ctx.records == [] and status.state == "degraded"
+    assert status.next_attempt is not None
+    wait = (status.next_attempt - MONDAY_1830_NY).total_seconds()
+    assert 120 <= wait <= 132
+    await ctx.step(wait)
+    await stop(task)
+    retried = [r.path for r in vendors.requests][3:]
+    assert retried == [DAILY + MONDAY, DAILY + "CNMSshvol20251126.txt", DAILY + FRIDAY]
+    assert len(ctx.records) == 4 and source.status().state == "ok"
+
+
+def test_backfill_days_is_checked() -> None:
+    """backfill_days takes 0 (off) to 250 sessions; anything else is refused, naming it."""
+    assert ShortVolumeOptions().backfill_days == 20
+    assert ShortVolumeOptions(backfill_days=0).backfill_days == 0
+    for bad in (-1, MAX_BACKFILL_DAYS + 1, "many"):
+        with pytest.raises(pydantic.ValidationError, match="backfill_days"):
+            ShortVolumeOptions(backfill_days=bad)  # type: ignore[arg-type]
 
 
 def short_interest(vendors: FakeVendors) -> ShortInterestSource:

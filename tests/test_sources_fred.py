@@ -10,8 +10,9 @@ from email.utils import format_datetime
 import pytest
 from tests.fake_vendors import FakeVendors, RecordingContext, Reply, run_until_sleeping, stop
 
+from alphawire.agents.macro import MacroOptions, MacroTracker
 from alphawire.sources.apewisdom import ApeWisdomOptions, ApeWisdomSource
-from alphawire.sources.fred import FredOptions, FredSource
+from alphawire.sources.fred import CURVE_SERIES, FredOptions, FredSource
 from alphawire.sources.records import MacroObservation, Mentions
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +87,45 @@ async def test_unknown_series_and_html_are_reported_not_fatal(vendors: FakeVendo
     assert status.state == "degraded"
     assert "HTML page instead of CSV" in (status.last_error or "")
     assert "HTTP 404" in (status.last_error or "")
+
+
+async def test_default_series_bring_the_whole_treasury_curve(vendors: FakeVendors) -> None:
+    """The defaults ask for the seven constant-maturity yields (3M to 30Y) besides the
+    earlier series; from the fixtures each tenor's observations arrive ('.' on Thanksgiving
+    skipped) and make a seven-point curve for the macro agent, 28 November's yields."""
+    assert FredOptions().series == [
+        *("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30"),
+        *("T10Y2Y", "VIXCLS", "CPIAUCSL", "UNRATE", "FEDFUNDS"),
+    ]
+    source = FredSource(FredOptions(base_url=vendors.url), rng=random.Random(3))
+    ctx = RecordingContext(NOW)
+    task = await run_until_sleeping(source, ctx)
+    await stop(task)
+    asked = [r.key.removeprefix("/graph/fredgraph.csv?id=") for r in vendors.requests]
+    assert asked == FredOptions().series
+    got: dict[str, list[tuple[date, float]]] = {}
+    for r in ctx.records:
+        assert isinstance(r, MacroObservation)
+        got.setdefault(r.series, []).append((r.observation_date, r.value))
+    assert list(got) == [*CURVE_SERIES, "VIXCLS"]  # the others have no fixture: 404
+    days = [date(2025, 11, d) for d in (24, 25, 26, 28)]
+    assert got["DGS3MO"] == list(zip(days, (3.90, 3.89, 3.88, 3.87), strict=True))
+    assert got["DGS30"] == list(zip(days, (4.66, 4.64, 4.63, 4.66), strict=True))
+    assert all([d for d, _ in got[s]] == days for s in CURVE_SERIES)
+    tracker = MacroTracker(MacroOptions())
+    tracker.add(r for r in ctx.records if isinstance(r, MacroObservation))
+    m = tracker.metrics()
+    assert [(p["tenor"], p["yield"]) for p in m["curve"]] == [
+        ("3M", 3.87),
+        ("6M", 3.79),
+        ("1Y", 3.61),
+        ("2Y", 3.49),
+        ("5Y", 3.59),
+        ("10Y", 4.02),
+        ("30Y", 4.66),
+    ]
+    assert m["spread_3m10y"] == 0.15  # 4.02 − 3.87
+    assert m["spread_2s10s"] == 0.53  # no T10Y2Y: 4.02 − 3.49
 
 
 def apewisdom(vendors: FakeVendors, **options: object) -> ApeWisdomSource:

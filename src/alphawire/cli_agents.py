@@ -6,37 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
-import orjson
 
-from alphawire.settings import read_token_file
+from alphawire.cli_hub import URL_OPTION, ask_hub, echo_json, echo_table, publish_token
 
-_URL = click.option(
-    "--url",
-    envvar="ALPHAWIRE_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
-    help="Hub base URL [env ALPHAWIRE_URL].",
-)
 _JSON = click.option("--json", "as_json", is_flag=True, help="The hub's answer as JSON.")
-
-
-def _call(method: str, url: str, path: str, **kw: Any) -> Any:
-    try:
-        response = httpx.request(method, url.rstrip("/") + path, timeout=30, **kw)
-    except httpx.TransportError as exc:
-        raise click.ClickException(f"cannot reach the hub at {url}: {exc}") from None
-    if response.status_code != 200:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:300]
-        raise click.ClickException(f"hub answered {response.status_code}: {message}")
-    return response.json()
-
-
-def _dump(body: Any) -> None:
-    click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+# Evaluating an agent now may wait on an LLM: longer than a listing's 10 s.
+_RUN_TIMEOUT = 30.0
 
 
 def _insight_line(insight: dict[str, Any]) -> str:
@@ -49,7 +24,7 @@ def _insight_line(insight: dict[str, Any]) -> str:
 
 @click.command("agents")
 @click.argument("name", required=False)
-@_URL
+@URL_OPTION
 @_JSON
 @click.option("--run", is_flag=True, help="Evaluate NAME now (needs the publish token).")
 @click.option(
@@ -78,26 +53,20 @@ def agents(
     if run:
         if name is None:
             raise click.UsageError("--run needs the agent's NAME")
-        token = token or read_token_file(data_dir)
-        if not token:
-            raise click.ClickException(
-                "no publish token: pass --token, set ALPHAWIRE_PUBLISH_TOKEN, "
-                "or run where the hub's data dir is"
-            )
-        body = _call(
-            "POST", url, f"/api/v1/agents/{name}/run", headers={"Authorization": f"Bearer {token}"}
-        )
+        token = publish_token(token, data_dir)
+        path = f"/api/v1/agents/{name}/run"
+        body = ask_hub("POST", url, path, token=token, timeout=_RUN_TIMEOUT)
         if as_json:
-            _dump(body)
+            echo_json(body)
             return
         click.echo(f"{body['agent']}: {len(body['insights'])} insights published")
         for insight in body["insights"]:
             click.echo(_insight_line(insight))
         return
     if name is not None:
-        body = _call("GET", url, f"/api/v1/agents/{name}")
+        body = ask_hub("GET", url, f"/api/v1/agents/{name}")
         if as_json:
-            _dump(body)
+            echo_json(body)
             return
         status = body["status"]
         click.echo(
@@ -107,39 +76,51 @@ def agents(
         for insight in body["insights"]:
             click.echo(_insight_line(insight))
         return
-    body = _call("GET", url, "/api/v1/agents")
+    body = ask_hub("GET", url, "/api/v1/agents")
     if as_json:
-        _dump(body)
+        echo_json(body)
         return
     rows: dict[str, dict[str, Any]] = body["agents"]
     if not rows:
         click.echo("no agent runs on this hub (see [agents.NAME] in alphawire.toml)")
         return
-    width = max(len("agent"), *(len(n) for n in rows))
-    click.echo(
-        f"{'agent':<{width}}  {'state':<10}  {'cadence':>7}  {'last run':<19}  "
-        f"{'last insight':<19}  last error"
+    echo_table(
+        [
+            ("agent", "*"),
+            ("state", "<10"),
+            ("cadence", ">7"),
+            ("last run", "<19"),
+            ("last insight", "<19"),
+            ("last error", ""),
+        ],
+        [
+            (
+                agent,
+                str(row.get("state") or "-"),
+                _seconds(row.get("cadence_seconds")),
+                (row.get("last_run") or "-")[:19],
+                (row.get("last_insight_at") or "-")[:19],
+                row.get("last_error") or "-",
+            )
+            for agent, row in rows.items()
+        ],
     )
-    for agent, row in rows.items():
-        cadence = row.get("cadence_seconds")
-        shown = f"{cadence:g}s" if cadence is not None else "-"
-        click.echo(
-            f"{agent:<{width}}  {row.get('state') or '-'!s:<10}  {shown:>7}  "
-            f"{(row.get('last_run') or '-')[:19]:<19}  "
-            f"{(row.get('last_insight_at') or '-')[:19]:<19}  {row.get('last_error') or '-'}"
-        )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}s"
 
 
 @click.command("narrative")
 @click.option("--symbol", default=None, help="The symbol's narrative (default: market-wide).")
-@_URL
+@URL_OPTION
 @_JSON
 def narrative(symbol: str | None, url: str, as_json: bool) -> None:
     """Show the newest narrative (market-wide, or about --symbol)."""
     params = {"symbol": symbol} if symbol else {}
-    body = _call("GET", url, "/api/v1/narrative/latest", params=params)
+    body = ask_hub("GET", url, "/api/v1/narrative/latest", params=params)
     if as_json:
-        _dump(body)
+        echo_json(body)
         return
     n = body["narrative"]
     click.echo(

@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 import click
 
-from alphawire.cli import _configure_logging, _server_options
 from alphawire.cli_config import config_from_cli
+from alphawire.cli_server import configure_logging, server_options
 from alphawire.console import clean_stop
 from alphawire.errors import AlphawireError
 
@@ -69,7 +69,7 @@ class ProgressBar:
     is_flag=True,
     help="As fast as the machine goes, on a virtual clock (agents see the recorded times).",
 )
-@_server_options
+@server_options
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -98,7 +98,7 @@ def replay(
         config, sources=sources, watchlist=tuple(source.summary.header.watchlist)
     )
     settings = config.settings
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     settings.resolve_publish_token()
     try:
         node = Node.from_config(config, clock=source.clock(None if fast else speed))

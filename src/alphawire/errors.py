@@ -14,7 +14,7 @@ AlphawireError
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -64,3 +64,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'port'?"`` when a choice is close to ``word``, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def refuse_unknown_keys(
+    where: str, keys: Iterable[str], allowed: Sequence[str], what: str = "key"
+) -> None:
+    """Raise ``ValidationError`` when ``keys`` has one not in ``allowed``: ``WHERE: unknown
+    key(s) colr; did you mean 'color'? (allowed: title, color)`` (``what`` names the keys)."""
+    unknown = sorted(set(keys) - set(allowed))
+    if unknown:
+        raise ValidationError(
+            f"{where}: unknown {what}(s) {', '.join(unknown)}{did_you_mean(unknown[0], allowed)}"
+            f" (allowed: {', '.join(allowed)})"
+        )

@@ -10,17 +10,26 @@ Inputs: ``trade`` records (only ``off_exchange`` prints count: FINRA TRF/ADF vol
 - **Levels**: dark volume of the session binned by price (bins ``level_bin_bps`` of the
   price wide, centred on multiples of the width); ``levels`` lists the ``levels_top`` bins
   with the most shares.
-- **Short ratio**: ``short_volume / total_volume`` of the newest file; ``short_ratio_z =
-  (ratio − mean) / stdev`` of the symbol's earlier days (sample stdev, at least
-  ``min_history`` of them; otherwise null).
+- **Short ratio**: ``short_volume / total_volume`` of each trade date (rounded to 0.0001);
+  ``short_ratio`` is the newest date's, ``short_ratio_z = (ratio − mean) / stdev`` of the
+  symbol's earlier days (sample stdev, at least ``min_history`` of them, rounded to 0.01;
+  otherwise null). ``short_ratio_history`` lists every kept day, oldest first.
 - **DIX** per trade date over the watchlist (``alphawire.analytics.dix``): weights are
-  ``total_volume × close``; a row without a close uses the symbol's latest known close
-  (its quote's ``prev_close``, else its last print), an approximation for older days.
+  ``total_volume × close``; a row without a close (FINRA's files and the simulator's carry
+  none) uses the symbol's latest known close (its quote's ``prev_close``, else its last
+  print) for every day, an approximation for older days: each day's ratios are exact, its
+  dollar weights are today's.
 
 Alerts: ``darkpool_block`` for a dark block with ``notional ≥ alert_notional`` or ``size ≥
-alert_shares`` (key per symbol), ``short_ratio_extreme`` when a new day's ``|z| ≥ z_alert``.
-State is bounded: per watchlist symbol ``max_blocks`` blocks, ``max_levels`` price bins (the
-smallest bin is dropped when full), ``history_days`` of short volume.
+alert_shares`` (key per symbol). ``short_ratio_extreme`` when ``|z| ≥ z_alert`` for a row that
+is the newest file: a trade date not seen before, the newest the symbol has, and no older
+than the latest session (``ctx.calendar``) that closed ``POSTING_LAG`` (2 h, FINRA's posting
+delay: files by 18:00 New York) before the row's ``ts``. Older rows are backfill (the FINRA
+source's first poll, the simulator's first open send 20 earlier sessions, oldest first): they
+update the history and never alert, so a start-up backfill raises at most the newest day's
+alert, its z against the days before it. State is bounded: per watchlist symbol
+``max_blocks`` blocks, ``max_levels`` price bins (the smallest bin is dropped when full),
+``history_days`` of short volume.
 """
 
 from __future__ import annotations
@@ -28,21 +37,24 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
 from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
 from alphawire.analytics.darkpool import classify_print, dix
+from alphawire.sources.base import MarketCalendar
 from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortVolume, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
+POSTING_LAG = timedelta(hours=2)  # FINRA posts a day's file by 18:00 New York
 
 
 class DarkPoolOptions(AgentOptions):
@@ -77,22 +89,21 @@ class _Symbol:
     simulated: bool = False
 
 
-class DarkPoolBook:
+class DarkPoolBook(WatchlistBook[DarkPoolOptions, _Symbol]):
     """Dark-pool state per watchlist symbol and the market-wide DIX."""
 
-    def __init__(self, options: DarkPoolOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Symbol] = {}
+    def __init__(
+        self,
+        options: DarkPoolOptions,
+        watchlist: tuple[str, ...] = (),
+        *,
+        calendar: MarketCalendar,
+    ) -> None:
+        super().__init__(options, watchlist)
+        self.calendar = calendar
 
-    def _state(self, symbol: str) -> _Symbol | None:
-        if self.watchlist and symbol not in self.watchlist:
-            return None
-        state = self._by_symbol.get(symbol)
-        if state is None:
-            state = _Symbol(symbol, blocks=deque(maxlen=self.options.max_blocks))
-            self._by_symbol[symbol] = state
-        return state
+    def _new(self, symbol: str) -> _Symbol:
+        return _Symbol(symbol, blocks=deque(maxlen=self.options.max_blocks))
 
     def observe(self, record: Record) -> list[AlertCall]:
         """Take a trade, short-volume row or quote; the alerts it causes."""
@@ -195,8 +206,10 @@ class DarkPoolBook:
         s.days[row.trade_date] = row
         while len(s.days) > self.options.history_days:
             del s.days[min(s.days)]
+        if not new or row.trade_date != max(s.days) or not self.is_newest_file(row):
+            return []  # a file read again, or backfill: history only
         ratio, z, _ = self._ratio(s)
-        if not new or z is None or abs(z) < self.options.z_alert or ratio is None:
+        if z is None or abs(z) < self.options.z_alert or ratio is None:
             return []
         word = "high" if z > 0 else "low"
         return [
@@ -214,6 +227,12 @@ class DarkPoolBook:
             )
         ]
 
+    def is_newest_file(self, row: ShortVolume) -> bool:
+        """Whether ``row``'s trade date is the newest file FINRA can have posted by its ``ts``
+        (see the module docstring); older rows are backfill."""
+        closed = self.calendar.previous_close(row.ts - POSTING_LAG)
+        return row.trade_date >= closed.astimezone(NEW_YORK).date()
+
     def _ratio(self, s: _Symbol) -> tuple[float | None, float | None, list[dict[str, Any]]]:
         ratios = [
             (d, round(r.short_volume / r.total_volume, 4))
@@ -229,7 +248,7 @@ class DarkPoolBook:
         if len(earlier) >= self.options.min_history:
             sd = statistics.stdev(earlier)
             if sd > 0:
-                z = round((ratio - statistics.fmean(earlier)) / sd, 2)
+                z = round((ratio - statistics.fmean(earlier)) / sd, 2) + 0.0  # never -0.0
         return ratio, z, history
 
     def dix_history(self) -> list[dict[str, Any]]:
@@ -376,7 +395,7 @@ class DarkPoolAgent(CallingAgent):
 
     def setup(self, ctx: AgentContext) -> None:
         assert isinstance(self.options, DarkPoolOptions)
-        self.book = DarkPoolBook(self.options, self.watchlist)
+        self.book = DarkPoolBook(self.options, self.watchlist, calendar=ctx.calendar)
 
     def on_record(self, record: Record) -> None:
         self.queue(self.book.observe(record))

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
 from alphawire.agents.triggers import (
@@ -85,26 +86,19 @@ class _Underlying:
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
 
 
-class GammaBook:
+class GammaBook(WatchlistBook[GammaOptions, _Underlying]):
     """Gamma state per underlying (one entry per watchlist symbol at most)."""
 
     def __init__(self, options: GammaOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Underlying] = {}
+        super().__init__(options, watchlist)
         # Per symbol with a chain waiting to be read: that chain, then every record after it.
         self._backlog: dict[str, deque[Record]] = {}
         self.dropped = 0  # quotes dropped from a full backlog
 
-    def _state(self, symbol: str) -> _Underlying | None:
-        if self.watchlist and symbol not in self.watchlist:
-            return None
-        state = self._by_symbol.get(symbol)
-        if state is None:
-            o = self.options
-            state = _Underlying(symbol, flip=Crossing(o.flip_band), call_wall=Crossing(o.wall_band))
-            state.put_wall = Crossing(o.wall_band)
-            self._by_symbol[symbol] = state
+    def _new(self, symbol: str) -> _Underlying:
+        o = self.options
+        state = _Underlying(symbol, flip=Crossing(o.flip_band), call_wall=Crossing(o.wall_band))
+        state.put_wall = Crossing(o.wall_band)
         return state
 
     def observe(self, record: Record) -> list[AlertCall]:

@@ -4,19 +4,33 @@
 FRED names them, values in FRED's units: yields and rates in percent, T10Y2Y in percentage
 points, VIXCLS in index points, CPIAUCSL an index). Its metrics, as docs/dashboard.md reads:
 
-* ``curve``: ``{tenor, years, yield}`` for each tenor seen (DGS3MO, DGS2, DGS5, DGS10, DGS30),
-  latest observation, sorted by maturity; ``spread_2s10s``: the latest T10Y2Y (else
-  ``DGS10 − DGS2``), percentage points; ``curve_regime``: ``analytics.curve_regime``;
+* ``curve``: ``{tenor, years, yield}`` for each tenor seen (``TENORS``: DGS3MO, DGS6MO,
+  DGS1, DGS2, DGS5, DGS10, DGS30 as 3M, 6M, 1Y, 2Y, 5Y, 10Y, 30Y), its latest observation in
+  percent, sorted by ``years``; ``spread_2s10s``: the latest T10Y2Y (else ``DGS10 − DGS2``),
+  percentage points; ``curve_regime``: ``analytics.curve_regime`` of it;
+* ``spread_3m10y``: ``DGS10 − DGS3MO`` in percentage points, rounded to 0.01, on the latest
+  date both have (``analytics.curve_spread``): the spread the New York Fed's recession
+  probability model reads; null without both; it does not set ``curve_regime``;
 * ``vix``, ``vix_regime`` (``analytics.vix_regime``), ``vix_history`` (last 20 ``{date, value}``);
-* ``inflation``: CPI year-over-year, percent (``analytics.year_over_year`` × 100, last 12
-  months); ``inflation_trend``: the latest YoY minus the YoY three months earlier, > +0.10 pp
-  ``"rising"``, < −0.10 pp ``"falling"``, else ``"flat"``. With fewer than 16 months of CPI
-  (no four YoY points) the trend compares annualised three-month rates instead,
-  ``((CPI_t / CPI_t−3)^4 − 1) × 100`` now vs three months earlier (``inflation_3m_annualised``
-  holds the latest); ``fed_funds``: the latest FEDFUNDS.
+* ``inflation``: CPI year-over-year (``analytics.year_over_year``), percent rounded to 0.01,
+  as ``{date, yoy}`` for the last 12 months with a year-earlier CPI: ``yoy = (CPI_m /
+  CPI_m−12 − 1) × 100``, ``date`` the CPI observation month (FRED dates a month by its first
+  day; the year-earlier month is matched by calendar month); ``inflation_yoy``: the latest
+  of them (the headline rate), null without one;
+* ``inflation_3m_annualised``: the latest ``((CPI_m / CPI_m−3)^4 − 1) × 100``, percent
+  (``analytics.annualised_change``);
+* ``inflation_trend`` (``analytics.inflation_trend``): ``inflation_trend_pp``, the latest
+  rate minus the rate three calendar months earlier in percentage points (computed from the
+  published 0.01-rounded rates, so it can be checked from them), > +0.10 pp ``"rising"``,
+  < −0.10 pp ``"falling"``, else ``"flat"``; ``inflation_trend_basis`` says which rates:
+  ``"yoy"``, or ``"3m_annualised"`` when the latest month has no YoY rate three months
+  before it (under 16 months of CPI); all three null when neither can be read;
+* ``fed_funds``: the latest FEDFUNDS, percent.
 
-Example: DGS10 4.21, DGS2 4.30, T10Y2Y −0.09 → curve inverted; VIXCLS 21.4 → elevated; CPI
-rising 0.25 % a month → annualised 3-month rate 3.04 % both times → trend flat.
+Example: DGS10 4.21, DGS2 4.30, T10Y2Y −0.09 → curve inverted; DGS3MO 4.31 →
+``spread_3m10y`` 4.21 − 4.31 = −0.10; VIXCLS 21.4 → elevated; CPI
+YoY 3.07 % in August and 3.35 % in November → ``inflation_trend_pp`` +0.28 → rising (the
+simulated market's first minute, seed 7).
 
 Stance (a heuristic, documented so it can be argued with): an inverted curve −0.4 (normal
 +0.1); VIX calm +0.3, normal +0.1, elevated −0.3, stress −0.6; inflation rising −0.2, falling
@@ -37,16 +51,25 @@ from pydantic import Field
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import Voice, clamp, pick, stance_of
-from alphawire.analytics import curve_regime, vix_regime, year_over_year
-from alphawire.analytics.macro import VixRegime
+from alphawire.analytics import (
+    annualised_change,
+    curve_regime,
+    curve_spread,
+    inflation_trend,
+    vix_regime,
+    year_over_year,
+)
+from alphawire.analytics.macro import TREND_BAND_PP, VixRegime
 from alphawire.sources.options import Duration
 from alphawire.sources.records import MacroObservation, Record
 
 if TYPE_CHECKING:
     from alphawire.agents.base import AgentContext
 
-TENORS: Mapping[str, tuple[str, float]] = {
+TENORS: Mapping[str, tuple[str, float]] = {  # FRED id -> (tenor, years to maturity)
     "DGS3MO": ("3M", 0.25),
+    "DGS6MO": ("6M", 0.5),
+    "DGS1": ("1Y", 1.0),
     "DGS2": ("2Y", 2.0),
     "DGS5": ("5Y", 5.0),
     "DGS10": ("10Y", 10.0),
@@ -55,7 +78,7 @@ TENORS: Mapping[str, tuple[str, float]] = {
 _CURVE_SCORE = {"inverted": -0.4, "normal": 0.1}
 _VIX_SCORE = {"calm": 0.3, "normal": 0.1, "elevated": -0.3, "stress": -0.6}
 _INFLATION_SCORE = {"rising": -0.2, "falling": 0.2, "flat": 0.0}
-TREND_BAND_PP = 0.10
+TREND_MONTHS = 3
 _VIX_ORDER = ("calm", "normal", "elevated", "stress")
 
 
@@ -109,9 +132,10 @@ class MacroTracker:
         """The dashboard's macro metrics (absent inputs leave their keys null or empty)."""
         curve = [
             {"tenor": tenor, "years": years, "yield": value}
-            for sid, (tenor, years) in TENORS.items()
+            for sid, (tenor, years) in sorted(TENORS.items(), key=lambda item: item[1][1])
             if (value := self._latest(sid)) is not None
         ]
+        three_ten = curve_spread(self._points("DGS10"), self._points("DGS3MO"))
         spread = self._latest("T10Y2Y")
         dgs2, dgs10 = self._latest("DGS2"), self._latest("DGS10")
         if spread is None and dgs2 is not None and dgs10 is not None:
@@ -119,15 +143,15 @@ class MacroTracker:
         vix = self._latest("VIXCLS")
         cpi = self._points("CPIAUCSL")
         yoy = [(d, round(v * 100, 2)) for d, v in year_over_year(cpi)]
-        annualised = [
-            (cpi[i][0], round(((cpi[i][1] / cpi[i - 3][1]) ** 4 - 1) * 100, 2))
-            for i in range(3, len(cpi))
-            if cpi[i - 3][1] > 0
-        ]
+        annualised = [(d, round(v * 100, 2)) for d, v in annualised_change(cpi, TREND_MONTHS)]
+        basis, trend = "yoy", inflation_trend(yoy, TREND_MONTHS, TREND_BAND_PP)
+        if trend is None:
+            basis, trend = "3m_annualised", inflation_trend(annualised, TREND_MONTHS, TREND_BAND_PP)
         return {
             "curve": curve,
             "spread_2s10s": spread,
             "curve_regime": None if spread is None else curve_regime(spread),
+            "spread_3m10y": None if three_ten is None else three_ten[1],
             "dgs2": dgs2,
             "dgs10": dgs10,
             "vix": vix,
@@ -136,8 +160,11 @@ class MacroTracker:
                 {"date": d.isoformat(), "value": v} for d, v in self._points("VIXCLS")[-20:]
             ],
             "inflation": [{"date": d.isoformat(), "yoy": v} for d, v in yoy[-12:]],
+            "inflation_yoy": yoy[-1][1] if yoy else None,
             "inflation_3m_annualised": annualised[-1][1] if annualised else None,
-            "inflation_trend": _trend(yoy if len(yoy) >= 4 else annualised),
+            "inflation_trend": None if trend is None else trend[0],
+            "inflation_trend_pp": None if trend is None else trend[1],
+            "inflation_trend_basis": None if trend is None else basis,
             "fed_funds": self._latest("FEDFUNDS"),
         }
 
@@ -170,7 +197,7 @@ class MacroTracker:
         score = clamp(sum(known))
         evidence = [
             {"source": "FRED", "value": v, "time": f"{d.isoformat()}T00:00:00+00:00", "text": sid}
-            for sid in ("T10Y2Y", "DGS2", "DGS10", "VIXCLS", "FEDFUNDS")
+            for sid in ("T10Y2Y", "DGS3MO", "DGS2", "DGS10", "DGS30", "VIXCLS", "FEDFUNDS")
             for d, v in self._points(sid)[-1:]
         ]
         evidence.extend(dict(e) for e in extra_evidence)
@@ -187,17 +214,6 @@ class MacroTracker:
             "as_of": now.isoformat(),
             "simulated": self.simulated,
         }
-
-
-def _trend(points: list[tuple[date, float]]) -> str | None:
-    if len(points) < 4:
-        return None
-    change = points[-1][1] - points[-4][1]
-    if change > TREND_BAND_PP:
-        return "rising"
-    if change < -TREND_BAND_PP:
-        return "falling"
-    return "flat"
 
 
 def vix_rose_into(change: RegimeChange, regimes: Iterable[str]) -> bool:
@@ -244,17 +260,26 @@ def headline(m: Mapping[str, Any], voice: Voice, now: datetime) -> str:
 
 
 def summary(m: Mapping[str, Any]) -> str:
-    """The rates and inflation behind the headline."""
-    latest = m["inflation"][-1]["yoy"] if m["inflation"] else None
-    inflation = (
-        f"CPI {_fmt(latest)} % YoY"
-        if latest is not None
-        else f"CPI {_fmt(m['inflation_3m_annualised'])} % annualised over three months"
-    )
-    return (
-        f"2Y {_fmt(m['dgs2'])} %, 10Y {_fmt(m['dgs10'])} %, fed funds {_fmt(m['fed_funds'])} %; "
-        f"{inflation}, trend {m['inflation_trend'] or 'unknown'}."
-    )
+    """The rates and inflation behind the headline (the 30-year and 3m10y when known).
+
+    Tenors are written ``2Y``, ``30Y`` and the spread ``3m10y``: digits glued to letters are
+    names to ``numbers_backed``; "3M" would read as three million."""
+    if m["inflation_yoy"] is not None:
+        inflation = f"CPI {_fmt(m['inflation_yoy'])} % YoY"
+    else:
+        inflation = f"CPI {_fmt(m['inflation_3m_annualised'])} % annualised over three months"
+    if m["inflation_trend"] is None:
+        trend = "trend unknown"
+    else:
+        trend = (
+            f"{m['inflation_trend']} ({_fmt(m['inflation_trend_pp'], '+.2f')} pp in three months)"
+        )
+    rates = [f"2Y {_fmt(m['dgs2'])} %", f"10Y {_fmt(m['dgs10'])} %"]
+    rates += [f"30Y {_fmt(p['yield'])} %" for p in m["curve"] if p["tenor"] == "30Y"]
+    if m["spread_3m10y"] is not None:
+        rates.append(f"3m10y {_fmt(m['spread_3m10y'], '+.2f')} pp")
+    rates.append(f"fed funds {_fmt(m['fed_funds'])} %")
+    return f"{', '.join(rates)}; {inflation}, {trend}."
 
 
 _ALERTS = {  # (kind, after) -> (alert_type, severity, title)
@@ -303,6 +328,7 @@ class MacroAgent(BaseAgent):
                 severity=severity,
                 fields=[
                     ("2s10s (pp)", facts["spread"]),
+                    ("3m10y (pp)", _fmt(m["spread_3m10y"], "+.2f")),
                     ("2Y %", _fmt(m["dgs2"])),
                     ("10Y %", _fmt(m["dgs10"])),
                     ("VIX", f"{facts['vix']} ({m['vix_regime'] or 'n/a'})"),

@@ -12,13 +12,19 @@ Every ``cadence`` (default 30 s, intraday only) it publishes, per symbol with qu
 - ``volatility`` (annualised realised volatility of the last ``trend_window`` minutes, a
   fraction) and ``volatility_regime`` (against the whole session's: high above
   ``vol_high_ratio`` × it, low below 0.75 ×, else normal),
-- ``rel_volume`` (volume so far ÷ the mean volume by this minute of earlier sessions the agent
-  saw; absent before it has seen one), ``volume``, ``gap_pct``, ``change_pct``;
+- ``rel_volume`` and ``avg_volume`` (the usual volume by now), on one of two bases named by
+  ``rel_volume_basis``: ``"sessions"``, volume so far ÷ the mean volume by this minute of the
+  earlier sessions the agent saw (``analytics.market.relative_volume``); before it has seen
+  one, ``"adv_pace"``, volume so far ÷ the symbol's average daily volume (from its newest
+  ``short_interest`` record, FINRA's average daily volume) spread evenly over the session
+  (``analytics.market.paced_relative_volume``), once 30 s of the session have passed;
+  absent when neither is known. ``volume``, ``gap_pct``, ``change_pct``;
 
 and one market-wide insight with ``breadth`` (advancers / decliners / unchanged against the
 previous close). Score per symbol: ``clip(trend_z / 3, −1, 1)``; market-wide:
 ``(advancers − decliners) / symbols``. Alerts: ``gap`` (|gap| ≥ ``gap_alert_pct``, once per
-symbol per session), ``volume_spike`` (rel_volume ≥ ``rel_volume_alert``) and
+symbol per session), ``volume_spike`` (rel_volume ≥ ``rel_volume_alert`` on the ``sessions``
+basis only: an even pace overstates every morning, whose volume is front-loaded) and
 ``volatility_high`` (regime turns high), each with the cooldown.
 """
 
@@ -37,18 +43,21 @@ from alphawire.agents.base import AgentContext
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Evidence, Insight
 from alphawire.analytics.market import (
+    SESSION_SECONDS,
     breadth,
     gap_pct,
+    paced_relative_volume,
     realized_volatility,
     relative_volume,
     trend,
     volatility_regime,
 )
 from alphawire.sources.options import Duration
-from alphawire.sources.records import Quote, Record, Trade
+from alphawire.sources.records import Quote, Record, ShortInterest, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_MINUTES = 420  # minute slots kept per session (390 regular + margin for a late tape)
+PACE_MIN_SECONDS = 30.0  # session seconds before a paced relative volume means anything
 
 
 class MarketOptions(AgentOptions):
@@ -97,19 +106,26 @@ class MarketAgent(BaseAgent):
     name = "market"
     Options = MarketOptions
     options: MarketOptions
-    records = ("quote", "trade")
+    records = ("quote", "trade", "short_interest")
 
     def setup(self, ctx: AgentContext) -> None:
         self.symbols: dict[str, _Symbol] = {}
         cap = self.options.volume_sessions
         self.history: dict[str, deque[np.ndarray]] = {s: deque(maxlen=cap) for s in self.watchlist}
+        self.avg_daily_volume: dict[str, float] = {}  # newest short-interest file's, by symbol
 
     def on_record(self, record: Record) -> None:
         # Trades as well as quotes: a record stream conflates quotes (the newest per symbol
         # takes the place of a waiting one, so some are never seen), never trades. Each
         # minute's close is its newest print (else quote) by time, whatever the arrival order.
-        if not isinstance(record, Quote | Trade) or record.symbol not in self.history:
+        if record.symbol not in self.history:
             return  # bounded: the watchlist only
+        if isinstance(record, ShortInterest):
+            if record.avg_daily_volume:
+                self.avg_daily_volume[record.symbol] = record.avg_daily_volume
+            return
+        if not isinstance(record, Quote | Trade):
+            return
         local = record.ts.astimezone(NEW_YORK)
         minute = (local.hour * 60 + local.minute) - (9 * 60 + 30)
         state = self.symbols.get(record.symbol)
@@ -188,6 +204,9 @@ class MarketAgent(BaseAgent):
             if rel is not None:
                 metrics["rel_volume"] = round(rel, 4)
                 metrics["avg_volume"] = round(float(np.nanmean(usual)), 1)
+                metrics["rel_volume_basis"] = "sessions"
+            else:
+                self._paced_volume(symbol, quote, metrics)
         await self._alerts(symbol, state, metrics)
         z = metrics["trend_z"]
         score = float(np.clip(z / 3, -1, 1))
@@ -218,6 +237,20 @@ class MarketAgent(BaseAgent):
             as_of=quote.ts,
         )
 
+    def _paced_volume(self, symbol: str, quote: Quote, metrics: dict[str, Any]) -> None:
+        """Relative volume against the average day's even pace (no earlier session seen)."""
+        adv = self.avg_daily_volume.get(symbol)
+        local = quote.ts.astimezone(NEW_YORK)
+        opened = local.replace(hour=9, minute=30, second=0, microsecond=0)
+        elapsed = (local - opened).total_seconds()
+        if adv is None or elapsed < PACE_MIN_SECONDS:
+            return  # a few seconds of prints say nothing about the day's pace
+        rel = paced_relative_volume(quote.volume, adv, elapsed)
+        if rel is not None:
+            metrics["rel_volume"] = round(rel, 4)
+            metrics["avg_volume"] = round(adv * min(elapsed, SESSION_SECONDS) / SESSION_SECONDS, 1)
+            metrics["rel_volume_basis"] = "adv_pace"
+
     async def _alerts(self, symbol: str, state: _Symbol, metrics: dict[str, Any]) -> None:
         opts = self.options
         gap = metrics.get("gap_pct")
@@ -232,7 +265,8 @@ class MarketAgent(BaseAgent):
                 cooldown=86_400.0,
             )
         rel = metrics.get("rel_volume")
-        if rel is not None and rel >= opts.rel_volume_alert:
+        paced = metrics.get("rel_volume_basis") != "sessions"
+        if rel is not None and not paced and rel >= opts.rel_volume_alert:
             await self.alert(
                 "volume_spike",
                 title=f"{symbol} volume {rel:.1f}x its usual by this time",

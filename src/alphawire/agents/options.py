@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
 from alphawire.agents.triggers import AlertCall, CallingAgent, clip, evidence, money, stance_of
@@ -133,22 +134,11 @@ def _empty_premium() -> dict[str, float]:
     return {"calls": 0.0, "puts": 0.0, "bullish": 0.0, "bearish": 0.0, "neutral": 0.0}
 
 
-class OptionsBook:
+class OptionsBook(WatchlistBook[OptionsOptions, _Symbol]):
     """Options-flow state per watchlist symbol."""
 
-    def __init__(self, options: OptionsOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Symbol] = {}
-
-    def _state(self, symbol: str) -> _Symbol | None:
-        if self.watchlist and symbol not in self.watchlist:
-            return None
-        s = self._by_symbol.get(symbol)
-        if s is None:
-            s = _Symbol(symbol, deque(maxlen=self.options.max_trades), premium=_empty_premium())
-            self._by_symbol[symbol] = s
-        return s
+    def _new(self, symbol: str) -> _Symbol:
+        return _Symbol(symbol, deque(maxlen=self.options.max_trades), premium=_empty_premium())
 
     def observe(self, record: Record) -> None:
         """Take an option print (premium tallied, kept for sweeps) or a chain."""

@@ -4,9 +4,10 @@
 ``now``). It reads two kinds of records:
 
 * ``post`` (``SocialPost``): tickers found with ``analytics.extract_tickers`` over the title
-  and text (watchlist symbols only), scored once with VADER plus the finance lexicon
-  (``analytics.SentimentScorer``); a post naming calls (``call``/``calls``) or puts
-  (``put``/``puts``) counts as a call or put mention of each ticker it names;
+  and text (watchlist symbols only), scored once with VADER plus the finance lexicon and the
+  ``extra_lexicon`` option's words (``analytics.SentimentScorer``); a post naming calls
+  (``call``/``calls``) or puts (``put``/``puts``) counts as a call or put mention of each
+  ticker it names;
 * ``mentions`` (ApeWisdom-style 24-hour counts): the latest per watchlist symbol.
 
 Per symbol, over the last ``window_minutes`` (default 60):
@@ -35,14 +36,15 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
 from alphawire.agents.voice import VOICES, Voice, clamp, pick, signed, stance_of
 from alphawire.analytics import SentimentScorer, extract_tickers
+from alphawire.analytics.sentiment import lexicon_word, valence
 from alphawire.sources.options import Duration
 from alphawire.sources.records import Mentions, Record, SocialPost
 
@@ -52,10 +54,14 @@ if TYPE_CHECKING:
 _CALLS = re.compile(r"\bcalls?\b", re.IGNORECASE)
 _PUTS = re.compile(r"\bputs?\b", re.IGNORECASE)
 FULL_CONFIDENCE_POSTS = 20  # posts in the window at which the sentiment read is fully trusted
+# Checked when the options are (config check, start-up), by the rules the scorer applies,
+# so a bad entry is reported against its table and key, not when the agent first scores.
+LexiconWord = Annotated[str, AfterValidator(lexicon_word)]
+Valence = Annotated[float, BeforeValidator(valence)]
 
 
 class RedditOptions(AgentOptions):
-    """The reddit agent's options: windows, the spike rule, cadence and voice."""
+    """The reddit agent's options: windows, the spike rule, cadence, voice, extra words."""
 
     cadence: Duration = Field(30.0, description="seconds between insights (or 30s, 1m)")
     alert_cooldown: Duration = Field(3600.0, description="seconds between spike alerts per symbol")
@@ -67,7 +73,10 @@ class RedditOptions(AgentOptions):
     stance_threshold: float = Field(0.15, gt=0, lt=1, description="|sentiment| for a stance")
     max_posts_per_symbol: int = Field(2000, ge=10, le=100_000)
     evidence_posts: int = Field(5, ge=0, le=20, description="posts quoted as evidence")
-    extra_lexicon: dict[str, float] = Field(default_factory=dict)
+    extra_lexicon: dict[LexiconWord, Valence] = Field(
+        default_factory=dict,
+        description="words to score: word = valence from -4 to 4, e.g. { rug = -3.0 }",
+    )
     voice: Voice = "savage"
 
 

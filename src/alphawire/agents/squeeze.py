@@ -7,8 +7,9 @@ rest are renormalised) on:
 
 - ``si_pct_float = short_interest / float_shares``, ``days_to_cover``, ``borrow_fee``,
   ``utilization``, ``float_shares`` from the newest short-interest record;
-- ``rvol = session volume / (avg_daily_volume × elapsed / 23,400 s)``: the session's volume
-  so far against the average day's pace, once ``rvol_min_seconds`` of the session have
+- ``rvol = session volume / (avg_daily_volume × elapsed / 23,400 s)``
+  (``analytics.market.paced_relative_volume``): the session's volume so far against the
+  average day's pace, once ``rvol_min_seconds`` of the session have
   passed (earlier it is left out: a few seconds of prints say nothing). The pace is linear,
   so the heavier opening minutes read a little above 1 on an ordinary day.
 
@@ -27,14 +28,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from alphawire.agents.base import AgentContext
+from alphawire.agents.book import WatchlistBook
 from alphawire.agents.framework import AgentOptions
 from alphawire.agents.insight import Insight
 from alphawire.agents.triggers import AlertCall, CallingAgent, Threshold, evidence
+from alphawire.analytics.market import paced_relative_volume
 from alphawire.analytics.squeeze import SQUEEZE_WEIGHTS, squeeze_components, squeeze_score
 from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortInterest
-
-SESSION_SECONDS = 23_400.0  # a regular NYSE session, 09:30-16:00
 
 
 class SqueezeOptions(AgentOptions):
@@ -44,15 +45,6 @@ class SqueezeOptions(AgentOptions):
     threshold: float = Field(75.0, gt=0, le=100, description="alert at this score")
     hysteresis: float = Field(5.0, ge=0, le=50, description="re-arm below threshold − this")
     rvol_min_seconds: float = Field(10.0, ge=0, description="session seconds before rvol")
-
-
-def relative_volume(volume: float, avg_daily_volume: float, elapsed_seconds: float) -> float:
-    """``volume / (avg_daily_volume × elapsed / 23,400)``: 1 = an average day's pace.
-
-    Hand-checked: 150,000 shares 1,170 s (5 %) into the session of a 1,000,000-share
-    average day: ``150,000 / 50,000 = 3.0``.
-    """
-    return volume / (avg_daily_volume * min(elapsed_seconds, SESSION_SECONDS) / SESSION_SECONDS)
 
 
 @dataclass
@@ -68,26 +60,19 @@ class _Symbol:
     simulated: bool = False
 
 
-class SqueezeBook:
+class SqueezeBook(WatchlistBook[SqueezeOptions, _Symbol]):
     """Squeeze state per watchlist symbol."""
 
-    def __init__(self, options: SqueezeOptions, watchlist: tuple[str, ...] = ()) -> None:
-        self.options = options
-        self.watchlist = frozenset(watchlist)
-        self._by_symbol: dict[str, _Symbol] = {}
+    def _new(self, symbol: str) -> _Symbol:
+        return _Symbol(symbol, gate=Threshold(self.options.threshold, self.options.hysteresis))
 
     def observe(self, record: Record) -> None:
         """Take a short-interest record or a quote (scoring happens in ``score``)."""
         if not isinstance(record, ShortInterest | Quote):
             return
-        if self.watchlist and record.symbol not in self.watchlist:
-            return
-        s = self._by_symbol.get(record.symbol)
+        s = self._state(record.symbol)
         if s is None:
-            o = self.options
-            s = self._by_symbol[record.symbol] = _Symbol(
-                record.symbol, gate=Threshold(o.threshold, o.hysteresis)
-            )
+            return
         s.simulated = s.simulated or record.simulated
         if isinstance(record, ShortInterest):
             s.si = record
@@ -110,7 +95,7 @@ class SqueezeBook:
             if session_open is not None and q is not None and si.avg_daily_volume:
                 elapsed = (now - session_open).total_seconds()
                 if elapsed >= max(self.options.rvol_min_seconds, 1e-9) and q.ts >= session_open:
-                    s.rvol = relative_volume(q.volume, si.avg_daily_volume, elapsed)
+                    s.rvol = paced_relative_volume(q.volume, si.avg_daily_volume, elapsed)
             pct = si.short_interest / si.float_shares if si.float_shares else None
             given = {
                 "si_pct_float": pct,

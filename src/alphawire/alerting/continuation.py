@@ -21,17 +21,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from alphawire.alerting.payloads import (
-    AUTHOR_LIMIT,
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
     FIELDS_LIMIT,
-    FOOTER_LIMIT,
     TITLE_LIMIT,
     TRUNCATED,
+    _author,
     _clip,
     _color,
+    _field_texts,
+    _footer,
     _media,
     _split_point,
     _text,
@@ -50,12 +51,8 @@ def split_embed(embed: Any, max_embeds: int = MAX_EMBED_MESSAGES) -> list[dict[s
     if not isinstance(embed, Mapping):
         return []
     head: dict[str, Any] = {}
-    author = embed.get("author")
-    if isinstance(author, Mapping) and (name := _text(author.get("name"))) is not None:
-        head["author"] = {"name": _clip(name, AUTHOR_LIMIT)}
-        for key in ("url", "icon_url"):
-            if (link := _url(author.get(key))) is not None:
-                head["author"][key] = link
+    if (author := _author(embed.get("author"))) is not None:
+        head["author"] = author
     description = _text(embed.get("description")) or ""
     if (title := _text(embed.get("title"))) is not None:
         if len(title) > TITLE_LIMIT:
@@ -69,11 +66,8 @@ def split_embed(embed: Any, max_embeds: int = MAX_EMBED_MESSAGES) -> list[dict[s
     if (media := _media(embed.get("thumbnail"))) is not None:
         head["thumbnail"] = media
     tail: dict[str, Any] = {}
-    footer = embed.get("footer")
-    if isinstance(footer, Mapping) and (text := _text(footer.get("text"))) is not None:
-        tail["footer"] = {"text": _clip(text, FOOTER_LIMIT)}
-        if (link := _url(footer.get("icon_url"))) is not None:
-            tail["footer"]["icon_url"] = link
+    if (footer := _footer(embed.get("footer"))) is not None:
+        tail["footer"] = footer
     if (media := _media(embed.get("image"))) is not None:
         tail["image"] = media
     if (moment := _timestamp(embed.get("timestamp"))) is not None:
@@ -119,21 +113,13 @@ def _pieces(text: str, limit: int) -> list[str]:
 
 
 def _fields(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list | tuple):
-        return []
+    """The fields repaired, a value over the limit going on in ``NAME (cont.)`` fields."""
     fields: list[dict[str, Any]] = []
-    for item in value:
-        if not isinstance(item, Mapping):
-            continue
-        name, text = _text(item.get("name")), _text(item.get("value"))
-        if name is None and text is None:
-            continue
-        name = _clip(name or "\u200b", FIELD_NAME_LIMIT)
-        inline = item.get("inline")
-        for index, piece in enumerate(_pieces(text or "\u200b", FIELD_VALUE_LIMIT)):
+    for name, text, inline in _field_texts(value):
+        for index, piece in enumerate(_pieces(text, FIELD_VALUE_LIMIT)):
             label = name if not index else _clip(name, FIELD_NAME_LIMIT - len(CONTINUED))
             field: dict[str, Any] = {"name": label + (CONTINUED if index else ""), "value": piece}
-            if isinstance(inline, bool):
+            if inline is not None:
                 field["inline"] = inline
             fields.append(field)
     return fields

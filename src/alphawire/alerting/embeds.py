@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alphawire.errors import ValidationError
+from alphawire.errors import ValidationError, refuse_unknown_keys
 
 PLACEHOLDERS = ("alert_type", "symbol", "source", "severity", "content", "timestamp")
 FIELD_KEYS = ("symbol", "severity", "source", "alert_type", "timestamp")
@@ -111,11 +111,7 @@ def embed_template(value: Any, where: str) -> EmbedTemplate | None:
         return None
     if not isinstance(value, Mapping):
         raise ValidationError(f'{where}: embed must be "default", "off" or a table')
-    unknown = sorted(set(value) - set(_TEMPLATE_KEYS))
-    if unknown:
-        raise ValidationError(
-            f"{where}: embed key(s) {', '.join(unknown)} unknown; use {', '.join(_TEMPLATE_KEYS)}"
-        )
+    refuse_unknown_keys(where, value, _TEMPLATE_KEYS, "embed key")
     texts: dict[str, Any] = {}
     for key in ("title", "description", "footer"):
         text = value.get(key)

@@ -314,12 +314,8 @@ def repair_embed(embed: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(embed, Mapping):
         return None
     out: dict[str, Any] = {}
-    author = embed.get("author")
-    if isinstance(author, Mapping) and (name := _text(author.get("name"))) is not None:
-        out["author"] = {"name": _clip(name, AUTHOR_LIMIT)}
-        for key in ("url", "icon_url"):
-            if (link := _url(author.get(key))) is not None:
-                out["author"][key] = link
+    if (author := _author(embed.get("author"))) is not None:
+        out["author"] = author
     for key, limit in (("title", TITLE_LIMIT), ("description", DESCRIPTION_LIMIT)):
         if (text := _text(embed.get(key))) is not None:
             out[key] = _clip(text, limit)
@@ -328,11 +324,8 @@ def repair_embed(embed: Mapping[str, Any]) -> dict[str, Any] | None:
     fields = _fields(embed.get("fields"))
     if fields:
         out["fields"] = fields
-    footer = embed.get("footer")
-    if isinstance(footer, Mapping) and (text := _text(footer.get("text"))) is not None:
-        out["footer"] = {"text": _clip(text, FOOTER_LIMIT)}
-        if (link := _url(footer.get("icon_url"))) is not None:
-            out["footer"]["icon_url"] = link
+    if (footer := _footer(embed.get("footer"))) is not None:
+        out["footer"] = footer
     for key in ("image", "thumbnail"):
         if (media := _media(embed.get(key))) is not None:
             out[key] = media
@@ -347,22 +340,56 @@ def repair_embed(embed: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def _fields(value: Any) -> list[dict[str, Any]]:
+def _author(value: Any) -> dict[str, str] | None:
+    """An embed's author: its name (cut to the limit) and valid links; None without a name."""
+    if not isinstance(value, Mapping) or (name := _text(value.get("name"))) is None:
+        return None
+    author = {"name": _clip(name, AUTHOR_LIMIT)}
+    for key in ("url", "icon_url"):
+        if (link := _url(value.get(key))) is not None:
+            author[key] = link
+    return author
+
+
+def _footer(value: Any) -> dict[str, str] | None:
+    """An embed's footer: its text (cut to the limit) and a valid icon; None without text."""
+    if not isinstance(value, Mapping) or (text := _text(value.get("text"))) is None:
+        return None
+    footer = {"text": _clip(text, FOOTER_LIMIT)}
+    if (link := _url(value.get("icon_url"))) is not None:
+        footer["icon_url"] = link
+    return footer
+
+
+def _field_texts(value: Any) -> list[tuple[str, str, bool | None]]:
+    """Each field with a name or a value: its name (cut to the limit), its whole value (a
+    blank one is a zero-width space) and its ``inline`` flag (None unless a bool)."""
     if not isinstance(value, list | tuple):
         return []
-    fields: list[dict[str, Any]] = []
+    out: list[tuple[str, str, bool | None]] = []
     for item in value:
         if not isinstance(item, Mapping):
             continue
         name, text = _text(item.get("name")), _text(item.get("value"))
         if name is None and text is None:
             continue
-        field: dict[str, Any] = {
-            "name": _clip(name or BLANK, FIELD_NAME_LIMIT),
-            "value": _clip(text or BLANK, FIELD_VALUE_LIMIT),
-        }
-        if isinstance(item.get("inline"), bool):
-            field["inline"] = item["inline"]
+        inline = item.get("inline")
+        out.append(
+            (
+                _clip(name or BLANK, FIELD_NAME_LIMIT),
+                text or BLANK,
+                inline if isinstance(inline, bool) else None,
+            )
+        )
+    return out
+
+
+def _fields(value: Any) -> list[dict[str, Any]]:
+    fields: list[dict[str, Any]] = []
+    for name, text, inline in _field_texts(value):
+        field: dict[str, Any] = {"name": name, "value": _clip(text, FIELD_VALUE_LIMIT)}
+        if inline is not None:
+            field["inline"] = inline
         fields.append(field)
     if len(fields) > FIELDS_LIMIT:
         left_out = len(fields) - (FIELDS_LIMIT - 1)

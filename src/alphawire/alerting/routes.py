@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alphawire.alerting.embeds import EmbedTemplate, embed_template
-from alphawire.errors import ValidationError, did_you_mean
+from alphawire.errors import ValidationError, refuse_unknown_keys
 
 MATCH_KEYS = ("alert_type", "symbol", "severity", "source", "session")
 # ``session``: whether the NYSE regular session is open at the alert's time (its timestamp,
@@ -185,13 +185,7 @@ def route_from_dict(raw: Mapping[str, Any]) -> Route:
 
 
 def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
-    unknown = sorted(set(raw) - _ROUTE_KEYS)
-    if unknown:
-        known = ", ".join(sorted(_ROUTE_KEYS))
-        hint = did_you_mean(unknown[0], _ROUTE_KEYS)
-        raise ValidationError(
-            f"{where}: unknown key(s) {', '.join(unknown)}{hint} (allowed: {known})"
-        )
+    refuse_unknown_keys(where, raw, sorted(_ROUTE_KEYS))
     name = raw.get("name")
     if not isinstance(name, str) or not name or not name.replace("-", "_").isidentifier():
         raise ValidationError(f"{where}: name must be a word of letters, digits, - and _")
@@ -208,11 +202,7 @@ def _route(raw: dict[str, Any], where: str, env: Mapping[str, str]) -> Route:
     match = raw.get("match", {})
     if not isinstance(match, dict):
         raise ValidationError(f"{where}: match must be a table")
-    bad = sorted(set(match) - set(MATCH_KEYS))
-    if bad:
-        raise ValidationError(
-            f"{where}: match key(s) {', '.join(bad)} unknown; use {', '.join(MATCH_KEYS)}"
-        )
+    refuse_unknown_keys(where, match, MATCH_KEYS, "match key")
     patterns: dict[str, tuple[str, ...]] = {}
     for key, value in match.items():
         values = [value] if isinstance(value, str) else value

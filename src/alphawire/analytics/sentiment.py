@@ -16,8 +16,9 @@ bagholder      −1.7
 =============  ======   =============  ======
 
 (VADER turns the 🚀 emoji into the word "rocket", so it scores too.) Users add words with
-``extra_lexicon`` (e.g. from config): single lower-case words, valences in −4…4, applied
-after the finance table.
+``extra_lexicon`` (from alphawire.toml: ``[agents.reddit] extra_lexicon``): single words
+(``lexicon_word``: lower-cased, as VADER looks them up), valences in −4…4 (``valence``),
+applied after the finance table, so a user's word wins.
 """
 
 from __future__ import annotations
@@ -74,24 +75,40 @@ class SentimentScorer:
         return float(self._analyzer.polarity_scores(text)["compound"])
 
 
+VALENCE_MIN, VALENCE_MAX = -4.0, 4.0  # VADER's scale: most negative, most positive
+
+
+def lexicon_word(word: object) -> str:
+    """``word`` as VADER looks it up (lower-cased); ``ValidationError`` unless it is one word."""
+    if not isinstance(word, str) or not word or word.split() != [word]:
+        raise ValidationError("expected a single word (VADER scores words, not phrases)")
+    return word.lower()
+
+
+def valence(value: object) -> float:
+    """``value`` as a VADER valence; ``ValidationError`` unless a number in −4…4."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not VALENCE_MIN <= value <= VALENCE_MAX
+    ):
+        raise ValidationError(
+            "expected a valence: a number from -4 (most negative) to 4 (most positive)"
+        )
+    return float(value)
+
+
 def _checked(extra: Mapping[str, float]) -> dict[str, float]:
     words: dict[str, float] = {}
-    for word, valence in extra.items():
-        if not isinstance(word, str) or not word or word.split() != [word]:
+    for word, value in extra.items():
+        try:
+            words[lexicon_word(word)] = valence(value)
+        except ValidationError as exc:
             raise ValidationError(
-                f"extra_lexicon: {word!r} is not a single word", [{"field": "extra_lexicon"}]
-            )
-        if (
-            isinstance(valence, bool)
-            or not isinstance(valence, int | float)
-            or not math.isfinite(valence)
-            or not -4.0 <= valence <= 4.0
-        ):
-            raise ValidationError(
-                f"extra_lexicon: valence of {word!r} must be a number in [-4, 4], got {valence!r}",
+                f"extra_lexicon: {word!r} = {value!r}: {exc.message}",
                 [{"field": "extra_lexicon"}],
-            )
-        words[word.lower()] = float(valence)  # VADER looks words up lower-cased
+            ) from None
     return words
 
 

@@ -4,6 +4,7 @@ pydantic ``Options`` models, with the same kind of messages as the core tables."
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,8 +12,10 @@ import pydantic
 
 from alphawire.config.model import Config, ConfigError, PluginTable
 from alphawire.config.schema import DEFAULT_AGENTS, DEFAULT_SOURCES, PLUGIN_KINDS
-from alphawire.config.values import shown
+from alphawire.config.values import shown, toml_value
 from alphawire.errors import did_you_mean
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def validate_plugin_options(
@@ -65,7 +68,8 @@ def _check_options(
 ) -> list[tuple[str, str]]:
     allowed = ["enabled"]
     for name, info in model.model_fields.items():
-        allowed.append(info.alias or name)
+        if (info.alias or name) not in allowed:  # a model's own `enabled` is listed once
+            allowed.append(info.alias or name)
     problems = [
         (
             f"{where} {key}",
@@ -78,19 +82,33 @@ def _check_options(
         model.model_validate({k: v for k, v in options.items() if k in allowed})
     except pydantic.ValidationError as exc:
         for error in exc.errors(include_url=False):
-            key = ".".join(str(part) for part in error["loc"]) or "(table)"
+            loc = error["loc"]
+            # pydantic locates a bad key of a table value as (..., key, "[key]").
+            bad_key = loc[-1:] == ("[key]",)
+            key = ".".join(_toml_key(part) for part in (loc[:-1] if bad_key else loc)) or "(table)"
             if error["type"] == "missing":
                 problems.append((f"{where} {key}", "required, not set"))
+            elif bad_key:
+                problems.append((f"{where} {key}", _expected(error["msg"])))
             else:
                 value = shown(error.get("input"))
                 problems.append((f"{where} {key} = {value}", _expected(error["msg"])))
     return problems
 
 
+def _toml_key(part: object) -> str:
+    """A path part as TOML writes a key: bare when it can be, else quoted."""
+    text = str(part)
+    return text if _BARE_KEY.fullmatch(text) else toml_value(text)
+
+
 def _expected(message: str) -> str:
-    """pydantic's "Input should be a valid integer" as "expected a valid integer"."""
+    """pydantic's "Input should be a valid integer" as "expected a valid integer", and a
+    validator's own message without pydantic's "Value error, " in front."""
     prefix = "Input should be "
-    return "expected " + message[len(prefix) :] if message.startswith(prefix) else message
+    if message.startswith(prefix):
+        return "expected " + message[len(prefix) :]
+    return message.removeprefix("Value error, ")
 
 
 def plugin_option_models() -> Mapping[str, Mapping[str, type[pydantic.BaseModel]]] | None:

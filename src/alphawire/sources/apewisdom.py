@@ -23,7 +23,7 @@ from pydantic import Field
 
 from alphawire.sources.base import BadPayload, SourceContext
 from alphawire.sources.options import Duration, HttpOptions
-from alphawire.sources.polling import PollingSource
+from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import Mentions, Record
 
 BASE_URL = "https://apewisdom.io"
@@ -39,21 +39,12 @@ class ApeWisdomOptions(HttpOptions):
     interval: Duration = Field(default=600.0, ge=60.0)
 
 
-class ApeWisdomSource(PollingSource):
+class ApeWisdomSource(HttpPollingSource[ApeWisdomOptions]):
     """Mentions, upvotes and rank per ticker from ApeWisdom, every ten minutes by default."""
 
     name = "apewisdom"
     produces = frozenset({"mentions"})
     gate = "always"
-
-    def __init__(self, options: ApeWisdomOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
 
     async def poll(self, ctx: SourceContext) -> Sequence[Record]:
         """Read ``pages`` pages (stopping at the last one) and emit a record per ticker."""

@@ -27,7 +27,7 @@ from pydantic import Field
 from alphawire.calendar import NEW_YORK
 from alphawire.sources.base import BadPayload, RateLimited, SourceContext, SourceUnavailable
 from alphawire.sources.options import Duration, HttpOptions, Symbol
-from alphawire.sources.polling import PollingSource
+from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import OptionChain, OptionContract, OptionKind, Record
 
 BASE_URL = "https://cdn.cboe.com/api/global/delayed_quotes"
@@ -73,7 +73,7 @@ class CboeOptions(HttpOptions):
     )
 
 
-class CboeSource(PollingSource):
+class CboeSource(HttpPollingSource[CboeOptions]):
     """Option chains (greeks, OI) from CBOE's delayed-quotes JSON, polled while the market is
     open and for the 15 minutes of delay after the close."""
 
@@ -83,13 +83,7 @@ class CboeSource(PollingSource):
     delay = timedelta(minutes=15)
 
     def __init__(self, options: CboeOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
+        super().__init__(options, **kwargs)
         self.base_url = options.base_url.rstrip("/")
 
     def url(self, symbol: str) -> str:

@@ -9,6 +9,10 @@ rounded back to the first of the month so the URL stays the same for a month.
 The first round emits the last ``backfill`` observations of each series; later rounds only
 observations newer than the newest already emitted (a revised past value is not re-sent).
 Requests are conditional (``If-Modified-Since``/``If-None-Match``) when FRED sent validators.
+
+By default: the Treasury constant-maturity curve (``CURVE_SERIES``, 3-month to 30-year, daily,
+percent: what the macro agent draws), T10Y2Y, VIXCLS, CPIAUCSL, UNRATE and FEDFUNDS, one
+request each per round.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from alphawire.analytics import parse_fred_csv
 from alphawire.errors import ValidationError
 from alphawire.sources.base import BadPayload, SourceContext, SourceUnavailable
 from alphawire.sources.options import Duration, HttpOptions
-from alphawire.sources.polling import PollingSource
+from alphawire.sources.polling import HttpPollingSource
 from alphawire.sources.records import MacroObservation, Record
 
 BASE_URL = "https://fred.stlouisfed.org"
-DEFAULT_SERIES = ("DGS10", "DGS2", "T10Y2Y", "VIXCLS", "CPIAUCSL", "UNRATE", "FEDFUNDS")
+# The Treasury curve the macro agent draws (3M to 30Y), then spreads, volatility, the economy.
+CURVE_SERIES = ("DGS3MO", "DGS6MO", "DGS1", "DGS2", "DGS5", "DGS10", "DGS30")
+DEFAULT_SERIES = (*CURVE_SERIES, "T10Y2Y", "VIXCLS", "CPIAUCSL", "UNRATE", "FEDFUNDS")
 
 
 class FredOptions(HttpOptions):
@@ -40,21 +46,16 @@ class FredOptions(HttpOptions):
     backfill: int = Field(default=30, ge=1, le=5000, description="observations sent at start")
 
 
-class FredSource(PollingSource):
-    """FRED series (yields, curve, VIX close, CPI, unemployment, fed funds), hourly by default."""
+class FredSource(HttpPollingSource[FredOptions]):
+    """FRED series (the Treasury curve, 2s10s, VIX close, CPI, unemployment, fed funds), hourly
+    by default."""
 
     name = "fred"
     produces = frozenset({"macro"})
     gate = "always"
 
     def __init__(self, options: FredOptions, **kwargs: Any) -> None:
-        super().__init__(
-            interval=options.interval,
-            timeout=options.timeout,
-            user_agent=options.user_agent,
-            **kwargs,
-        )
-        self.options = options
+        super().__init__(options, **kwargs)
         self._latest: dict[str, date] = {}
 
     async def poll(self, ctx: SourceContext) -> Sequence[Record]:
@@ -107,4 +108,4 @@ class FredSource(PollingSource):
         return records
 
 
-__all__ = ["BASE_URL", "DEFAULT_SERIES", "FredOptions", "FredSource"]
+__all__ = ["BASE_URL", "CURVE_SERIES", "DEFAULT_SERIES", "FredOptions", "FredSource"]

@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
@@ -45,6 +45,7 @@ from alphawire.sources.base import (
     SourceUnavailable,
 )
 from alphawire.sources.http import HttpFetcher, redact
+from alphawire.sources.options import HttpOptions
 from alphawire.sources.records import Record
 
 log = logging.getLogger("alphawire.sources")
@@ -54,6 +55,8 @@ BACKOFF_INITIAL = 5.0
 BACKOFF_CAP = 900.0
 RETRY_AFTER_CAP = 3600.0
 MAX_SLEEP = 3600.0  # long waits are cut so a changed clock or calendar is noticed
+
+HttpOptionsT = TypeVar("HttpOptionsT", bound=HttpOptions)
 
 
 class PollingSource(ABC):
@@ -259,3 +262,17 @@ def _next_session_day(calendar: MarketCalendar, day: date) -> date:
 
 
 __all__ = ["BACKOFF_CAP", "BACKOFF_INITIAL", "RETRY_AFTER_CAP", "Gate", "PollingSource"]
+
+
+class HttpPollingSource(PollingSource, Generic[HttpOptionsT]):
+    """A ``PollingSource`` set up from its ``[sources.NAME]`` table: ``interval``, ``timeout``
+    and ``user_agent`` come from the ``HttpOptions``, which the source keeps as ``options``."""
+
+    def __init__(self, options: HttpOptionsT, **kwargs: Any) -> None:
+        super().__init__(
+            interval=options.interval,
+            timeout=options.timeout,
+            user_agent=options.user_agent,
+            **kwargs,
+        )
+        self.options = options

@@ -19,10 +19,10 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from alphawire.sources.base import MarketCalendar
-from alphawire.sources.records import OptionChain, Record, ShortInterest
+from alphawire.sources.records import OptionChain, Record, ShortInterest, ShortVolume
 from alphawire.sources.sim import eod, scenarios, social
 from alphawire.sources.sim.draws import Draws
 from alphawire.sources.sim.macro import MacroBook
@@ -44,6 +44,9 @@ CHAIN_EVERY = 300.0  # seconds between routine chain snapshots of each symbol
 MENTIONS_EVERY = 1800.0
 POSTS_PER_SECOND = 0.1
 EOD_POSTING_DELAY = timedelta(hours=2)  # FINRA posts the daily short-volume file ~18:00 ET
+# Sessions of short volume before the previous one sent at the first open: enough earlier
+# days for DarkPoolAgent's z-score on day one, as the FINRA source's default backfill gives.
+SHORT_HISTORY_SESSIONS = 20
 Event = Callable[["MarketSimulation", datetime], list[Record]]
 
 
@@ -78,7 +81,9 @@ class MarketSimulation:
             s: OptionBook(s, b.profile, Draws(seed, "options", s)) for s, b in self.books.items()
         }
         self.opening_spot: dict[str, float] = {}
-        self.macro = MacroBook(Draws(seed, "macro"))
+        self.macro = MacroBook(
+            Draws(seed, "macro"), Draws(seed, "macro", "CPIAUCSL"), Draws(seed, "macro", "curve")
+        )
         self.scenario_draws = Draws(seed, "scenario")
         self._social = Draws(seed, "social")
         self._eod = Draws(seed, "eod")
@@ -212,9 +217,14 @@ class MarketSimulation:
                     spy.open_interest[i] = float(round(spy.open_interest[i] * scale))
 
     def _context(self, when: datetime) -> list[Record]:
-        """What a desk knows at the first open: yesterday's files, borrow, chatter, macro."""
+        """What a desk knows at the first open: short volume of the previous session and the
+        ``SHORT_HISTORY_SESSIONS`` before it, short interest and borrow, chatter, macro."""
         out: list[Record] = []
-        prev_day = previous_session(self.calendar, self.session).day
+        sessions = [previous_session(self.calendar, self.session)]
+        for _ in range(SHORT_HISTORY_SESSIONS):
+            sessions.append(previous_session(self.calendar, sessions[-1]))
+        out.extend(self._short_history(when, [s.day for s in reversed(sessions[1:])]))
+        prev_day = sessions[0].day
         for symbol, book in self.books.items():
             p = book.profile
             total = eod.previous_day_total(p, self._eod)
@@ -229,6 +239,24 @@ class MarketSimulation:
         out.extend(self._mention_counts(when))
         out.extend(self.macro.history(self.name, when, self.session.day))
         return out
+
+    def _short_history(self, when: datetime, days: list[date]) -> list[Record]:
+        """The short-volume rows of ``days`` (oldest first), file by file as FINRA posts them.
+
+        Each symbol draws its history from a stream of its own, so adding these rows changed
+        no other record of the simulation (the previous session's row is drawn as before).
+        """
+        rows: dict[str, list[ShortVolume]] = {}
+        for symbol, book in self.books.items():
+            p = book.profile
+            d = Draws(self.seed, "short_history", symbol)
+            rows[symbol] = [
+                eod.short_volume(
+                    symbol, self.name, when, day, eod.previous_day_total(p, d), p.short_ratio, d
+                )
+                for day in days
+            ]
+        return [rows[symbol][i] for i in range(len(days)) for symbol in self.books]
 
     def short_interest(self, symbol: str, when: datetime) -> ShortInterest:
         """The symbol's short interest and borrow market (``self.borrow``) now."""

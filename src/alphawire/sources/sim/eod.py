@@ -3,8 +3,9 @@
 Short volume follows FINRA's Reg SHO daily file (CNMS): volumes reported to FINRA's
 facilities (the simulated off-exchange volume), ``short_volume`` at the symbol's usual short
 ratio ± 3 points, ``short_exempt_volume`` 0.2-1 % of it, fractional volumes with three
-decimals, ``market`` "B,Q,N". It is emitted for the previous session when the simulator
-starts and for each simulated session at its posting time, two hours after the close.
+decimals, ``market`` "B,Q,N". It is emitted for the previous 21 sessions when the simulator
+starts (the history a z-score needs on day one) and for each simulated session at its
+posting time, two hours after the close.
 
 Short interest follows FINRA's bi-monthly cycle: the settlement date is the latest 15th or
 month end (moved back to a weekday) at least 11 days before the session, so the figure is as

@@ -7,9 +7,14 @@ are wall seconds, so everything below happens within 50 s of ``make demo``). Wha
 =====  ====================  ===================================================================
 t (s)  scenario              records
 =====  ====================  ===================================================================
-0      (context)             per symbol: a Quote, an OptionChain, the previous session's
-                             ShortVolume, a ShortInterest, a Mentions; 20 sessions of daily
-                             and 12 months of monthly macro history (T10Y2Y positive)
+0      (context)             per symbol: a Quote, an OptionChain, a ShortInterest, a
+                             Mentions; ShortVolume of the previous 21 sessions (the market
+                             calendar's, oldest first, one file's rows after another: each
+                             around the symbol's usual short ratio ± 3 points, GME's newest
+                             exactly 62 %); 20 sessions of daily macro history (every
+                             tenor DGS3MO, DGS6MO, DGS1, DGS2, DGS5, DGS10, DGS30; T10Y2Y
+                             positive), 36 months of CPI (YoY inflation rising) and 12 of
+                             UNRATE
 5-20   sentiment_spike       Mentions GME 2,400 (180 a day earlier, rank 1) at 5 s; 30 bullish
                              r/wallstreetbets posts naming $GME every 0.5 s from 5 to 19.5 s;
                              Mentions GME 3,100 at 20 s
@@ -31,7 +36,9 @@ t (s)  scenario              records
                              gamma positive) and 50 s (spot below it, gamma negative); SPY falls
                              from its 25 s price to 99.6 % of the flip between 25 and 45 s
 30     curve_inversion       macro observations for the session: DGS10 4.21, DGS2 4.30, T10Y2Y
-                             -0.09 (the first negative), VIXCLS 21.4, FEDFUNDS 4.33
+                             -0.09 (the first negative), VIXCLS 21.4, FEDFUNDS 4.33; the rest
+                             of the curve, without noise: DGS3MO 4.31, DGS6MO 4.34, DGS1
+                             4.30, DGS5 4.22, DGS30 4.41 (humped at 6 months, 3m10y -0.10)
 =====  ====================  ===================================================================
 
 Scenarios play once, in the first simulated session (the next one when fewer than 60 s of the

@@ -187,7 +187,9 @@ export function lineOptions(width, height, { label, time = false, series, yForma
     height,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time } },
+    // One point (a single day of history): uPlot widens a zero-span time axis by 86,400
+    // "ms" units, which for data in seconds is 1,000 days. Centre it in two days instead.
+    scales: { x: { time, range: (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - (time ? 86400 : 1), u.data[0][0] + (time ? 86400 : 1)] : [min, max]) } },
     axes: axes(c, label, yFormat),
     series: [
       {},

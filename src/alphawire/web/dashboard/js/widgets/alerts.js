@@ -147,6 +147,10 @@ export class AlertsFeed extends Widget {
     const embed = msg.embed && typeof msg.embed === "object" ? msg.embed : null;
     const state = el("div", { class: "delivery", hidden: true });
     const fields = embed && Array.isArray(embed.fields) ? embed.fields.slice(0, 10) : [];
+    const footer = embed && embed.footer && typeof embed.footer === "object" && typeof embed.footer.text === "string" ? embed.footer.text : "";
+    // The built-in agents mark an alert from simulated inputs in its embed's footer (what
+    // Discord shows); the feed says so up front as well.
+    const simulated = /\bSIMULATED\b/.test(footer);
     node = el(
       "li",
       { class: `alert sev-${sev}`, dataset: { id: msg.id, seq: String(msg.seq ?? "") } },
@@ -157,6 +161,7 @@ export class AlertsFeed extends Widget {
         el("span", { class: `sev sev-${sev}`, text: sev }),
         el("strong", { text: show(msg.alert_type ?? "", 64) }),
         msg.symbol ? el("span", { class: "sym", text: show(msg.symbol, 20) }) : null,
+        simulated ? el("span", { class: "tag sim", text: "SIM", title: "from simulated inputs" }) : null,
         el("span", { class: "muted", text: show(msg.source ?? "", 128) }),
         el("button", { type: "button", class: "tool", text: "Delivery", "aria-label": `Delivery state of alert ${msg.id}`, onclick: () => this._delivery(msg, state) }),
       ),
@@ -168,6 +173,7 @@ export class AlertsFeed extends Widget {
             embed.title ? el("div", { class: "etitle", text: show(embed.title, 256) }) : null,
             embed.description ? el("div", { text: show(embed.description, 4096) }) : null,
             ...fields.filter((f) => f && typeof f === "object").map((f) => el("div", {}, el("span", { class: "k", text: `${show(f.name ?? "", 256)}: ` }), el("span", { text: show(f.value ?? "", 1024) }))),
+            footer ? el("div", { class: "muted efooter", text: show(footer, 2048) }) : null,
           )
         : null,
       state,

@@ -5,7 +5,7 @@
 
 import { AgentWidget, metric } from "../agent_widget.js";
 import { Chart, lineOptions } from "../charts.js";
-import { el, isNum, num, pct, show } from "../dom.js";
+import { el, isNum, num, pct, show, signed } from "../dom.js";
 
 const VIX_CLASS = { calm: "up", normal: "flat", elevated: "warn", stress: "down" };
 
@@ -40,15 +40,17 @@ export class MacroIntelligence extends AgentWidget {
       .map((p) => [Date.parse(p && p.date), p && p.yoy])
       .filter(([t, v]) => Number.isFinite(t) && isNum(v))
       .sort((a, b) => a[0] - b[0]);
-    const latest = infl.length ? infl[infl.length - 1][1] : null;
+    const latest = isNum(m.inflation_yoy) ? m.inflation_yoy : infl.length ? infl[infl.length - 1][1] : null;
     const trend = typeof m.inflation_trend === "string" ? m.inflation_trend : "—";
+    // The change behind the trend label (percentage points over three months), when given.
+    const trendText = isNum(m.inflation_trend_pp) ? `${trend} (${signed(m.inflation_trend_pp, 2)} pp, 3m)` : trend;
     this.stats.replaceChildren(
       metric("2s10s", isNum(m.spread_2s10s) ? `${num(m.spread_2s10s, 2)} pp` : "—", isNum(m.spread_2s10s) && m.spread_2s10s < 0 ? "down" : ""),
       metric("curve", show(m.curve_regime ?? "—", 20), m.curve_regime === "inverted" ? "down" : ""),
       metric("VIX", num(m.vix, 2)),
       metric("regime", show(m.vix_regime ?? "—", 20), VIX_CLASS[m.vix_regime] ?? ""),
-      metric("CPI YoY", latest === null ? "—" : pct(latest, 1, false)),
-      metric("trend", trend, trend === "rising" ? "down" : trend === "falling" ? "up" : ""),
+      metric("CPI YoY", latest === null ? "—" : pct(latest, 2, false)),
+      metric("trend", trendText, trend === "rising" ? "down" : trend === "falling" ? "up" : ""),
       metric("fed funds", isNum(m.fed_funds) ? pct(m.fed_funds, 2, false) : "—"),
     );
     if (curve.length) this.curve.setData([curve.map((p) => p.years), curve.map((p) => p.yield)]);

@@ -5,7 +5,7 @@
 
 import { AgentWidget } from "../agent_widget.js";
 import { MARKET_WIDE } from "../agents.js";
-import { el, isNum, num, show, signed } from "../dom.js";
+import { clock, el, isNum, num, show, signed } from "../dom.js";
 
 const TOP = 25;
 
@@ -57,13 +57,28 @@ export class RedditSentiment extends AgentWidget {
         ),
       ),
     );
+    // The posts behind the counts: the focused symbol's first, then the market-wide
+    // insight's, then the other symbols', newest first (a quiet symbol still shows the tape).
+    const focused = this.feed.get(this.ctx.focus);
+    const sources = [focused, this.feed.get(MARKET_WIDE)];
+    for (const [, e] of this.feed.perSymbol()) if (e !== focused) sources.push(e);
     const posts = [];
-    for (const e of [this.feed.get(MARKET_WIDE), this.feed.get(this.ctx.focus)]) {
-      if (e && Array.isArray(e.insight.evidence)) posts.push(...e.insight.evidence);
+    for (const [rank, e] of sources.entries()) {
+      if (!e || !Array.isArray(e.insight.evidence)) continue;
+      for (const p of e.insight.evidence) {
+        if (p && typeof p === "object") posts.push({ p, symbol: e.insight.symbol, rank: Math.min(rank, 2), t: Date.parse(p.time) || 0 });
+      }
     }
+    posts.sort((a, b) => a.rank - b.rank || b.t - a.t);
     this.posts.replaceChildren(
-      ...posts.slice(0, 12).filter((p) => p && typeof p === "object").map((p) =>
-        el("li", { class: "post" }, el("span", { class: "muted", text: `${show(p.source ?? "", 40)} ` }), el("span", { text: show(p.text ?? "", 300) })),
+      ...posts.slice(0, 12).map(({ p, symbol }) =>
+        el(
+          "li",
+          { class: "post" },
+          el("span", { class: "muted", text: `${show(p.source ?? "", 40)}${typeof symbol === "string" ? ` · ${show(symbol, 12)}` : ""}${p.time ? ` · ${clock(p.time)}` : ""} ` }),
+          el("span", { text: show(p.text ?? "", 300) }),
+          isNum(p.value) ? el("span", { class: `num ${p.value > 0.05 ? "up" : p.value < -0.05 ? "down" : "flat"}`, text: ` ${signed(p.value, 2)}`, title: "sentiment" }) : null,
+        ),
       ),
     );
     return tickers.length > 0;

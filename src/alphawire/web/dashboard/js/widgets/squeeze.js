@@ -4,7 +4,19 @@
 // Reads agent_squeeze: metrics.squeeze_score (0..100), metrics.inputs {name: number}.
 
 import { AgentWidget } from "../agent_widget.js";
-import { el, isNum, num, show } from "../dom.js";
+import { compact, el, isNum, num, show, signed } from "../dom.js";
+
+// The squeeze agent's inputs (analytics squeeze_score): a short header, its unit, and the
+// full name as the header's tooltip. Percent inputs are in percent units (23.5 = 23.5 %).
+const INPUTS = {
+  short_interest_pct: { label: "SI %", title: "Short interest, % of float", format: (v) => num(v, 1) },
+  days_to_cover: { label: "DTC", title: "Days to cover: short interest ÷ average daily volume", format: (v) => num(v, 1) },
+  borrow_fee_pct: { label: "Borrow %", title: "Annual borrow fee, %", format: (v) => num(v, 2) },
+  utilization_pct: { label: "Util %", title: "Utilisation of lendable shares, %", format: (v) => num(v, 0) },
+  rel_volume: { label: "Rel vol", title: "Volume vs average", format: (v) => `${num(v, 1)}×` },
+  change_pct: { label: "Chg %", title: "Change on the day, %", format: (v) => signed(v, 2), signed: true },
+  float_shares: { label: "Float", title: "Shares in the float", format: (v) => compact(v, 1) },
+};
 
 export class SqueezeScanner extends AgentWidget {
   static id = "squeeze";
@@ -34,7 +46,9 @@ export class SqueezeScanner extends AgentWidget {
       .filter((r) => isNum(r.m.squeeze_score));
     const inputs = new Set();
     for (const r of rows) if (r.m.inputs && typeof r.m.inputs === "object") for (const k of Object.keys(r.m.inputs)) inputs.add(k);
-    const columns = ["symbol", "squeeze_score", ...[...inputs].sort()];
+    // The known inputs in the order a trader reads them, then any others by name.
+    const known = Object.keys(INPUTS).filter((k) => inputs.has(k));
+    const columns = ["symbol", "squeeze_score", ...known, ...[...inputs].filter((k) => !(k in INPUTS)).sort()];
     if (columns.join() !== this.columns.join()) {
       this.columns = columns;
       this._header();
@@ -62,7 +76,11 @@ export class SqueezeScanner extends AgentWidget {
             const v = value(r, k);
             if (k === "symbol") return el("th", { scope: "row" }, el("button", { type: "button", class: "linkish", text: r.symbol, "aria-label": `Focus ${r.symbol}` }));
             const cls = k === "squeeze_score" ? (v >= 70 ? "num down hot" : v >= 40 ? "num warn" : "num") : "num";
-            return el("td", { class: cls, text: isNum(v) ? num(v, k === "squeeze_score" ? 0 : 2) : show(v, 20) });
+            if (k === "squeeze_score") return el("td", { class: cls, text: num(v, 0) });
+            const spec = INPUTS[k];
+            const text = !isNum(v) ? show(v, 20) : spec ? spec.format(v) : Math.abs(v) >= 1e6 ? compact(v, 1) : num(v, 2);
+            const tone = spec && spec.signed && isNum(v) ? (v > 0 ? " up" : v < 0 ? " down" : "") : "";
+            return el("td", { class: cls + tone, text });
           }),
         ),
       ),
@@ -72,7 +90,7 @@ export class SqueezeScanner extends AgentWidget {
   }
 
   _header() {
-    const label = (k) => (k === "squeeze_score" ? "Score" : k === "symbol" ? "Symbol" : k.replaceAll("_", " "));
+    const label = (k) => (k === "squeeze_score" ? "Score" : k === "symbol" ? "Symbol" : INPUTS[k]?.label ?? k.replaceAll("_", " "));
     this.thead.replaceChildren(
       el(
         "tr",
@@ -80,7 +98,7 @@ export class SqueezeScanner extends AgentWidget {
         ...this.columns.map((k) =>
           el(
             "th",
-            { scope: "col", class: k === "symbol" ? "" : "num", dataset: { key: k } },
+            { scope: "col", class: k === "symbol" ? "" : "num", dataset: { key: k }, title: INPUTS[k]?.title },
             el("button", {
               type: "button",
               text: label(k),
