@@ -32,13 +32,36 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-# -- tests that run alone -----------------------------------------------------------------------
-# The suite runs on pytest-xdist workers (addopts in pyproject.toml): most tests wait on
-# sockets, subprocesses and timers, and one process left the cores mostly idle. A few tests
-# load both cores on purpose (a thousand sockets, a stalled client among a hundred, the
-# benchmark smoke runs) and are marked ``exclusive``: each holds a file lock exclusively while
-# every other test holds it shared, so nothing runs beside them. A turnstile in front keeps
-# a waiting exclusive test from being overtaken by other workers' next shared holders.
+# -- workers, and tests that run alone ----------------------------------------------------------
+# The whole suite runs on three pytest-xdist workers on two cores: most tests wait on sockets,
+# subprocesses and timers (in one process the suite kept one core 39% busy, for 10 minutes).
+# Each module runs on one worker, so that its module fixtures are built once. A run of named
+# test files stays in one process, where starting workers would cost more than they save;
+# `-n N` on the command line decides instead, and `-n0` keeps the whole suite in one process.
+WORKERS = 3
+_BY_HAND = ("-n", "--numprocesses", "--dist", "-d", "--tx", "--pdb", "--trace")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("collectonly"):
+        return
+    if hasattr(config, "workerinput"):  # a worker runs what it is sent
+        return
+    if any(arg.startswith(_BY_HAND) for arg in config.invocation_params.args):
+        return
+    named = config.args_source is pytest.Config.ArgsSource.ARGS and all(
+        "::" in arg or Path(arg).is_file() for arg in config.args
+    )
+    if not named:
+        config.option.numprocesses = WORKERS
+        config.option.dist = "loadscope"
+
+
+# A few tests load both cores on purpose (a thousand sockets, a stalled client among a
+# hundred, the benchmark smoke runs) and are marked ``exclusive``: each holds a file lock
+# exclusively while every other test holds it shared, so nothing runs beside them. A turnstile
+# in front keeps a waiting exclusive test from being overtaken by the next shared holders.
 
 
 class WorkerLock:
