@@ -62,21 +62,24 @@ async def test_reconnect_with_since_receives_every_message_once_while_publishing
             await asyncio.sleep(0)
 
     seqs: list[int] = []
-    ws = await connect(hub.ws + "/ws/unified")
+    # The client is closed with messages still coming: with websockets' default max_queue,
+    # more than 16 unread messages pause its reading, so it never reads the hub's answer to its
+    # close frame and gives up after close_timeout (10 s) instead (websockets#1555).
+    ws = await connect(hub.ws + "/ws/unified", max_queue=None)
     first = await recv_json(ws)
     epoch = first["epoch"]
     task = asyncio.create_task(producer())
     while len(seqs) < 400:
         seqs.append((await recv_json(ws))["seq"])
     await ws.close()  # dropped by the test while publishing goes on
-    ws = await connect(f"{hub.ws}/ws/unified?since={seqs[-1]}&epoch={epoch}")
+    ws = await connect(f"{hub.ws}/ws/unified?since={seqs[-1]}&epoch={epoch}", max_queue=None)
     ack = await recv_json(ws)
     assert ack["type"] == "subscribed"
     assert ack["recovered"] is True
     while len(seqs) < 1500:
         seqs.append((await recv_json(ws))["seq"])
     await ws.close()
-    ws = await connect(hub.ws + "/ws")
+    ws = await connect(hub.ws + "/ws", max_queue=None)
     await send_json(
         ws,
         {
