@@ -148,6 +148,11 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     assert f"2s10s\n{macro['spread_2s10s']:.2f} pp" in text, text
     assert f"VIX\n{macro['vix']:.2f}" in text and f"regime\n{macro['vix_regime']}" in text
     assert f"curve\n{macro['curve_regime']}" in text
+    assert f"3m10y\n{macro['spread_3m10y']:.2f} pp" in text
+    curve = page.locator("#w-macro [role=img]").first.get_attribute("aria-label") or ""
+    assert len(macro["curve"]) == 7, macro["curve"]  # 3M to 30Y
+    for point in macro["curve"]:
+        assert f"{point['tenor']} {point['yield']:.2f}%" in curve, curve
     assert macro["inflation"], "the simulated CPI history yields a year-over-year series"
     assert f"CPI YoY\n{macro['inflation_yoy']:.2f}%" in text, text
     assert macro["inflation_yoy"] == macro["inflation"][-1]["yoy"]
