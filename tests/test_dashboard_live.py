@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 from tests.browser import (  # noqa: F401  (fixtures)
@@ -25,7 +23,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     browser,
     wait_live,
 )
-from tests.conftest import free_socket
+from tests.conftest import free_socket, stop_process, wait_healthy
 from tests.sim_hub import SimHub, start_sim_hub
 
 from alphawire.sources.sim import DEFAULT_WATCHLIST
@@ -268,27 +266,11 @@ def demo_process(tmp_path: Path) -> Iterator[str]:
     command = [sys.executable, "-m", "alphawire", "demo", "--port", str(port)]
     command += ["--data-dir", str(tmp_path / "demo"), "--speed", "10", "--log-level", "warning"]
     proc = subprocess.Popen(command)
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"alphawire demo exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("alphawire demo did not become healthy")
-        yield url
+        wait_healthy(proc, f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_make_demo_fills_every_widget(browser: Any, demo_process: str) -> None:
