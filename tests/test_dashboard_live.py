@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
 from tests.conftest import free_socket, stop_process, wait_healthy
 from tests.sim_hub import SimHub, start_sim_hub
 
+from alphawire.agents.builtin import builtin_agents
 from alphawire.sources.sim import DEFAULT_WATCHLIST
 
 pytestmark = pytest.mark.browser
@@ -71,9 +73,47 @@ def last(items: list[dict[str, Any]]) -> dict[str, Any]:
     return items[-1]
 
 
+def wait_caught_up(page: Any, sim: SimHub) -> None:
+    """Wait until the page has taken every message the hub holds on the channels its widgets
+    read (its per-channel seq), then for two animation frames (widgets render on the next)."""
+    channels = ["unified", "signals", "narrative"]
+    channels += [f"agent_{name}" for name in builtin_agents()]
+    channels += [f"market_{symbol}" for symbol in DEFAULT_WATCHLIST]
+    latest = {}
+    for channel in channels:
+        held = sim.history(channel)
+        if held:
+            latest[channel] = held[-1]["seq"]
+    page.wait_for_function(
+        """latest => Object.entries(latest).every(([name, seq]) => {
+             const ch = window.alphawire.hub.channels.get(name);
+             return ch !== undefined && ch.seq !== null && ch.seq >= seq;
+           })""",
+        arg=latest,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def check_posts(page: Any, sim: SimHub, focus: str) -> None:
+    """The Reddit widget's posts: the focused symbol's first (newest first), then others'
+    (a symbol nobody posts about still shows the forums' tape)."""
+    posts = page.locator("#w-reddit .posts li").all_inner_texts()
+    assert posts, "no post shown"
+    mine = sorted(
+        last(sim.insights("reddit", focus))["evidence"],
+        key=lambda e: datetime.fromisoformat(e["time"]),
+        reverse=True,
+    )
+    for text, post in zip(posts, mine, strict=False):
+        assert f"{post['source']} · {focus} · " in text and post["text"] in text, (text, post)
+    if len(mine) < len(posts):
+        assert f" · {focus} · " not in posts[len(mine)]
+
+
 def check_widgets(page: Any, sim: SimHub) -> None:
     """Each widget shows what the hub holds: the latest insight of its agent (for the
     focused symbol or market-wide), the signals, the narratives, every alert once."""
+    wait_caught_up(page, sim)
     for wid in WIDGETS:
         expect(page.locator(f"#w-{wid}")).to_have_attribute("data-state", "ready")
 
@@ -121,6 +161,14 @@ def check_widgets(page: Any, sim: SimHub) -> None:
         "rows => rows.map(r => r.dataset.symbol)"
     )
     assert shown == order
+    headers = page.locator("#w-squeeze thead th").all_inner_texts()
+    assert headers[:5] == ["Symbol", "Score", "SI %", "DTC", "Borrow %"], headers
+    assert "Float" in headers and "float shares" not in headers
+    gme = last(sim.insights("squeeze", "GME"))["metrics"]["inputs"]
+    row = page.locator('#w-squeeze tbody tr[data-symbol="GME"] td')
+    cells = row.all_inner_texts()
+    assert cells[headers.index("Float") - 1] == f"{gme['float_shares'] / 1e6:.1f}M", cells
+    assert cells[headers.index("SI %") - 1] == f"{gme['short_interest_pct']:.1f}", cells
     leader = last(sim.insights("squeeze", None))
     expect(page.locator("#w-squeeze [data-field=headline]")).to_have_text(leader["headline"])
 
@@ -138,7 +186,7 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     first = page.locator("#w-reddit tbody tr").first
     assert first.get_attribute("data-symbol") == top["symbol"]
     assert f"{top['mentions']:,}" in first.inner_text()
-    assert page.locator("#w-reddit .posts li").count() > 0  # the posts behind the counts
+    check_posts(page, sim, FOCUS)
 
     # Macro Intelligence: curve, VIX regime, inflation and its trend.
     macro = last(sim.insights("macro", None))["metrics"]
@@ -194,6 +242,11 @@ def test_every_widget_renders_the_agents_output_from_the_simulator(
     try:
         page, watch = board.open(f"?symbol={FOCUS}")
         check_widgets(page, sim)
+        # Focusing GME from the Reddit table: its own posts come first.
+        page.locator('#w-reddit tbody tr[data-symbol="GME"] button').click()
+        expect(page.locator(".focus-sym")).to_have_text("GME")
+        assert last(sim.insights("reddit", "GME"))["evidence"], "GME has posts in the sim"
+        check_posts(page, sim, "GME")
         watch.clean()
     finally:
         board.close()
