@@ -239,7 +239,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = tempfile.mkdtemp(prefix="aw-bench-dash-")
     hub = start_hub(port, data_dir, demo=args.demo)
     symbols = [f"B{n:03d}" for n in range(args.symbols)]
-    url = f"http://127.0.0.1:{port}/?symbol={symbols[0]}&watchlist={','.join(symbols)}"
+    # With --demo the focus is a simulated symbol, so the widgets that follow the focus
+    # (gamma, dark pool, options, narrative) draw the agents' output during the flood.
+    focus = "NVDA" if args.demo else symbols[0]
+    url = f"http://127.0.0.1:{port}/?symbol={focus}&watchlist={','.join(symbols)}"
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)

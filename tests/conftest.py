@@ -264,9 +264,6 @@ class HubProcess:
 def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
     import subprocess
     import sys
-    import time
-
-    import httpx
 
     sock = free_socket()
     port = sock.getsockname()[1]
@@ -294,25 +291,40 @@ def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(f"hub process exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("hub process did not become healthy")
+        wait_healthy(proc, url)
         yield HubProcess(url, f"ws://127.0.0.1:{port}/api/v1", token, proc)
     finally:
-        proc.terminate()
+        stop_process(proc)
+
+
+def wait_healthy(proc: Any, url: str, attempts: int = 600) -> None:
+    """Poll a hub process's /api/v1/health until it answers 200; fail if it exits first."""
+    import time
+
+    import httpx
+
+    for _ in range(attempts):
+        if proc.poll() is not None:
+            raise RuntimeError(f"hub process exited with {proc.returncode}")
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("hub process did not become healthy")
+
+
+def stop_process(proc: Any) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class RawClient:

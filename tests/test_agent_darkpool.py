@@ -121,6 +121,26 @@ def test_the_newest_file_by_the_calendar() -> None:
         assert not book.is_newest_file(row("X", date(2026, 12, 3), 50, read=read))
 
 
+def test_the_newest_file_after_a_half_day_is_out_at_18_00_not_two_hours_after_the_close() -> None:
+    """Friday 27 Nov 2026 closes at 13:00 (after Thanksgiving); FINRA still posts its file by
+    18:00. At 16:00 the FINRA source reads Wednesday's file as the newest, so Wednesday's row
+    is the newest file then and its extreme ratio alerts (z = (70 − 44) / 3.1623 = 8.22);
+    Friday's row read at 18:30 is the newest and Wednesday's then is backfill."""
+    wednesday, friday = date(2026, 11, 25), date(2026, 11, 27)
+    assert NYSE.is_half_day(friday) and not NYSE.is_trading_day(date(2026, 11, 26))
+    at_four = datetime.combine(friday, time(16, 0), NEW_YORK)
+    book = book_of(DarkPoolOptions(), ("X",))
+    assert book.is_newest_file(row("X", wednesday, 50, read=at_four))
+    assert not book.is_newest_file(row("X", date(2026, 11, 24), 50, read=at_four))
+    assert book.is_newest_file(row("X", friday, 50, read=evening(friday)))
+    assert not book.is_newest_file(row("X", wednesday, 50, read=evening(friday)))
+    for day, short in zip(range(15, 20), (40, 42, 44, 46, 48), strict=True):
+        assert book.observe(row("X", date(2026, 11, day), short, read=at_four)) == []
+    (call,) = book.observe(row("X", wednesday, 70, read=at_four))
+    assert call.dedup_key == "short_ratio_extreme:X:2026-11-25"
+    assert call.title == "X short-volume ratio high: 70.0% (z +8.22)"
+
+
 def test_backfill_never_alerts_then_the_newest_day_does() -> None:
     """Twenty sessions read at start-up (Thursday evening, oldest first) with one extreme day
     (90 % among 40-48 %, z 15.7 against the days before it) raise no alert: they are older

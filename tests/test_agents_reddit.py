@@ -212,6 +212,11 @@ def test_lexicon_from_the_config_file_reaches_the_scores(tmp_path: Path) -> None
             '{ "rug pull" = -3.0 }',
             '[agents.reddit] extra_lexicon."rug pull": expected a single word',
         ),
+        (
+            "{ Moon = 2.5, moon = 1.0 }",
+            "[agents.reddit] extra_lexicon = { Moon = 2.5, moon = 1.0 }: 'Moon' and 'moon' are "
+            "the same word",
+        ),
     ],
 )
 def test_bad_lexicon_entries_are_config_errors_naming_table_and_key(

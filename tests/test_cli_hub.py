@@ -96,3 +96,20 @@ def test_echo_table_pads_columns_by_their_spec(capsys: pytest.CaptureFixture[str
     ]
     echo_table(columns, [])
     assert capsys.readouterr().out == "name    n  note\n"
+
+
+def test_publish_refused_by_something_else_than_the_hub_says_its_answer_once() -> None:
+    """A proxy in front of the hub answering 502 with a page of its own: `publish` names the
+    status and shows that answer once (the hub's own refusals add their details on a second
+    line, see test_first_hour_errors)."""
+    from tests.fake_vendors import FakeVendors, Reply
+
+    fake = FakeVendors().start()
+    try:
+        fake.script("/api/v1/publish", Reply(502, b"Bad Gateway"))
+        args = ["publish", "alert", "alert_type=t", "source=s", "content=c"]
+        done = CliRunner().invoke(main, [*args, "--url", fake.url, "--token", "t"])
+    finally:
+        fake.stop()
+    assert done.exit_code == 1
+    assert done.output == 'Error: hub answered 502: {"raw":"Bad Gateway"}\n'

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 from tests.browser import (  # noqa: F401  (fixtures)
@@ -25,9 +24,10 @@ from tests.browser import (  # noqa: F401  (fixtures)
     browser,
     wait_live,
 )
-from tests.conftest import free_socket
+from tests.conftest import free_socket, stop_process, wait_healthy
 from tests.sim_hub import SimHub, start_sim_hub
 
+from alphawire.agents.builtin import builtin_agents
 from alphawire.sources.sim import DEFAULT_WATCHLIST
 
 pytestmark = pytest.mark.browser
@@ -73,9 +73,47 @@ def last(items: list[dict[str, Any]]) -> dict[str, Any]:
     return items[-1]
 
 
+def wait_caught_up(page: Any, sim: SimHub) -> None:
+    """Wait until the page has taken every message the hub holds on the channels its widgets
+    read (its per-channel seq), then for two animation frames (widgets render on the next)."""
+    channels = ["unified", "signals", "narrative"]
+    channels += [f"agent_{name}" for name in builtin_agents()]
+    channels += [f"market_{symbol}" for symbol in DEFAULT_WATCHLIST]
+    latest = {}
+    for channel in channels:
+        held = sim.history(channel)
+        if held:
+            latest[channel] = held[-1]["seq"]
+    page.wait_for_function(
+        """latest => Object.entries(latest).every(([name, seq]) => {
+             const ch = window.alphawire.hub.channels.get(name);
+             return ch !== undefined && ch.seq !== null && ch.seq >= seq;
+           })""",
+        arg=latest,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def check_posts(page: Any, sim: SimHub, focus: str) -> None:
+    """The Reddit widget's posts: the focused symbol's first (newest first), then others'
+    (a symbol nobody posts about still shows the forums' tape)."""
+    posts = page.locator("#w-reddit .posts li").all_inner_texts()
+    assert posts, "no post shown"
+    mine = sorted(
+        last(sim.insights("reddit", focus))["evidence"],
+        key=lambda e: datetime.fromisoformat(e["time"]),
+        reverse=True,
+    )
+    for text, post in zip(posts, mine, strict=False):
+        assert f"{post['source']} · {focus} · " in text and post["text"] in text, (text, post)
+    if len(mine) < len(posts):
+        assert f" · {focus} · " not in posts[len(mine)]
+
+
 def check_widgets(page: Any, sim: SimHub) -> None:
     """Each widget shows what the hub holds: the latest insight of its agent (for the
     focused symbol or market-wide), the signals, the narratives, every alert once."""
+    wait_caught_up(page, sim)
     for wid in WIDGETS:
         expect(page.locator(f"#w-{wid}")).to_have_attribute("data-state", "ready")
 
@@ -123,6 +161,14 @@ def check_widgets(page: Any, sim: SimHub) -> None:
         "rows => rows.map(r => r.dataset.symbol)"
     )
     assert shown == order
+    headers = page.locator("#w-squeeze thead th").all_inner_texts()
+    assert headers[:5] == ["Symbol", "Score", "SI %", "DTC", "Borrow %"], headers
+    assert "Float" in headers and "float shares" not in headers
+    gme = last(sim.insights("squeeze", "GME"))["metrics"]["inputs"]
+    row = page.locator('#w-squeeze tbody tr[data-symbol="GME"] td')
+    cells = row.all_inner_texts()
+    assert cells[headers.index("Float") - 1] == f"{gme['float_shares'] / 1e6:.1f}M", cells
+    assert cells[headers.index("SI %") - 1] == f"{gme['short_interest_pct']:.1f}", cells
     leader = last(sim.insights("squeeze", None))
     expect(page.locator("#w-squeeze [data-field=headline]")).to_have_text(leader["headline"])
 
@@ -140,7 +186,7 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     first = page.locator("#w-reddit tbody tr").first
     assert first.get_attribute("data-symbol") == top["symbol"]
     assert f"{top['mentions']:,}" in first.inner_text()
-    assert page.locator("#w-reddit .posts li").count() > 0  # the posts behind the counts
+    check_posts(page, sim, FOCUS)
 
     # Macro Intelligence: curve, VIX regime, inflation and its trend.
     macro = last(sim.insights("macro", None))["metrics"]
@@ -148,6 +194,11 @@ def check_widgets(page: Any, sim: SimHub) -> None:
     assert f"2s10s\n{macro['spread_2s10s']:.2f} pp" in text, text
     assert f"VIX\n{macro['vix']:.2f}" in text and f"regime\n{macro['vix_regime']}" in text
     assert f"curve\n{macro['curve_regime']}" in text
+    assert f"3m10y\n{macro['spread_3m10y']:.2f} pp" in text
+    curve = page.locator("#w-macro [role=img]").first.get_attribute("aria-label") or ""
+    assert len(macro["curve"]) == 7, macro["curve"]  # 3M to 30Y
+    for point in macro["curve"]:
+        assert f"{point['tenor']} {point['yield']:.2f}%" in curve, curve
     assert macro["inflation"], "the simulated CPI history yields a year-over-year series"
     assert f"CPI YoY\n{macro['inflation_yoy']:.2f}%" in text, text
     assert macro["inflation_yoy"] == macro["inflation"][-1]["yoy"]
@@ -191,6 +242,11 @@ def test_every_widget_renders_the_agents_output_from_the_simulator(
     try:
         page, watch = board.open(f"?symbol={FOCUS}")
         check_widgets(page, sim)
+        # Focusing GME from the Reddit table: its own posts come first.
+        page.locator('#w-reddit tbody tr[data-symbol="GME"] button').click()
+        expect(page.locator(".focus-sym")).to_have_text("GME")
+        assert last(sim.insights("reddit", "GME"))["evidence"], "GME has posts in the sim"
+        check_posts(page, sim, "GME")
         watch.clean()
     finally:
         board.close()
@@ -263,27 +319,11 @@ def demo_process(tmp_path: Path) -> Iterator[str]:
     command = [sys.executable, "-m", "alphawire", "demo", "--port", str(port)]
     command += ["--data-dir", str(tmp_path / "demo"), "--speed", "10", "--log-level", "warning"]
     proc = subprocess.Popen(command)
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"alphawire demo exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("alphawire demo did not become healthy")
-        yield url
+        wait_healthy(proc, f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_make_demo_fills_every_widget(browser: Any, demo_process: str) -> None:

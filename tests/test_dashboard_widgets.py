@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from tests.browser import (  # noqa: F401  (fixtures)
     browser,
     dashboard,
 )
-from tests.browser_samples import HOSTILE, sample_messages
+from tests.browser_samples import HOSTILE, insight, sample_messages
 
 pytestmark = pytest.mark.browser
 AGENT_WIDGETS = ("gamma", "darkpool", "squeeze", "options", "reddit", "macro")
@@ -359,4 +360,35 @@ def test_widgets_go_stale_when_the_hub_goes_away(dashboard: Dashboard) -> None:
         for e in watch.console_errors
         if "WebSocket" not in e and "ERR_CONNECTION_REFUSED" not in e
     ]
+    watch.clean()
+
+
+def test_a_single_day_of_history_spans_two_days_not_years(dashboard: Dashboard) -> None:
+    """One short-ratio point (a user's first FINRA file): the chart's time axis is centred
+    on that day, one day either side, where uPlot alone would stretch it over 1,000 days."""
+    page, watch = dashboard.open("?symbol=NVDA")
+    dashboard.publish(
+        insight(
+            "darkpool",
+            {
+                "symbol": "NVDA",
+                "stance": "neutral",
+                "score": 0,
+                "confidence": 0.3,
+                "headline": "NVDA: one day of short volume",
+                "metrics": {
+                    "short_ratio": 0.42,
+                    "short_ratio_history": [{"date": "2026-12-03", "ratio": 0.42}],
+                },
+            },
+        )
+    )
+    expect(page.locator("#w-darkpool")).to_have_attribute("data-state", "ready")
+    page.wait_for_function("() => window.alphawire.widgets.get('darkpool').chart.plot !== null")
+    x = page.evaluate(
+        "() => { const s = window.alphawire.widgets.get('darkpool').chart.plot.scales.x;"
+        " return [s.min, s.max]; }"
+    )
+    day = datetime(2026, 12, 3, tzinfo=UTC).timestamp()
+    assert x == [day - 86_400, day + 86_400]
     watch.clean()

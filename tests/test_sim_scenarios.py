@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from alphawire.analytics import year_over_year
+from alphawire.calendar import default_calendar
 from alphawire.sources.records import (
     MacroObservation,
     Mentions,
@@ -187,6 +188,21 @@ def test_curve_inversion_at_30_seconds() -> None:
         **{"DGS3MO": 4.31, "DGS6MO": 4.34, "DGS1": 4.30, "DGS5": 4.22, "DGS30": 4.41},
     }
     assert all(m.simulated and m.observation_date == OPEN.date() for m in macro if m.ts == at(30))
+
+
+def test_daily_macro_history_is_on_market_sessions_only() -> None:
+    """The 20 days of daily macro history are the 20 NYSE sessions before the open, oldest
+    first: Thanksgiving (26 Nov 2026) has no Treasury or VIX value, as on FRED."""
+    daily = {
+        m.observation_date
+        for m in of(first_minute(), MacroObservation)
+        if m.ts == OPEN and m.series == "VIXCLS"
+    }
+    calendar = default_calendar()
+    expected = [s.day for s in calendar.sessions(OPEN.date() - timedelta(days=40), OPEN.date())]
+    expected = [d for d in expected if d < OPEN.date()][-20:]
+    assert sorted(daily) == expected
+    assert date(2026, 11, 26) not in daily and date(2026, 11, 25) in daily
 
 
 def test_curve_history_has_every_tenor_near_its_documented_shape() -> None:

@@ -91,9 +91,10 @@ def publish(
     try:
         answers = asyncio.run(run())
     except ServerRejected as exc:  # the first line as for any refusal, then the details
-        raise click.ClickException(
-            f"{hub_error(exc.status, exc.body)}\n{orjson.dumps(exc.body).decode()}"
-        ) from None
+        first, details = hub_error(exc.status, exc.body), orjson.dumps(exc.body).decode()
+        # Without the hub's envelope (a proxy's page) the first line shows the answer already.
+        said = first if first.endswith(details) else f"{first}\n{details}"
+        raise click.ClickException(said) from None
     except (OSError, httpx.TransportError) as exc:
         raise HubUnreachable(url, exc) from None
     for answer in answers:

@@ -23,8 +23,9 @@ Inputs: ``trade`` records (only ``off_exchange`` prints count: FINRA TRF/ADF vol
 Alerts: ``darkpool_block`` for a dark block with ``notional ≥ alert_notional`` or ``size ≥
 alert_shares`` (key per symbol). ``short_ratio_extreme`` when ``|z| ≥ z_alert`` for a row that
 is the newest file: a trade date not seen before, the newest the symbol has, and no older
-than the latest session (``ctx.calendar``) that closed ``POSTING_LAG`` (2 h, FINRA's posting
-delay: files by 18:00 New York) before the row's ``ts``. Older rows are backfill (the FINRA
+than the latest session (``ctx.calendar``) whose file FINRA had posted by the row's ``ts``
+(``FINRA_POSTING``: by 18:00 New York, half days included, when the FINRA source reads
+it). Older rows are backfill (the FINRA
 source's first poll, the simulator's first open send 20 earlier sessions, oldest first): they
 update the history and never alert, so a start-up backfill raises at most the newest day's
 alert, its z against the days before it. State is bounded: per watchlist symbol
@@ -37,7 +38,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,9 @@ from alphawire.sources.options import Duration
 from alphawire.sources.records import Quote, Record, ShortVolume, Trade
 
 NEW_YORK = ZoneInfo("America/New_York")
-POSTING_LAG = timedelta(hours=2)  # FINRA posts a day's file by 18:00 New York
+# When FINRA has posted a session's short-volume file, New York time (the FINRA source's
+# posting_time): 18:00 after a half day too, not two hours after its 13:00 close.
+FINRA_POSTING = time(18, 0)
 
 
 class DarkPoolOptions(AgentOptions):
@@ -230,8 +233,12 @@ class DarkPoolBook(WatchlistBook[DarkPoolOptions, _Symbol]):
     def is_newest_file(self, row: ShortVolume) -> bool:
         """Whether ``row``'s trade date is the newest file FINRA can have posted by its ``ts``
         (see the module docstring); older rows are backfill."""
-        closed = self.calendar.previous_close(row.ts - POSTING_LAG)
-        return row.trade_date >= closed.astimezone(NEW_YORK).date()
+        posted = self.calendar.previous_close(row.ts).astimezone(NEW_YORK).date()
+        if datetime.combine(posted, FINRA_POSTING, NEW_YORK) > row.ts:
+            # That session closed but its file is not out yet: the one before is the newest.
+            midnight = datetime.combine(posted, time(0, 0), NEW_YORK)
+            posted = self.calendar.previous_close(midnight).astimezone(NEW_YORK).date()
+        return row.trade_date >= posted
 
     def _ratio(self, s: _Symbol) -> tuple[float | None, float | None, list[dict[str, Any]]]:
         ratios = [

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from alphawire.agents.framework import AgentOptions, BaseAgent
 from alphawire.agents.insight import Insight
@@ -78,6 +78,23 @@ class RedditOptions(AgentOptions):
         description="words to score: word = valence from -4 to 4, e.g. { rug = -3.0 }",
     )
     voice: Voice = "savage"
+
+    @field_validator("extra_lexicon", mode="before")
+    @classmethod
+    def _one_spelling_per_word(cls, value: Any) -> Any:
+        # Words are lower-cased as VADER looks them up: "Moon" and "moon" would otherwise
+        # merge silently, the file's later one winning.
+        if isinstance(value, dict):
+            seen: dict[str, str] = {}
+            for key in value:
+                if isinstance(key, str):
+                    if key.lower() in seen:
+                        raise ValueError(
+                            f"{seen[key.lower()]!r} and {key!r} are the same word "
+                            "(words are compared lower-cased): keep one"
+                        )
+                    seen[key.lower()] = key
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,9 +261,6 @@ def _next_session_day(calendar: MarketCalendar, day: date) -> date:
     return calendar.next_open(after).astimezone(NEW_YORK).date()
 
 
-__all__ = ["BACKOFF_CAP", "BACKOFF_INITIAL", "RETRY_AFTER_CAP", "Gate", "PollingSource"]
-
-
 class HttpPollingSource(PollingSource, Generic[HttpOptionsT]):
     """A ``PollingSource`` set up from its ``[sources.NAME]`` table: ``interval``, ``timeout``
     and ``user_agent`` come from the ``HttpOptions``, which the source keeps as ``options``."""
@@ -276,3 +273,13 @@ class HttpPollingSource(PollingSource, Generic[HttpOptionsT]):
             **kwargs,
         )
         self.options = options
+
+
+__all__ = [
+    "BACKOFF_CAP",
+    "BACKOFF_INITIAL",
+    "RETRY_AFTER_CAP",
+    "Gate",
+    "HttpPollingSource",
+    "PollingSource",
+]

@@ -25,6 +25,7 @@ from alphawire.sources.base import MarketCalendar
 from alphawire.sources.records import OptionChain, Record, ShortInterest, ShortVolume
 from alphawire.sources.sim import eod, scenarios, social
 from alphawire.sources.sim.draws import Draws
+from alphawire.sources.sim.macro import HISTORY_DAYS as MACRO_HISTORY_DAYS
 from alphawire.sources.sim.macro import MacroBook
 from alphawire.sources.sim.market import SymbolBook, intraday_u
 from alphawire.sources.sim.optflow import flow_for_step
@@ -237,7 +238,8 @@ class MarketSimulation:
             )
             out.append(self.short_interest(symbol, when))
         out.extend(self._mention_counts(when))
-        out.extend(self.macro.history(self.name, when, self.session.day))
+        macro_days = [s.day for s in reversed(sessions[:MACRO_HISTORY_DAYS])]
+        out.extend(self.macro.history(self.name, when, self.session.day, macro_days))
         return out
 
     def _short_history(self, when: datetime, days: list[date]) -> list[Record]:

@@ -39,7 +39,8 @@ growing its history changed none of the other macro series.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime
 from itertools import pairwise
 
 from alphawire.sources.records import MacroObservation
@@ -156,18 +157,19 @@ class MacroBook:
         self.last.update(values)
         return [observation(source, ts, s, day, values[s]) for s in DAILY]
 
-    def history(self, source: str, ts: datetime, day: date) -> list[MacroObservation]:
-        """Daily history for the 20 weekdays before ``day``; monthly: CPI for the
-        ``CPI_MONTHS`` months and UNRATE for the 12 months before ``day``'s month (one month
-        behind, as released)."""
+    def history(
+        self, source: str, ts: datetime, day: date, sessions: Sequence[date]
+    ) -> list[MacroObservation]:
+        """Daily history for ``sessions`` (the ``HISTORY_DAYS`` market sessions before ``day``,
+        oldest first: FRED has no Treasury or VIX value on a market holiday); monthly: CPI for
+        the ``CPI_MONTHS`` months and UNRATE for the 12 months before ``day``'s month (one
+        month behind, as released)."""
         d = self.d
-        days: list[date] = []
-        cursor = day
-        while len(days) < HISTORY_DAYS:
-            cursor -= timedelta(days=1)
-            if cursor.weekday() < 5:
-                days.append(cursor)
-        days.reverse()
+        days = list(sessions)
+        if len(days) != HISTORY_DAYS or days != sorted(days) or (days and days[-1] >= day):
+            raise ValueError(
+                f"macro history needs the {HISTORY_DAYS} sessions before {day}, oldest first"
+            )
         out: list[MacroObservation] = []
         for n, obs_day in enumerate(days):
             dgs10 = 4.22 + 0.03 * d.normal()

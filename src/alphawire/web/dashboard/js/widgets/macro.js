@@ -24,7 +24,11 @@ export class MacroIntelligence extends AgentWidget {
     this.view.append(this.stats, el("div", { class: "split grow" }, this.curveHost, this.inflHost));
     this.tenors = [];
     this.curve = new Chart(this.curveHost, (w, h) => {
-      const o = lineOptions(w, h, { label: "years", series: [{ label: "yield %", color: "accent", points: true }], yFormat: (v) => `${num(v, 2)}%` });
+      const o = lineOptions(w, h, { label: "tenor", series: [{ label: "yield %", color: "accent", points: true }], yFormat: (v) => `${num(v, 2)}%` });
+      // Tenors evenly spaced, as desks draw the curve: on a scale of years the 3M-2Y front
+      // end, where an inversion shows first, would be squeezed into a tenth of the width.
+      o.axes[0].splits = () => this.tenors.map((_, i) => i);
+      o.axes[0].values = (u, splits) => splits.map((i) => this.tenors[i] ?? "");
       return o;
     });
     this.inflation = new Chart(this.inflHost, (w, h) =>
@@ -46,6 +50,7 @@ export class MacroIntelligence extends AgentWidget {
     const trendText = isNum(m.inflation_trend_pp) ? `${trend} (${signed(m.inflation_trend_pp, 2)} pp, 3m)` : trend;
     this.stats.replaceChildren(
       metric("2s10s", isNum(m.spread_2s10s) ? `${num(m.spread_2s10s, 2)} pp` : "—", isNum(m.spread_2s10s) && m.spread_2s10s < 0 ? "down" : ""),
+      metric("3m10y", isNum(m.spread_3m10y) ? `${num(m.spread_3m10y, 2)} pp` : "—", isNum(m.spread_3m10y) && m.spread_3m10y < 0 ? "down" : ""),
       metric("curve", show(m.curve_regime ?? "—", 20), m.curve_regime === "inverted" ? "down" : ""),
       metric("VIX", num(m.vix, 2)),
       metric("regime", show(m.vix_regime ?? "—", 20), VIX_CLASS[m.vix_regime] ?? ""),
@@ -53,7 +58,11 @@ export class MacroIntelligence extends AgentWidget {
       metric("trend", trendText, trend === "rising" ? "down" : trend === "falling" ? "up" : ""),
       metric("fed funds", isNum(m.fed_funds) ? pct(m.fed_funds, 2, false) : "—"),
     );
-    if (curve.length) this.curve.setData([curve.map((p) => p.years), curve.map((p) => p.yield)]);
+    if (curve.length) {
+      this.tenors = curve.map((p) => show(p.tenor ?? `${num(p.years, 2)}Y`, 8));
+      this.curve.setData([curve.map((_, i) => i), curve.map((p) => p.yield)]);
+      this.curveHost.setAttribute("aria-label", `Treasury yield curve: ${curve.map((p) => `${show(p.tenor ?? p.years, 8)} ${num(p.yield, 2)}%`).join(", ")}`);
+    }
     if (infl.length) this.inflation.setData([infl.map((p) => p[0] / 1000), infl.map((p) => p[1])]);
     return true;
   }
