@@ -59,9 +59,11 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 
 # A few tests load both cores on purpose (a thousand sockets, a stalled client among a
-# hundred, the benchmark smoke runs) and are marked ``exclusive``: each holds a file lock
-# exclusively while every other test holds it shared, so nothing runs beside them. A turnstile
-# in front keeps a waiting exclusive test from being overtaken by the next shared holders.
+# hundred, the benchmark smoke runs), or fail when neighbours slow them down (a Redis outage
+# outlasting the listener's retries, restart delays measured in real time), and are marked
+# ``exclusive``: each holds a file lock exclusively while every other test holds it
+# shared, so nothing runs beside them. A turnstile in front keeps a waiting exclusive test
+# from being overtaken by the next shared holders.
 
 
 class WorkerLock:

@@ -21,6 +21,8 @@ from alphawire.supervisor import FLAP_CRASHES, Supervisor
 pytestmark = pytest.mark.anyio
 
 
+# Its gaps are measured in real time: a test beside it can delay a restart past the bound.
+@pytest.mark.exclusive
 async def test_a_crashing_task_is_restarted_with_growing_capped_backoff() -> None:
     """Each crash is counted with its error; the delays double and stop at the cap."""
     supervisor = Supervisor(initial_backoff=0.01, max_backoff=0.04)
