@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from tests.browser import Dashboard, browser, dashboard  # noqa: F401  (fixtures)
 from tests.conftest import RunningHub
 
@@ -104,10 +106,11 @@ def test_clicking_a_tile_focuses_the_symbol_and_the_url_follows(dashboard: Dashb
     page, watch = dashboard.open("?symbol=SPY")
     assert page.locator(".focus-sym").inner_text() == "SPY"
     page.locator('#w-market .tile[data-symbol="NVDA"] .tile-main').click()
-    assert page.locator(".focus-sym").inner_text() == "NVDA"
-    assert page.url.endswith("?symbol=NVDA")
+    # Waited for, not sampled once: under load the tiles are drawn again a moment later.
+    expect(page.locator(".focus-sym")).to_have_text("NVDA")
+    expect(page).to_have_url(re.compile(r"\?symbol=NVDA$"))
     pressed = page.locator('#w-market .tile[data-symbol="NVDA"] .tile-main')
-    assert pressed.get_attribute("aria-pressed") == "true"
+    expect(pressed).to_have_attribute("aria-pressed", "true")
     watch.clean()
 
 
