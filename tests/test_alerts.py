@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningHub, connect, free_socket, recv_json, start_hub
+from tests.conftest import RunningHub, connect, free_socket, recv_json, start_hub, wait_healthy
 from tests.fake_discord import FakeDiscord, payload_problems
 
 from alphawire.alerting.manager import AlertManager, RetryPolicy
@@ -451,18 +451,6 @@ def _serve(port: int, data_dir: Path, routes: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        assert proc.poll() is None, "hub exited"
-        try:
-            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("hub not healthy")
-
-
 async def test_sigkill_mid_delivery_then_restart_delivers_every_accepted_alert(
     discord: FakeDiscord, tmp_path: Path
 ) -> None:
@@ -476,7 +464,7 @@ async def test_sigkill_mid_delivery_then_restart_delivers_every_accepted_alert(
     base = f"http://127.0.0.1:{port}"
     proc = _serve(port, tmp_path / "data", routes)
     try:
-        await asyncio.to_thread(_wait_healthy, base, proc)
+        await asyncio.to_thread(wait_healthy, proc, base, 300)
         headers = {"Authorization": "Bearer kill-token"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
             response = await http.post(
@@ -489,7 +477,7 @@ async def test_sigkill_mid_delivery_then_restart_delivers_every_accepted_alert(
         killed_at = len(discord.messages("1001"))
         assert killed_at < 300, "the kill came too late to test anything"
         proc = _serve(port, tmp_path / "data", routes)
-        await asyncio.to_thread(_wait_healthy, base, proc)
+        await asyncio.to_thread(wait_healthy, proc, base, 300)
         await wait_for(
             lambda: len({m["content"] for m in discord.messages("1001")}) == 300, timeout=120
         )
